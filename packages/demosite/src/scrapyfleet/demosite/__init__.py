@@ -1,0 +1,1 @@
+"""scrapyfleet.demosite."""
