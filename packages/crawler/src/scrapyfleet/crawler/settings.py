@@ -1,0 +1,20 @@
+"""Scrapy settings of the `properties` project (master, workers and the speed lab)."""
+
+BOT_NAME = "properties"
+SPIDER_MODULES = ["scrapyfleet.crawler.spiders"]
+NEWSPIDER_MODULE = "scrapyfleet.crawler.spiders"
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+ROBOTSTXT_OBEY = False
+# Nothing listens for operators on worker nodes: no telnet console per process.
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 32
+# One item per page: fewer item tasks per response costs less CPU (scrapy/scrapy#5182).
+CONCURRENT_ITEMS = 8
+DOWNLOAD_DELAY = 0
+COOKIES_ENABLED = False
+RETRY_TIMES = 3
+FEED_EXPORT_ENCODING = "utf-8"
