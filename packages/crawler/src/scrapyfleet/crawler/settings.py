@@ -8,6 +8,9 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 ROBOTSTXT_OBEY = False
 # Nothing listens for operators on worker nodes: no telnet console per process.
 TELNETCONSOLE_ENABLED = False
+# No RemoteControl port per process either: the master has its own endpoint, workers need none.
+# Re-enable for a live look into one crawl (e.g. the speed lab) with -s REMOTE_CONTROL_ENABLED=True.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 CONCURRENT_REQUESTS = 32
@@ -18,3 +21,8 @@ DOWNLOAD_DELAY = 0
 COOKIES_ENABLED = False
 RETRY_TIMES = 3
 FEED_EXPORT_ENCODING = "utf-8"
+
+SPIDER_MIDDLEWARES = {
+    # Inactive unless DISTRIBUTED_TARGET_RULE is set (the `distr` spider sets it to 1).
+    "scrapyfleet.crawler.middleware.DistributedMiddleware": 100,
+}

@@ -59,5 +59,28 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for name in quiet:
-        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    quiet_loggers(quiet, numeric)
+
+
+def quiet_loggers(names: tuple[str, ...] = NOISY_LOGGERS, level: int = logging.INFO) -> None:
+    """Keep third-party loggers at WARNING (or `level` if higher); call again after a library
+    (e.g. Scrapy's `configure_logging`) has reset them."""
+    for name in names:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def route_structlog_to_stdlib() -> None:
+    """In processes whose logging someone else owns (a Scrapy job under scrapyd), send structlog
+    events through stdlib logging as JSON, so they land in that process's log file."""
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

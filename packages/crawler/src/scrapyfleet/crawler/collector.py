@@ -1,0 +1,132 @@
+"""Master side of the distributed middleware: divert the target rule's requests into batches.
+
+Requests of the target rule are de-duplicated by request fingerprint (also across `--resume`,
+from the ledger) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that the `Fleet`
+dispatches. Everything else passes through. On spider close the partial batch is flushed; after a
+finished crawl the master waits for every batch to be settled and writes the run summary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Self
+
+import structlog
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+
+from scrapyfleet.crawler.fleet import Fleet, FleetConfig
+from scrapyfleet.crawler.ledger import Ledger
+from scrapyfleet.crawler.progress import ProgressReporter
+from scrapyfleet.crawler.summary import write_summary
+from scrapyfleet.monitor.targets import find_config, resolve_targets
+
+log = structlog.get_logger("scrapyfleet.crawler.collector")
+
+DEFAULT_FEED = "ftp://anonymous:scrapyfleet@127.0.0.1:2121/%(batch)s_%(name)s_%(time)s.jl"
+
+
+def fleet_config(crawler: Crawler) -> FleetConfig:
+    """The dispatcher's configuration from the crawler's `DISTRIBUTED_*` settings."""
+    s = crawler.settings
+    cfg = s.get("DISTRIBUTED_SCRAPY_CFG")
+    config = Path(cfg) if cfg else find_config()
+    host, _, port = str(s.get("DISTRIBUTED_LISTEN", "127.0.0.1:0")).rpartition(":")
+    run_dir = s.get("DISTRIBUTED_RUN_DIR") or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+    return FleetConfig(
+        targets=resolve_targets(s.getlist("DISTRIBUTED_TARGET_HOSTS"), config),
+        run_dir=Path(run_dir),
+        feed_uri=s.get("DISTRIBUTED_TARGET_FEED_URL") or DEFAULT_FEED,
+        project=s.get("DISTRIBUTED_PROJECT") or s.get("BOT_NAME") or "properties",
+        spider=crawler.spider.name,
+        listen_host=host or "127.0.0.1",
+        listen_port=int(port or 0),
+        advertise_url=s.get("DISTRIBUTED_ADVERTISE_URL") or None,
+        worker_settings={k: str(v) for k, v in s.getdict("DISTRIBUTED_WORKER_SETTINGS").items()},
+        default_slots=s.getint("DISTRIBUTED_NODE_SLOTS", 2),
+        placement=s.get("DISTRIBUTED_PLACEMENT", "free"),
+        max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS", 3),
+        node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT", 30.0),
+        poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL", 0.5),
+    )
+
+
+class MasterSide:
+    """The middleware instance on the master."""
+
+    def __init__(self, crawler: Crawler, rule: int, fleet: Fleet, batch_size: int) -> None:
+        self.crawler = crawler
+        self.rule = rule
+        self.fleet = fleet
+        self.batch_size = batch_size
+        self.seen: set[bytes] = set()
+        self.pending: list[str] = []
+        self.started = time.time()
+        crawler.signals.connect(self.spider_opened, signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, rule: int) -> Self:
+        config = fleet_config(crawler)
+        ledger = Ledger(config.run_dir / "ledger.sqlite")
+        batch_size = crawler.settings.getint("DISTRIBUTED_BATCH_SIZE", 1000)
+        if batch_size < 1:
+            raise ValueError("DISTRIBUTED_BATCH_SIZE must be at least 1")
+        fleet = Fleet(config, ledger)
+        mode = crawler.settings.get("DISTRIBUTED_PROGRESS", "log")
+        if mode != "off":
+            fleet.on_tick = ProgressReporter(rich_bar=mode == "bar")
+        return cls(crawler, rule, fleet, batch_size)
+
+    def _fingerprint(self, request: Request) -> bytes:
+        assert self.crawler.request_fingerprinter is not None
+        return self.crawler.request_fingerprinter.fingerprint(request)
+
+    async def spider_opened(self, spider: Spider) -> None:
+        known = [self._fingerprint(Request(url)) for url in self.fleet.ledger.all_urls()]
+        self.seen.update(known)
+        if known:
+            log.info("resumed", run_dir=str(self.fleet.config.run_dir), urls=len(known),
+                     batches=self.fleet.ledger.counts())  # fmt: skip
+        await self.fleet.start()
+
+    async def process_spider_output(
+        self, response: Any, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        async for output in result:
+            if isinstance(output, Request) and output.meta.get("rule") == self.rule:
+                self._collect(output)
+            else:
+                yield output
+
+    def _collect(self, request: Request) -> None:
+        fingerprint = self._fingerprint(request)
+        if fingerprint in self.seen:
+            return
+        self.seen.add(fingerprint)
+        self.pending.append(request.url)
+        if len(self.pending) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.fleet.add_batch(self.pending)
+            self.pending = []
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        self._flush()
+        if reason == "finished":
+            self.fleet.close_intake()
+            await self.fleet.wait()
+        else:
+            log.warning("master_interrupted", reason=reason,
+                        resume=f"crawl-master --resume {self.fleet.config.run_dir}")  # fmt: skip
+        await self.fleet.stop()
+        if isinstance(self.fleet.on_tick, ProgressReporter):
+            self.fleet.on_tick.close()
+        stats = self.crawler.stats
+        master_pages = int(stats.get_value("response_received_count", 0)) if stats else 0
+        write_summary(self.fleet, reason, time.time() - self.started, master_pages)
+        self.fleet.ledger.close()

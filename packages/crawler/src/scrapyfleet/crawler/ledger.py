@@ -1,0 +1,222 @@
+"""The run ledger: every batch of a distributed crawl and what became of it, in SQLite.
+
+A batch moves `queued -> scheduled -> running -> done`; a failed attempt sends it back to `queued`
+(or to `failed` once its attempts are used up). The ledger also keeps the batch payloads (so workers
+can fetch them after a master restart) and the run's metadata (token, batch-server port).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+State = Literal["queued", "scheduled", "running", "done", "failed"]
+ACTIVE: tuple[State, ...] = ("scheduled", "running")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    urls TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    node TEXT,
+    job TEXT,
+    items INTEGER,
+    pages INTEGER,
+    error TEXT,
+    created_at REAL NOT NULL,
+    scheduled_at REAL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    batch TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    job TEXT NOT NULL,
+    scheduled_at REAL NOT NULL,
+    outcome TEXT,
+    reason TEXT,
+    items INTEGER,
+    finished_at REAL,
+    PRIMARY KEY (batch, attempt)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One row of the ledger."""
+
+    id: str
+    seq: int
+    size: int
+    state: State
+    attempts: int
+    node: str | None
+    job: str | None
+    items: int | None
+    pages: int | None
+    error: str | None
+    created_at: float
+    scheduled_at: float | None
+    finished_at: float | None
+
+
+_COLUMNS = ", ".join(Batch.__slots__)  # type: ignore[attr-defined]
+
+
+class Ledger:
+    """SQLite-backed record of a run's batches. Every write is committed at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- metadata -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- batches ---------------------------------------------------------------------------------
+    def add_batch(self, prefix: str, urls: Sequence[str]) -> Batch:
+        """Record a new batch `<prefix>-<seq>`, queued for dispatch."""
+        seq = int(self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0])
+        batch_id = f"{prefix}-{seq:05d}"
+        self._db.execute(
+            "INSERT INTO batches (id, seq, urls, size, state, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (batch_id, seq, json.dumps(list(urls)), len(urls), "queued", time.time()),
+        )
+        return self.batch(batch_id)
+
+    def batch(self, batch_id: str) -> Batch:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM batches WHERE id = ?", (batch_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(batch_id)
+        return Batch(*row)
+
+    def urls(self, batch_id: str) -> list[str]:
+        row = self._db.execute("SELECT urls FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise KeyError(batch_id)
+        return list(json.loads(row[0]))
+
+    def all_urls(self) -> Iterator[str]:
+        for (payload,) in self._db.execute("SELECT urls FROM batches"):
+            yield from json.loads(payload)
+
+    def batches(self, *states: State) -> list[Batch]:
+        """Batches in any of `states` (all when none given), in creation order."""
+        sql = f"SELECT {_COLUMNS} FROM batches"
+        if states:
+            sql += f" WHERE state IN ({', '.join('?' * len(states))})"
+        return [Batch(*row) for row in self._db.execute(sql + " ORDER BY seq", states)]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT state, COUNT(*) FROM batches GROUP BY state")
+        return {state: n for state, n in rows}
+
+    def done_totals(self) -> tuple[int, int]:
+        """Items and pages of the done batches."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(items), 0), COALESCE(SUM(pages), 0) FROM batches"
+            " WHERE state = 'done'"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    # -- transitions -----------------------------------------------------------------------------
+    def scheduled(self, batch_id: str, node: str, job: str) -> int:
+        """A new attempt of the batch was scheduled as `job` on `node`; returns the attempt no."""
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE batches SET state = 'scheduled', attempts = attempts + 1, node = ?,"
+                " job = ?, scheduled_at = ?, error = NULL WHERE id = ?",
+                (node, job, now, batch_id),
+            )
+            attempt = self.batch(batch_id).attempts
+            self._db.execute(
+                "INSERT INTO attempts (batch, attempt, node, job, scheduled_at) VALUES (?,?,?,?,?)",
+                (batch_id, attempt, node, job, now),
+            )
+        return attempt
+
+    def running(self, batch_id: str, job: str) -> None:
+        self._db.execute(
+            "UPDATE batches SET state = 'running' WHERE id = ? AND job = ? AND state = 'scheduled'",
+            (batch_id, job),
+        )
+
+    def done(self, batch_id: str, job: str, items: int, pages: int) -> bool:
+        """A worker reported success. False when the batch was already done."""
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            cur = self._db.execute(
+                "UPDATE batches SET state = 'done', items = ?, pages = ?, finished_at = ?,"
+                " error = NULL WHERE id = ? AND state != 'done'",
+                (items, pages, now, batch_id),
+            )
+            self._db.execute(
+                "UPDATE attempts SET outcome = 'done', items = ?, finished_at = ?"
+                " WHERE batch = ? AND job = ?",
+                (items, now, batch_id, job),
+            )
+        return cur.rowcount == 1
+
+    def attempt_failed(self, batch_id: str, job: str, reason: str, max_attempts: int) -> State:
+        """The attempt running as `job` failed: queue the batch again, or fail it for good."""
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE attempts SET outcome = 'failed', reason = ?, finished_at = ?"
+                " WHERE batch = ? AND job = ? AND outcome IS NULL",
+                (reason, now, batch_id, job),
+            )
+            batch = self.batch(batch_id)
+            if batch.state == "done" or batch.job != job:
+                return batch.state
+            state: State = "failed" if batch.attempts >= max_attempts else "queued"
+            self._db.execute(
+                "UPDATE batches SET state = ?, error = ?, finished_at = ? WHERE id = ?",
+                (state, reason, now if state == "failed" else None, batch_id),
+            )
+        return state
+
+    def give_up(self, batch_id: str, reason: str) -> None:
+        """Fail a batch for good, whatever its state (the run is aborting)."""
+        self._db.execute(
+            "UPDATE batches SET state = 'failed', error = ?, finished_at = ?"
+            " WHERE id = ? AND state != 'done'",
+            (reason, time.time(), batch_id),
+        )
+
+    def attempt_history(self) -> list[dict[str, object]]:
+        cur = self._db.execute(
+            "SELECT batch, attempt, node, job, outcome, reason, items FROM attempts"
+            " ORDER BY batch, attempt"
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]

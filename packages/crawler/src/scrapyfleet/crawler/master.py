@@ -1,0 +1,258 @@
+"""`crawl-master`: run a whole distributed crawl over scrapyd nodes and return when it is complete.
+
+The master spider runs in this process (Scrapy on the asyncio reactor) with DistributedMiddleware
+in master mode; batches go to the nodes, workers fetch them from this process and report back.
+Exit 0 when every batch is done; 1 otherwise (failed batches are listed); 2 on bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.utils.project import get_project_settings
+
+from scrapyfleet.crawler.collector import DEFAULT_FEED
+from scrapyfleet.crawler.summary import SUMMARY_NAME
+from scrapyfleet.monitor.logs import configure_logging, quiet_loggers
+from scrapyfleet.monitor.targets import (
+    TargetConfigError,
+    UnknownTargetError,
+    find_config,
+    resolve_targets,
+)
+
+log = structlog.get_logger("scrapyfleet.crawler.master")
+
+OPTIONS_NAME = "options.json"
+ENV_PREFIX = "SCRAPYFLEET_CRAWL_MASTER_"
+
+
+def _env(name: str, default: Any) -> Any:
+    """Default from `SCRAPYFLEET_CRAWL_MASTER_<NAME>`, else `default`."""
+    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="crawl-master",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=f"Every option also reads {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}BATCH_SIZE).",
+    )
+    add = p.add_argument
+    add(
+        "--targets",
+        nargs="+",
+        default=_env("targets", "scrapyd*").split(),
+        help="scrapyd nodes: [deploy:NAME] names or globs of scrapy.cfg, or http:// URLs",
+    )
+    add(
+        "--config",
+        type=Path,
+        default=_env("config", None),
+        help="scrapy.cfg with the deploy targets (default: nearest one from the working dir)",
+    )
+    add("--project", default=_env("project", "properties"), help="scrapyd project")
+    add("--spider", default=_env("spider", "distr"), help="spider run by master and workers")
+    add("--site", default=_env("site", "http://127.0.0.1:9312"), help="site to crawl")
+    add(
+        "--index-pages",
+        type=int,
+        default=int(_env("index_pages", math.ceil(50_000 / 30))),
+        help="index pages of the site (spaces the shards; coverage never depends on it)",
+    )
+    add("--shards", type=int, default=int(_env("shards", 20)), help="index shards crawled at once")
+    add("--batch-size", type=int, default=int(_env("batch_size", 1000)), help="URLs per batch")
+    add(
+        "--feed-uri",
+        default=_env("feed_uri", DEFAULT_FEED),
+        help="where workers export items (Scrapy FEEDS URI; %%(batch)s is the batch id)",
+    )
+    add(
+        "--concurrency",
+        type=int,
+        default=int(_env("concurrency", 64)),
+        help="CONCURRENT_REQUESTS of every worker",
+    )
+    add(
+        "--master-concurrency",
+        type=int,
+        default=int(_env("master_concurrency", 32)),
+        help="CONCURRENT_REQUESTS of the master's index crawl",
+    )
+    add(
+        "--slots",
+        type=int,
+        default=int(_env("slots", 2)),
+        help="slots of a node whose deploy section has no `slots`",
+    )
+    add(
+        "--placement",
+        choices=["free", "round-robin"],
+        default=_env("placement", "free"),
+        help="free: node with most free slots; round-robin: the book's rotation",
+    )
+    add(
+        "--max-attempts",
+        type=int,
+        default=int(_env("max_attempts", 3)),
+        help="attempts per batch before it fails the run",
+    )
+    add(
+        "--node-timeout",
+        type=float,
+        default=float(_env("node_timeout", 30.0)),
+        help="seconds a node may stay silent before its batches move elsewhere",
+    )
+    add(
+        "--run-dir",
+        type=Path,
+        default=_env("run_dir", None),
+        help="ledger, log and summary (default: runs/<timestamp>)",
+    )
+    add(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        default=None,
+        help="continue an interrupted run from its ledger (its options are reused)",
+    )
+    add(
+        "--listen",
+        default=_env("listen", "127.0.0.1:0"),
+        help="HOST:PORT of the batch endpoint workers call (0: any free port)",
+    )
+    add(
+        "--advertise-url",
+        default=_env("advertise_url", None),
+        help="URL workers use to reach the batch endpoint (default: http://HOST:PORT)",
+    )
+    add(
+        "--progress",
+        choices=["auto", "bar", "log", "off"],
+        default=_env("progress", "auto"),
+        help="progress display (auto: a bar on a TTY, events otherwise)",
+    )
+    add(
+        "--format",
+        choices=["json", "console"],
+        default=_env("format", None),
+        help="log format (default: console on a TTY, JSON otherwise)",
+    )
+    add("--log-level", default=_env("log_level", "INFO"), help="log level")
+    return p  # fmt: skip
+
+
+def load_options(argv: list[str] | None) -> argparse.Namespace:
+    """Parse; with --resume, the run's saved options win over the defaults."""
+    p = parser()
+    args = p.parse_args(argv)
+    if args.resume is not None:
+        saved = args.resume / OPTIONS_NAME
+        if not saved.is_file():
+            p.error(f"{saved} not found: is {args.resume} a crawl-master run directory?")
+        stored = json.loads(saved.read_text(encoding="utf-8"))
+        explicit = vars(p.parse_args(argv))
+        defaults = vars(p.parse_args([]))
+        for key, value in stored.items():
+            if explicit.get(key) == defaults.get(key):
+                setattr(args, key, Path(value) if key in ("config", "run_dir") and value else value)
+        args.run_dir = args.resume
+    if args.run_dir is None:
+        args.run_dir = Path("runs") / time.strftime("master-%Y%m%d-%H%M%S")
+    return args
+
+
+def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
+    worker = {
+        "CONCURRENT_REQUESTS": args.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
+        "LOG_LEVEL": "INFO",
+    }
+    bar = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
+    return {
+        "DISTRIBUTED_TARGET_HOSTS": args.targets,
+        "DISTRIBUTED_SCRAPY_CFG": str(config) if config else "",
+        "DISTRIBUTED_PROJECT": args.project,
+        "DISTRIBUTED_BATCH_SIZE": args.batch_size,
+        "DISTRIBUTED_TARGET_FEED_URL": args.feed_uri,
+        "DISTRIBUTED_RUN_DIR": str(args.run_dir),
+        "DISTRIBUTED_LISTEN": args.listen,
+        "DISTRIBUTED_ADVERTISE_URL": args.advertise_url or "",
+        "DISTRIBUTED_WORKER_SETTINGS": worker,
+        "DISTRIBUTED_NODE_SLOTS": args.slots,
+        "DISTRIBUTED_PLACEMENT": args.placement,
+        "DISTRIBUTED_MAX_ATTEMPTS": args.max_attempts,
+        "DISTRIBUTED_NODE_TIMEOUT": args.node_timeout,
+        "DISTRIBUTED_PROGRESS": "off" if args.progress == "off" else ("bar" if bar else "log"),
+        "SITE_URL": args.site,
+        "SITE_INDEX_PAGES": args.index_pages,
+        "SHARDS": args.shards,
+        "CONCURRENT_REQUESTS": args.master_concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": args.master_concurrency,
+        "LOG_LEVEL": "WARNING",
+        "LOG_INSTALL_ROOT_HANDLER": False,  # structlog owns this process's logging
+    }
+
+
+def _log_to_file(path: Path) -> None:
+    """Keep the master's log (JSON lines) in the run directory as well."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.getLogger().handlers[0].formatter)
+    logging.getLogger().addHandler(handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = load_options(argv)
+    configure_logging(args.format, args.log_level)
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scrapyfleet.crawler.settings")
+    config = args.config or find_config()
+    try:
+        targets = resolve_targets(args.targets, config)
+    except (UnknownTargetError, TargetConfigError) as exc:
+        print(f"crawl-master: {exc}", file=sys.stderr)
+        return 2
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    stored = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    stored.pop("resume")
+    (args.run_dir / OPTIONS_NAME).write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    _log_to_file(args.run_dir / "master.log")
+    log.info(
+        "run_started",
+        run_dir=str(args.run_dir),
+        nodes=[t.url for t in targets],
+        site=args.site,
+        batch_size=args.batch_size,
+        resume=args.resume is not None,
+    )
+
+    settings = get_project_settings()
+    settings.setdict(crawl_settings(args, config), priority="cmdline")
+    process = AsyncCrawlerProcess(settings)
+    quiet_loggers(level=logging.getLogger().level)  # Scrapy's dictConfig set its loggers to DEBUG
+    process.crawl(args.spider)
+    process.start()
+
+    summary_path = args.run_dir / SUMMARY_NAME
+    if not summary_path.is_file():
+        log.error("no_summary", run_dir=str(args.run_dir))
+        return 1
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    if summary["ok"]:
+        return 0
+    for batch, reason in summary["failed_batches"].items():
+        print(f"crawl-master: batch {batch} failed: {reason}", file=sys.stderr)
+    if summary["reason"] != "finished":
+        print(f"crawl-master: interrupted ({summary['reason']}); continue with "
+              f"crawl-master --resume {args.run_dir}", file=sys.stderr)  # fmt: skip
+    return 1

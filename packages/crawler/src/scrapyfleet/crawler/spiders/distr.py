@@ -1,0 +1,12 @@
+"""`distr`: the `easy` crawl, meant to be distributed (rule 1 is the middleware's target)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from scrapyfleet.crawler.spiders.easy import EasySpider
+
+
+class DistrSpider(EasySpider):
+    name = "distr"
+    custom_settings: ClassVar[dict[str, Any]] = {"DISTRIBUTED_TARGET_RULE": 1}

@@ -1,0 +1,66 @@
+"""The run summary: what a distributed crawl did, per node, and why it failed if it did."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:
+    from scrapyfleet.crawler.fleet import Fleet
+
+log = structlog.get_logger("scrapyfleet.crawler.summary")
+
+SUMMARY_NAME = "summary.json"
+
+
+def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> dict[str, Any]:
+    """Figures from the ledger and the dispatcher's outcome."""
+    batches = fleet.ledger.batches()
+    done = [b for b in batches if b.state == "done"]
+    nodes: dict[str, dict[str, int]] = defaultdict(lambda: {"batches": 0, "items": 0, "pages": 0})
+    for b in done:
+        entry = nodes[b.node or "?"]
+        entry["batches"] += 1
+        entry["items"] += b.items or 0
+        entry["pages"] += b.pages or 0
+    pages = master_pages + sum(b.pages or 0 for b in done)
+    history = fleet.ledger.attempt_history()
+    retried = sorted({str(a["batch"]) for a in history if a["outcome"] == "failed"})
+    failed = {b.id: b.error or "unknown" for b in batches if b.state == "failed"}
+    unsettled = [b.id for b in batches if b.state not in ("done", "failed")]
+    ok = reason == "finished" and not failed and not unsettled and fleet.outcome.fatal is None
+    return {
+        "ok": ok,
+        "reason": reason,
+        "fatal": fleet.outcome.fatal,
+        "run_id": fleet.run_id,
+        "wall_seconds": round(wall, 3),
+        "batches": len(batches),
+        "batches_done": len(done),
+        "items": sum(b.items or 0 for b in done),
+        "urls": sum(b.size for b in batches),
+        "pages": pages,
+        "pages_per_second": round(pages / wall, 1) if wall > 0 else None,
+        "nodes": dict(nodes),
+        "troubled_nodes": fleet.outcome.troubled_nodes,
+        "retried_batches": retried,
+        "failed_batches": failed,
+        "unsettled_batches": unsettled,
+        "failed_attempts": [a for a in history if a["outcome"] == "failed"],
+    }
+
+
+def write_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> dict[str, Any]:
+    """Write `summary.json` into the run directory (atomically) and log it."""
+    summary = build_summary(fleet, reason, wall, master_pages)
+    path = fleet.config.run_dir / SUMMARY_NAME
+    tmp = path.with_name(f".{SUMMARY_NAME}.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    fields = {k: v for k, v in summary.items() if k != "failed_attempts"}
+    log.info("run_summary", path=str(path), **fields)
+    return summary
