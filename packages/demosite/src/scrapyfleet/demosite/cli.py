@@ -1,0 +1,101 @@
+"""`demosite`: serve the properties site and the benchmark site until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import signal
+from collections.abc import Callable, Sequence
+
+import structlog
+from aiohttp import web
+
+from scrapyfleet.demosite.catalog import Catalog
+from scrapyfleet.demosite.site import make_app
+from scrapyfleet.monitor.logs import configure_logging
+
+log = structlog.get_logger("scrapyfleet.demosite")
+ENV_PREFIX = "SCRAPYFLEET_DEMOSITE_"
+
+
+def positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {raw}")
+    return value
+
+
+def port_number(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be within 0..65535, got {raw}")
+    return value
+
+
+def seconds(raw: str) -> float:
+    value = float(raw)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {raw}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="demosite",
+        description="Serve the offline property site (/properties/...) and the book's benchmark "
+        "site (/benchmark/...). Every option can also be set as SCRAPYFLEET_DEMOSITE_<OPTION>.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+    def option(name: str, default: str, kind: Callable[[str], object], text: str) -> None:
+        env = ENV_PREFIX + name.upper()
+        parser.add_argument(
+            f"--{name}",
+            default=os.environ.get(env, default),
+            type=kind,
+            help=f"{text} (env {env})",
+        )
+
+    option("host", "127.0.0.1", str, "address to listen on")
+    option("port", "9312", port_number, "TCP port to listen on (0: any free port)")
+    option("total", "50000", positive_int, "number of property listings")
+    option("latency", "0.25", seconds, "seconds to wait before each properties page")
+    option("seed", "0", int, "seed of the generated listings")
+    return parser
+
+
+async def serve(host: str, port: int, catalog: Catalog, latency: float) -> int:
+    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 1 if the port cannot be bound."""
+    runner = web.AppRunner(make_app(catalog, latency), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as e:
+        log.error("bind_failed", host=host, port=port, reason=str(e))
+        await runner.cleanup()
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    bound_port = runner.addresses[0][1]
+    log.info(
+        "listening",
+        host=host,
+        port=bound_port,
+        total=catalog.total,
+        latency=latency,
+        seed=catalog.seed,
+    )
+    await stop.wait()
+    log.info("stopping", host=host, port=bound_port)
+    await runner.cleanup()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    return asyncio.run(serve(args.host, args.port, Catalog(args.total, args.seed), args.latency))
