@@ -48,10 +48,9 @@ finished_to_keep = 1000
 jobstorage = scrapyd.jobstorage.SqliteJobStorage
 """
 
-NODE_CFG = f"""\
-# scrapyd reads this from its working directory: the egg-less `{PROJECT}` project.
+NODE_CFG = """\
+# scrapyd reads this from its working directory: its egg-less projects (name = settings module).
 [settings]
-{PROJECT} = {SETTINGS_MODULE}
 """
 
 
@@ -81,18 +80,25 @@ def node_specs(
     ]
 
 
-def write_configs(directory: Path, specs: list[NodeSpec]) -> Path:
-    """Each node's working directory and the cluster's `scrapy.cfg` of deploy targets."""
+def write_configs(
+    directory: Path, specs: list[NodeSpec], projects: dict[str, str] | None = None
+) -> Path:
+    """Each node's working directory and the cluster's `scrapy.cfg` of deploy targets.
+
+    `projects` maps egg-less project names to settings modules (default: `properties`).
+    """
+    projects = projects or {PROJECT: SETTINGS_MODULE}
+    node_cfg = NODE_CFG + "".join(f"{name} = {module}\n" for name, module in projects.items())
     deploy = ["# Deploy targets of the local cluster (crawl-master/monitor --targets 'scrapyd*')."]
     for spec in specs:
         spec.root.mkdir(parents=True, exist_ok=True)
         conf = NODE_CONF.format(host=spec.host, port=spec.port, slots=spec.slots)
         (spec.root / "scrapyd.conf").write_text(conf, encoding="utf-8")
-        (spec.root / "scrapy.cfg").write_text(NODE_CFG, encoding="utf-8")
+        (spec.root / "scrapy.cfg").write_text(node_cfg, encoding="utf-8")
         deploy += [
             f"\n[deploy:{spec.name}]",
             f"url = {spec.url}",
-            f"project = {PROJECT}",
+            f"project = {next(iter(projects))}",
             f"slots = {spec.slots}",
         ]
     config = directory / "scrapy.cfg"
@@ -108,7 +114,7 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def start_node(spec: NodeSpec) -> int:
+def start_node(spec: NodeSpec, env: dict[str, str] | None = None) -> int:
     """Start one scrapyd in its directory, in its own process group; returns its PID."""
     if answers(spec.url):
         raise RuntimeError(f"{spec.url} already answers: is {spec.name} running?")
@@ -119,6 +125,7 @@ def start_node(spec: NodeSpec) -> int:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
     spec.pidfile.write_text(f"{process.pid}\n", encoding="utf-8")
     return process.pid

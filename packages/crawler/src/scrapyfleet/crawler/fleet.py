@@ -334,9 +334,18 @@ class Fleet:
                 self.config.project, self.config.spider, settings=settings, args=args, jobid=job
             )
         except ScrapydError as exc:
-            log.warning("schedule_failed", batch=batch.id, node=node.name, reason=exc.reason)
-            self._unreachable(node, exc.reason)
-            return
+            if exc.rejected:  # e.g. unknown project or spider: retrying elsewhere may not help
+                log.error("schedule_rejected", batch=batch.id, node=node.name, reason=exc.reason)
+                self.ledger.scheduled(batch.id, node.name, job)
+                self._fail(self.ledger.batch(batch.id), f"{node.name} refused: {exc.reason}")
+                return
+            if not exc.reason.startswith("timeout"):
+                log.warning("schedule_failed", batch=batch.id, node=node.name, reason=exc.reason)
+                self._unreachable(node, exc.reason)
+                return
+            # The node may have queued it: track the job id; if it never shows up in the node's
+            # lists, reconciling counts it as vanished and retries the batch.
+            log.warning("schedule_uncertain", batch=batch.id, node=node.name, reason=exc.reason)
         node.placed += 1
         self.ledger.scheduled(batch.id, node.name, job)
         log.info("batch_scheduled", batch=batch.id, node=node.name, job=job, attempt=attempt)

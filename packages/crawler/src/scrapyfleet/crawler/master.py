@@ -97,6 +97,13 @@ def parser() -> argparse.ArgumentParser:
         help="slots of a node whose deploy section has no `slots`",
     )
     add(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for the master and every worker (repeatable)",
+    )
+    add(
         "--placement",
         choices=["free", "round-robin"],
         default=_env("placement", "free"),
@@ -173,11 +180,24 @@ def load_options(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def user_settings(pairs: list[str]) -> dict[str, str]:
+    """`--setting NAME=VALUE` pairs; ValueError names a malformed one."""
+    parsed = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--setting wants NAME=VALUE, got {pair!r}")
+        parsed[name.strip()] = value
+    return parsed
+
+
 def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
+    extra = user_settings(args.setting)
     worker = {
         "CONCURRENT_REQUESTS": args.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
         "LOG_LEVEL": "INFO",
+        **extra,
     }
     bar = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
     return {
@@ -202,6 +222,7 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "CONCURRENT_REQUESTS_PER_DOMAIN": args.master_concurrency,
         "LOG_LEVEL": "WARNING",
         "LOG_INSTALL_ROOT_HANDLER": False,  # structlog owns this process's logging
+        **extra,
     }
 
 
@@ -219,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     config = args.config or find_config()
     try:
         targets = resolve_targets(args.targets, config)
-    except (UnknownTargetError, TargetConfigError) as exc:
+        settings_for_crawl = crawl_settings(args, config)
+    except (UnknownTargetError, TargetConfigError, ValueError) as exc:
         print(f"crawl-master: {exc}", file=sys.stderr)
         return 2
     args.run_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     settings = get_project_settings()
-    settings.setdict(crawl_settings(args, config), priority="cmdline")
+    settings.setdict(settings_for_crawl, priority="cmdline")
     process = AsyncCrawlerProcess(settings)
     quiet_loggers(level=logging.getLogger().level)  # Scrapy's dictConfig set its loggers to DEBUG
     process.crawl(args.spider)

@@ -1,0 +1,208 @@
+"""Real processes for crawler tests: demo site, ftpsink, scrapyd nodes, and crawl-master runs.
+
+Every server binds 127.0.0.1 on a free port and is stopped by PID at teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scrapyfleet.crawler.cluster import NodeSpec, answers, start_node, stop_node, write_configs
+
+BIN = Path(sys.executable).parent
+
+
+def _serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+@dataclass
+class Site:
+    url: str
+    total: int
+    process: subprocess.Popen[bytes]
+
+    def listing_urls(self) -> set[str]:
+        from scrapyfleet.demosite.catalog import Catalog
+
+        catalog = Catalog(total=self.total)
+        return {self.url + catalog.listing_path(i) for i in range(self.total)}
+
+
+@dataclass
+class Sink:
+    port: int
+    root: Path
+    process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    @property
+    def feed_uri(self) -> str:
+        return f"ftp://anonymous:test@127.0.0.1:{self.port}/%(batch)s_%(name)s_%(time)s.jl"
+
+    def start(self) -> None:
+        assert self.log is not None
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [BIN / "ftpsink", "--port", str(self.port), "--root", str(self.root),
+                 "--passive-ports", "0", "--log-format", "json"],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item line of every landed file (staging excluded)."""
+        lines: list[dict[str, Any]] = []
+        for path in sorted(self.root.glob("*.jl")):
+            lines += [json.loads(line) for line in path.read_text().splitlines() if line]
+        return lines
+
+
+@dataclass
+class Cluster:
+    directory: Path
+    nodes: list[NodeSpec] = field(default_factory=list)
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "scrapy.cfg"
+
+    def stop(self) -> None:
+        for spec in self.nodes:
+            stop_node(spec)
+
+
+@pytest.fixture
+def site_factory(
+    free_port: Callable[[], int], wait_for: Callable[..., Any]
+) -> Iterator[Callable[..., Site]]:
+    started: list[Site] = []
+
+    def start(total: int, latency: float = 0.0) -> Site:
+        port = free_port()
+        process = subprocess.Popen(
+            [BIN / "demosite", "--port", str(port), "--total", str(total),
+             "--latency", str(latency)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        site = Site(f"http://127.0.0.1:{port}", total, process)
+        started.append(site)
+        wait_for(lambda: _serving(site.url + "/health"), timeout=30, what="demo site")
+        return site
+
+    yield start
+    for site in started:
+        _stop(site.process)
+
+
+@pytest.fixture
+def sink(
+    tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any]
+) -> Iterator[Sink]:
+    import socket
+
+    sink = Sink(free_port(), tmp_path / "items", log=tmp_path / "ftpsink.log")
+    sink.root.mkdir()
+    sink.start()
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", sink.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    wait_for(listening, timeout=30, what="ftpsink")
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def cluster_factory(
+    tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any]
+) -> Iterator[Callable[..., Cluster]]:
+    """Start scrapyd nodes, one per entry of `slots`, serving the egg-less project."""
+    started: list[Cluster] = []
+
+    def start(
+        slots: list[int],
+        name: str = "cluster",
+        env: dict[str, str] | None = None,
+        projects: dict[str, str] | None = None,
+    ) -> Cluster:
+        directory = tmp_path / name
+        specs = [
+            NodeSpec(f"scrapyd{i}", "127.0.0.1", free_port(), n, directory / f"scrapyd{i}")
+            for i, n in enumerate(slots, start=1)
+        ]
+        write_configs(directory, specs, projects)
+        cluster = Cluster(directory, specs)
+        started.append(cluster)
+        for spec in specs:
+            start_node(spec, env)
+        for spec in specs:
+            wait_for(lambda s=spec: answers(s.url), timeout=60, what=f"{spec.name} to answer")
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+
+
+def _run_master(
+    args: list[str], timeout: float = 240.0, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """crawl-master as users run it; JSON logs captured."""
+    return subprocess.run(
+        [BIN / "crawl-master", "--format", "json", "--progress", "log", *args],
+        capture_output=True, text=True, timeout=timeout, **kwargs,
+    )  # fmt: skip
+
+
+def _events(output: str, name: str) -> list[dict[str, Any]]:
+    """The structlog events called `name` among JSON log lines."""
+    found = []
+    for line in output.splitlines():
+        if line.startswith("{") and f'"{name}"' in line:
+            event = json.loads(line)
+            if event.get("event") == name:
+                found.append(event)
+    return found
+
+
+@pytest.fixture
+def run_master() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return _run_master
+
+
+@pytest.fixture
+def events() -> Callable[[str, str], list[dict[str, Any]]]:
+    return _events

@@ -1,0 +1,50 @@
+"""The ledger's state machine, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scrapyfleet.crawler.ledger import Ledger
+
+
+def test_batch_lifecycle_and_retries(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    batch = ledger.add_batch("run", ["http://a/1", "http://a/2"])
+    assert (batch.id, batch.state, batch.size, batch.attempts) == ("run-00001", "queued", 2, 0)
+    assert ledger.urls(batch.id) == ["http://a/1", "http://a/2"]
+
+    assert ledger.scheduled(batch.id, "n1", "job-a1") == 1
+    ledger.running(batch.id, "job-a1")
+    assert ledger.batch(batch.id).state == "running"
+    assert ledger.attempt_failed(batch.id, "job-a1", "vanished", max_attempts=2) == "queued"
+
+    assert ledger.scheduled(batch.id, "n2", "job-a2") == 2
+    # A late failure of the old attempt does not touch the new one.
+    assert ledger.attempt_failed(batch.id, "job-a1", "late", max_attempts=2) == "scheduled"
+    assert ledger.done(batch.id, "job-a2", items=2, pages=2)
+    assert not ledger.done(batch.id, "job-a2", items=2, pages=2), "done twice"
+    assert ledger.counts() == {"done": 1}
+    assert ledger.done_totals() == (2, 2)
+    history = ledger.attempt_history()
+    assert [(a["attempt"], a["node"], a["outcome"]) for a in history] == [
+        (1, "n1", "failed"),
+        (2, "n2", "done"),
+    ]
+
+
+def test_attempts_run_out_and_state_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path)
+    ledger.set_meta("token", "secret")
+    first = ledger.add_batch("r", ["u1"])
+    second = ledger.add_batch("r", ["u2"])
+    ledger.scheduled(first.id, "n1", "j1")
+    assert ledger.attempt_failed(first.id, "j1", "boom", max_attempts=1) == "failed"
+    ledger.close()
+
+    reopened = Ledger(path)
+    assert reopened.get_meta("token") == "secret"
+    assert reopened.batch(first.id).error == "boom"
+    assert [b.id for b in reopened.batches("queued")] == [second.id]
+    assert sorted(reopened.all_urls()) == ["u1", "u2"]
+    assert reopened.add_batch("r", ["u3"]).id == "r-00003"
