@@ -272,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     if summary["ok"]:
         return 0
+    if summary["fatal"]:
+        print(f"crawl-master: run aborted: {summary['fatal']}", file=sys.stderr)
+    for node, trouble in summary["troubled_nodes"].items():
+        print(f"crawl-master: node {node}: {trouble}", file=sys.stderr)
     for batch, reason in summary["failed_batches"].items():
         print(f"crawl-master: batch {batch} failed: {reason}", file=sys.stderr)
     if summary["reason"] != "finished":

@@ -1,0 +1,206 @@
+"""No batch is lost: dead nodes, restarted nodes, a stopped FTP sink, a killed master."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scrapyfleet.crawler.cluster import answers, start_node
+
+BIN = Path(sys.executable).parent
+
+
+def master_process(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [BIN / "crawl-master", "--format", "json", "--progress", "log", *args],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def ledger_rows(run_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    path = run_dir / "ledger.sqlite"
+    if not path.exists():
+        return []
+    try:
+        with sqlite3.connect(path, timeout=5) as db:
+            return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+def finish(process: subprocess.Popen[bytes], timeout: float = 300) -> int:
+    try:
+        return process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def summary(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def base_args(cluster, site, sink, run_dir: Path, batch: int = 300) -> list[str]:
+    return ["--config", str(cluster.config), "--site", site.url, "--batch-size", str(batch),
+            "--index-pages", str(site.total // 30), "--concurrency", "16",
+            "--feed-uri", sink.feed_uri, "--run-dir", str(run_dir)]  # fmt: skip
+
+
+def test_node_killed_mid_run_its_batches_move(
+    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+) -> None:
+    site = site_factory(total=6000, latency=0.02)
+    cluster = cluster_factory([2, 2, 2])
+    run_dir = tmp_path / "run"
+    master = master_process(
+        [*base_args(cluster, site, sink, run_dir), "--node-timeout", "5"], tmp_path / "m.log"
+    )
+    victim = cluster.nodes[1]
+    wait_for(
+        lambda: ledger_rows(run_dir, f"SELECT id FROM batches WHERE node = '{victim.name}'"
+                            " AND state = 'running'"),
+        timeout=120, what="a batch running on the victim",
+    )  # fmt: skip
+    os.killpg(int(victim.pidfile.read_text()), signal.SIGKILL)  # the machine dies, jobs and all
+    assert finish(master) == 0, (tmp_path / "m.log").read_text()[-3000:]
+
+    assert {i["url"] for i in sink.items()} == site.listing_urls()
+    result = summary(run_dir)
+    assert victim.name in result["troubled_nodes"]
+    moved = {a["batch"] for a in result["failed_attempts"] if a["node"] == victim.name}
+    assert moved and moved <= set(result["retried_batches"])
+    for batch, node in ledger_rows(run_dir, "SELECT id, node FROM batches"):
+        if batch in moved:
+            assert node != victim.name
+
+
+def test_node_down_from_the_start_is_skipped(
+    tmp_path: Path, site_factory, sink, cluster_factory, free_port
+) -> None:
+    site = site_factory(total=900)
+    cluster = cluster_factory([2, 2])
+    dead = f"http://127.0.0.1:{free_port()}"
+    run_dir = tmp_path / "run"
+    master = master_process(
+        [*base_args(cluster, site, sink, run_dir), "--targets", "scrapyd*", dead,
+         "--node-timeout", "3"],
+        tmp_path / "m.log",
+    )  # fmt: skip
+    assert finish(master) == 0, (tmp_path / "m.log").read_text()[-3000:]
+    assert {i["url"] for i in sink.items()} == site.listing_urls()
+    log = (tmp_path / "m.log").read_text()
+    assert '"node_unreachable"' in log and "connection refused" in log
+    assert summary(run_dir)["troubled_nodes"] == {
+        dead.removeprefix("http://"): ("unreachable: connection refused")
+    }
+
+
+def test_all_nodes_down_exits_1_within_the_node_timeout(
+    tmp_path: Path, site_factory, sink, free_port
+) -> None:
+    site = site_factory(total=300)
+    nodes = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+    started = time.monotonic()
+    result = subprocess.run(
+        [BIN / "crawl-master", "--format", "json", "--targets", *nodes, "--site", site.url,
+         "--index-pages", "10", "--feed-uri", sink.feed_uri, "--node-timeout", "3",
+         "--run-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert elapsed < 3 + 20, elapsed  # start-up, the node timeout, and a margin
+    assert "run aborted: no usable scrapyd node" in result.stderr
+
+
+def test_sink_stopped_mid_run_batches_retried_after_it_returns(
+    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+) -> None:
+    site = site_factory(total=1800, latency=0.01)
+    cluster = cluster_factory([1, 1])
+    run_dir = tmp_path / "run"
+    master = master_process(
+        [*base_args(cluster, site, sink, run_dir), "--max-attempts", "6"], tmp_path / "m.log"
+    )
+    wait_for(lambda: ledger_rows(run_dir, "SELECT id FROM batches WHERE state = 'done'"),
+             timeout=120, what="a first batch done")  # fmt: skip
+    sink.stop()
+    failed_upload = "SELECT batch FROM attempts WHERE reason = 'feed upload failed'"
+    wait_for(lambda: ledger_rows(run_dir, failed_upload), timeout=120, what="an upload to fail")
+    sink.start()
+    assert finish(master) == 0, (tmp_path / "m.log").read_text()[-3000:]
+    assert {i["url"] for i in sink.items()} == site.listing_urls()
+    assert summary(run_dir)["retried_batches"]
+
+
+def test_sink_never_back_exits_1_naming_the_batches(
+    tmp_path: Path, site_factory, sink, cluster_factory
+) -> None:
+    site = site_factory(total=600)
+    cluster = cluster_factory([2])
+    sink.stop()
+    run_dir = tmp_path / "run"
+    master = master_process(
+        [*base_args(cluster, site, sink, run_dir), "--max-attempts", "2"], tmp_path / "m.log"
+    )
+    assert finish(master) == 1
+    result = summary(run_dir)
+    assert set(result["failed_batches"].values()) == {"feed upload failed"}
+    log = (tmp_path / "m.log").read_text()
+    for batch in result["failed_batches"]:
+        assert f"batch {batch} failed: feed upload failed" in log
+    assert not list(sink.root.glob("*.jl")), "nothing may land while the sink is down"
+
+
+def test_master_killed_then_resumed(
+    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+) -> None:
+    site = site_factory(total=3000, latency=0.01)
+    cluster = cluster_factory([1, 1])
+    run_dir = tmp_path / "run"
+    master = master_process(base_args(cluster, site, sink, run_dir), tmp_path / "m1.log")
+    wait_for(lambda: len(ledger_rows(run_dir, "SELECT id FROM batches WHERE state = 'done'")) >= 2,
+             timeout=180, what="two batches done")  # fmt: skip
+    os.kill(master.pid, signal.SIGKILL)
+    master.wait(timeout=10)
+    before = dict(ledger_rows(run_dir, "SELECT id, attempts FROM batches WHERE state = 'done'"))
+
+    resumed = master_process(["--resume", str(run_dir)], tmp_path / "m2.log")
+    assert finish(resumed) == 0, (tmp_path / "m2.log").read_text()[-3000:]
+    after = dict(ledger_rows(run_dir, "SELECT id, attempts FROM batches"))
+    assert all(after[batch] == attempts for batch, attempts in before.items()), (
+        "a done batch ran again"
+    )
+    assert {i["url"] for i in sink.items()} == site.listing_urls()
+    assert summary(run_dir)["ok"]
+
+
+def test_node_restarted_mid_run_lost_jobs_rerun(
+    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+) -> None:
+    site = site_factory(total=1800, latency=0.02)
+    cluster = cluster_factory([2])
+    node = cluster.nodes[0]
+    run_dir = tmp_path / "run"
+    master = master_process(base_args(cluster, site, sink, run_dir), tmp_path / "m.log")
+    wait_for(lambda: ledger_rows(run_dir, "SELECT id FROM batches WHERE state = 'running'"),
+             timeout=120, what="a running batch")  # fmt: skip
+    os.killpg(int(node.pidfile.read_text()), signal.SIGKILL)
+    wait_for(lambda: not answers(node.url), timeout=10, what="the node to die")
+    start_node(node)
+    wait_for(lambda: answers(node.url), timeout=60, what="the node to come back")
+    assert finish(master) == 0, (tmp_path / "m.log").read_text()[-3000:]
+    reasons = [
+        r for (r,) in ledger_rows(run_dir, "SELECT reason FROM attempts WHERE outcome = 'failed'")
+    ]
+    assert any("vanished" in r for r in reasons), reasons
+    assert {i["url"] for i in sink.items()} == site.listing_urls()
