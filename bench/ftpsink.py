@@ -1,0 +1,103 @@
+"""Benchmark of ftpsink: loopback throughput of one big upload and of many concurrent small ones.
+
+Starts the real `ftpsink` console script on a free loopback port (temporary root, passive ports
+from the kernel, no size limit), uploads with ftplib from this process and prints, per scenario,
+MB/s (bytes / wall time from first connect to the last 226) and the server's CPU seconds. Every
+landed file is checked for size and SHA-256. Target: >= 150 MB/s for the single upload. Run by hand:
+
+    .venv/bin/python bench/ftpsink.py [--big-mb 200] [--files 50] [--file-mb 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ftplib
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+MB = 1 << 20
+FTPSINK = str(Path(sys.executable).parent / "ftpsink")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def upload(port: int, name: str, payload: bytes) -> None:
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=60)
+        ftp.login()
+        ftp.storbinary(f"STOR {name}", io.BytesIO(payload), blocksize=256 * 1024)
+
+
+def wait_listening(log: Path, server: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"ftpsink exited: {log.read_text()}")
+        if any(json.loads(line)["event"] == "listening" for line in log.read_text().splitlines()):
+            return
+        time.sleep(0.05)
+    raise SystemExit("ftpsink did not start listening in time")
+
+
+def scenario(title: str, port: int, server: psutil.Process, root: Path, files: dict[str, bytes]):
+    cpu = server.cpu_times()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(files)) as pool:
+        list(pool.map(lambda name: upload(port, name, files[name]), files))
+    seconds = time.perf_counter() - started
+    after = server.cpu_times()
+    for name, payload in files.items():
+        landed = (root / name).read_bytes()
+        assert hashlib.sha256(landed).digest() == hashlib.sha256(payload).digest(), name
+    total = sum(map(len, files.values()))
+    server_cpu = (after.user - cpu.user) + (after.system - cpu.system)
+    print(
+        f"{title:<28} {total / MB:8.0f} MB {seconds:7.2f} s {total / MB / seconds:8.1f} MB/s"
+        f"   server CPU {server_cpu:6.2f} s"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--big-mb", type=int, default=200, help="size of the single upload")
+    parser.add_argument("--files", type=int, default=50, help="concurrent uploads")
+    parser.add_argument("--file-mb", type=int, default=2, help="size of each concurrent upload")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ftpsink-bench-") as tmp:
+        root, log, port = Path(tmp) / "items", Path(tmp) / "sink.log", free_port()
+        command = [FTPSINK, "--port", str(port), "--root", str(root), "--passive-ports", "0",
+                   "--max-file-size", "0", "--log-format", "json"]  # fmt: skip
+        with log.open("w") as stderr:
+            server = subprocess.Popen(command, stderr=stderr)
+        try:
+            wait_listening(log, server, time.monotonic() + 30)
+            process = psutil.Process(server.pid)
+            print(f"ftpsink pid {server.pid}, {os.cpu_count()} CPUs (shared machine)")
+            big = {"big_0_t.jl": os.urandom(args.big_mb * MB)}
+            scenario("1 upload", port, process, root, big)
+            del big
+            small = {f"{i}_bench_t.jl": os.urandom(args.file_mb * MB) for i in range(args.files)}
+            scenario(f"{args.files} concurrent uploads", port, process, root, small)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The `ftpsink` console script as a real process: options, env vars, logs, signals."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FTPSINK = str(Path(sys.executable).parent / "ftpsink")  # the venv's console script
+
+
+class SinkProcess:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            [FTPSINK, *args], stdout=subprocess.DEVNULL, stderr=log.open("w"), env=env
+        )
+
+    def events(self, name: str) -> list[dict]:
+        lines = self.log.read_text().splitlines()
+        return [event for event in map(json.loads, lines) if event["event"] == name]
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator:
+    started: list[SinkProcess] = []
+
+    def start(*args: str, **env: str) -> SinkProcess:
+        process = SinkProcess(
+            list(args), tmp_path / f"sink{len(started)}.log", {**os.environ, **env}
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for sink in started:
+        if sink.process.poll() is None:
+            sink.process.kill()
+            sink.process.wait(timeout=10)
+
+
+def test_help_shows_every_option_with_default():
+    out = subprocess.run([FTPSINK, "--help"], capture_output=True, text=True, check=True).stdout
+    for option in ("--host", "--port", "--root", "--passive-ports", "--user", "--anonymous",
+                   "--no-anonymous", "--max-file-size", "--idle-timeout"):  # fmt: skip
+        assert option in out
+    for default in ("127.0.0.1", "2121", "items", "30000-30009", "1G", "60"):
+        assert f"(default: {default})" in out
+
+
+def test_bad_option_is_a_clear_error():
+    run = subprocess.run([FTPSINK, "--passive-ports", "lots"], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "passive ports must look like 30000-30009" in run.stderr
+
+
+def test_env_vars_configure_the_server(launch, tmp_path, free_port, wait_for):
+    port, root = free_port(), tmp_path / "landing"
+    sink = launch(
+        SCRAPYFLEET_FTPSINK_PORT=str(port),
+        SCRAPYFLEET_FTPSINK_ROOT=str(root),
+        SCRAPYFLEET_FTPSINK_PASSIVE_PORTS="0",
+        SCRAPYFLEET_FTPSINK_USERS="alice:pw1,bob:pw2",
+        SCRAPYFLEET_FTPSINK_ANONYMOUS="false",
+    )
+    (listening,) = wait_for(lambda: sink.events("listening"), timeout=20, what="listening")
+    assert (listening["host"], listening["port"], listening["root"]) == (
+        "127.0.0.1", port, str(root.resolve()),
+    )  # fmt: skip
+
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login("bob", "pw2")
+        ftp.storbinary("STOR env.jl", io.BytesIO(b"{}\n"))
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        with pytest.raises(ftplib.error_perm, match=r"^530"):
+            ftp.login()
+
+    assert (root / "env.jl").read_bytes() == b"{}\n"
+    (landed,) = sink.events("landed")
+    assert landed["name"] == "env.jl" and landed["bytes"] == 3
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_mid_upload_exits_cleanly_and_lands_nothing(
+    launch, tmp_path, free_port, wait_for, signum
+):
+    port, root = free_port(), tmp_path / "items"
+    sink = launch("--port", str(port), "--root", str(root), "--passive-ports", "0")
+    wait_for(lambda: sink.events("listening"), timeout=20, what="listening")
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", port, timeout=10)
+    ftp.login()
+    data = ftp.transfercmd("STOR cut.jl")
+    data.sendall(b"c" * 100_000)
+    staging = root / ".staging"
+    wait_for(
+        lambda: sum(p.stat().st_size for p in staging.iterdir()) == 100_000,
+        timeout=10,
+        what="bytes staged",
+    )
+
+    sink.process.send_signal(signum)
+
+    assert sink.process.wait(timeout=20) == 0
+    data.close()
+    ftp.close()
+    (aborted,) = sink.events("aborted")
+    assert (aborted["name"], aborted["reason"], aborted["bytes"]) == ("cut.jl", "shutdown", 100_000)
+    assert sink.events("stopped")
+    assert sorted(p.name for p in root.iterdir()) == [".staging"]
+    assert list(staging.iterdir()) == []

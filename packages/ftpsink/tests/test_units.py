@@ -1,0 +1,95 @@
+"""Pure pieces: option parsers, path resolution and staging files (real files in tmp_path)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from scrapyfleet.ftpsink.config import SinkConfig, parse_port_range, parse_size, parse_user
+from scrapyfleet.ftpsink.paths import PathRefused, landing_target, new_dir, resolve_inside
+from scrapyfleet.ftpsink.staging import StagedFile, clear_staging
+
+
+def test_parse_port_range():
+    assert parse_port_range("30000-30009") == range(30000, 30010)
+    assert parse_port_range("30000") == range(30000, 30001)
+    assert parse_port_range("0") is None
+    for bad in ("abc", "9-1", "0-5", "1-70000"):
+        with pytest.raises(ValueError):
+            parse_port_range(bad)
+
+
+def test_parse_user_keeps_colons_in_password():
+    assert parse_user("worker:pa:ss") == ("worker", "pa:ss")
+    for bad in ("worker", ":pw", "worker:"):
+        with pytest.raises(ValueError):
+            parse_user(bad)
+
+
+def test_parse_size():
+    assert parse_size("1048576") == 1 << 20
+    assert parse_size("512K") == 512 << 10
+    assert parse_size("200M") == 200 << 20
+    assert parse_size("1g") == 1 << 30
+    assert parse_size("0") == 0
+    with pytest.raises(ValueError):
+        parse_size("lots")
+
+
+def test_config_without_any_login_is_an_error():
+    with pytest.raises(ValueError, match="nobody could log in"):
+        SinkConfig(anonymous=False)
+
+
+def test_resolve_inside(tmp_path: Path):
+    root = tmp_path.resolve()
+    (root / "d").mkdir()
+    assert resolve_inside(root, PurePosixPath("/d/x.jl")) == root / "d" / "x.jl"
+    os.symlink(tmp_path.parent, root / "up")
+    with pytest.raises(PathRefused) as refused:
+        resolve_inside(root, PurePosixPath("/up/x.jl"))
+    assert refused.value.code == "550"
+    with pytest.raises(PathRefused) as refused:
+        resolve_inside(root, PurePosixPath("/d/_tmp/x.jl"))
+    assert refused.value.code == "553"
+
+
+def test_new_dir_is_idempotent_and_landing_target_refuses_taken_names(tmp_path: Path):
+    root = tmp_path.resolve()
+    assert new_dir(root, PurePosixPath("/a/b")) == new_dir(root, PurePosixPath("/a/b"))
+    (root / "a" / "b" / "x.jl").write_bytes(b"")
+    with pytest.raises(PathRefused, match="exists"):
+        landing_target(root, PurePosixPath("/a/b/x.jl"))
+    with pytest.raises(PathRefused, match="no such directory"):
+        landing_target(root, PurePosixPath("/missing/x.jl"))
+    assert landing_target(root, PurePosixPath("/a/b/y.jl")) == root / "a" / "b" / "y.jl"
+
+
+def test_staged_file_lands_whole_and_leaves_no_staging(tmp_path: Path):
+    staged = StagedFile(tmp_path)
+    staged.write(b"one\n")
+    staged.write(b"two\n")
+    staged.sync()
+    staged.land(tmp_path / "out.jl")
+    assert (tmp_path / "out.jl").read_bytes() == b"one\ntwo\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jl"]
+
+
+def test_staged_file_never_replaces_an_existing_file(tmp_path: Path):
+    (tmp_path / "out.jl").write_bytes(b"old\n")
+    staged = StagedFile(tmp_path)
+    staged.write(b"new\n")
+    with pytest.raises(FileExistsError):
+        staged.land(tmp_path / "out.jl")
+    assert (tmp_path / "out.jl").read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jl"]
+
+
+def test_clear_staging_removes_leftovers(tmp_path: Path):
+    staging = tmp_path / ".staging"
+    assert clear_staging(staging) == 0
+    StagedFile(staging).write(b"partial")
+    assert clear_staging(staging) == 1
+    assert list(staging.iterdir()) == []
