@@ -1,0 +1,271 @@
+"""Real scrapyd processes for tests: a node directory with a tiny egg-less project, started and
+stopped by PID.
+
+The project `tiny` has one spider, `wait`, that makes no request and finishes as soon as the file
+named by its `release` argument exists, or a file `all` next to it, or after `timeout` seconds.
+Tests drive each job's pending -> running -> finished steps by creating files instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+from base64 import b64encode
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT = "tiny"
+
+SETTINGS = """\
+BOT_NAME = "tinyproj"
+SPIDER_MODULES = ["tinyproj.spiders"]
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+"""
+
+SPIDER = """\
+import asyncio
+import time
+from pathlib import Path
+
+import scrapy
+
+
+class WaitSpider(scrapy.Spider):
+    name = "wait"
+    release = ""
+    timeout = "60"
+
+    async def start(self):
+        deadline = time.monotonic() + float(self.timeout)
+        release = Path(self.release)
+        while not (release.exists() or (release.parent / "all").exists()):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        return
+        yield
+"""
+
+PROJECT_FILES = {
+    "tinyproj/__init__.py": "",
+    "tinyproj/settings.py": SETTINGS,
+    "tinyproj/spiders/__init__.py": "",
+    "tinyproj/spiders/wait.py": SPIDER,
+}
+
+
+@pytest.fixture
+def tiny_egg() -> bytes:
+    """The tiny project as an egg, for addversion.json."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as egg:
+        egg.writestr("EGG-INFO/PKG-INFO", "Metadata-Version: 1.0\nName: tinyproj\nVersion: 1.0\n")
+        egg.writestr("EGG-INFO/entry_points.txt", "[scrapy]\nsettings = tinyproj.settings\n")
+        for name, text in PROJECT_FILES.items():
+            egg.writestr(name, text)
+    return buffer.getvalue()
+
+
+class ScrapydNode:
+    """One scrapyd process serving the tiny project from `root` on 127.0.0.1:`port`."""
+
+    def __init__(
+        self,
+        root: Path,
+        port: int,
+        *,
+        max_proc: int = 1,
+        username: str = "",
+        password: str = "",
+    ) -> None:
+        self.root = root
+        self.port = port
+        self.username = username
+        self.password = password
+        self.process: subprocess.Popen[bytes] | None = None
+        root.mkdir(parents=True, exist_ok=True)
+        for name, text in PROJECT_FILES.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        (root / "scrapyd.conf").write_text(
+            "[scrapyd]\n"
+            "bind_address = 127.0.0.1\n"
+            f"http_port = {port}\n"
+            f"max_proc = {max_proc}\n"
+            "poll_interval = 0.2\n"
+            f"eggs_dir = {root / 'eggs'}\n"
+            f"logs_dir = {root / 'logs'}\n"
+            f"dbs_dir = {root / 'dbs'}\n"
+            "items_dir =\n"
+            "jobstorage = scrapyd.jobstorage.SqliteJobStorage\n"
+            f"username = {username}\n"
+            f"password = {password}\n"
+        )
+        (root / "scrapy.cfg").write_text(f"[settings]\n{PROJECT} = tinyproj.settings\n")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start scrapyd and wait until daemonstatus.json answers."""
+        env = {**os.environ, "PYTHONPATH": str(self.root)}
+        with (self.root / "scrapyd.out").open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "scrapyd"],
+                cwd=self.root,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"scrapyd exited: {(self.root / 'scrapyd.out').read_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"scrapyd on port {self.port} not ready after {timeout}s")
+            time.sleep(0.05)
+
+    def answers(self) -> bool:
+        try:
+            self.get("daemonstatus.json")
+        except OSError:
+            return False
+        return True
+
+    def get(self, endpoint: str) -> dict[str, object]:
+        """A GET to this node with urllib (independent of the client under test)."""
+        return self._request(urllib.request.Request(f"{self.url}/{endpoint}"))
+
+    def schedule(self, spider: str = "wait", **args: str) -> str:
+        """schedule.json with urllib; returns the job id."""
+        form = urllib.parse.urlencode({"project": PROJECT, "spider": spider, **args}).encode()
+        answer = self._request(urllib.request.Request(f"{self.url}/schedule.json", data=form))
+        assert answer["status"] == "ok", answer
+        return str(answer["jobid"])
+
+    def _request(self, request: urllib.request.Request) -> dict[str, object]:
+        if self.username:
+            token = b64encode(f"{self.username}:{self.password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return dict(json.load(response))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate by PID, kill after the deadline."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """kill -9: the node dies without cleaning up."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+
+NodeFactory = Callable[..., ScrapydNode]
+
+
+@pytest.fixture
+def releases(tmp_path: Path) -> Path:
+    """Directory of release files for `wait` jobs; `all` in it releases every job."""
+    folder = tmp_path / "releases"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def scrapyd_node(
+    tmp_path: Path, free_port: Callable[[], int], releases: Path
+) -> Iterator[NodeFactory]:
+    """Factory of started scrapyd nodes; teardown releases every job and stops each node by PID."""
+    nodes: list[ScrapydNode] = []
+
+    def make(**options: object) -> ScrapydNode:
+        node = ScrapydNode(tmp_path / f"node{len(nodes) + 1}", free_port(), **options)  # type: ignore[arg-type]
+        nodes.append(node)
+        node.start()
+        return node
+
+    yield make
+    (releases / "all").touch()
+    for node in nodes:
+        node.stop()
+
+
+class MonitorProcess:
+    """The `monitor` CLI as a subprocess; its JSON-line events collected by a reader thread."""
+
+    def __init__(self, args: list[str], cwd: Path, stderr: Path) -> None:
+        self.events: list[dict[str, object]] = []
+        self.stderr = stderr
+        with stderr.open("wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "scrapyfleet.monitor.cli", "--format", "json", *args],
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.events.append(json.loads(line))
+
+    def find(self, start: int = 0, **fields: object) -> dict[str, object] | None:
+        """The first event from index `start` on whose fields include `fields`."""
+        for event in self.events[start:]:
+            if all(event.get(k) == v for k, v in fields.items()):
+                return event
+        return None
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> tuple[int, str]:
+        """Signal the monitor by PID; its exit code and stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout)
+        return self.process.returncode, self.stderr.read_text()
+
+
+@pytest.fixture
+def run_monitor(tmp_path: Path) -> Iterator[Callable[..., MonitorProcess]]:
+    """Factory of monitor subprocesses, each stopped by PID at teardown."""
+    started: list[MonitorProcess] = []
+
+    def start(*args: str, cwd: Path) -> MonitorProcess:
+        stderr = tmp_path / f"monitor{len(started) + 1}.stderr"
+        started.append(MonitorProcess(list(args), cwd, stderr))
+        return started[-1]
+
+    yield start
+    for monitor in started:
+        monitor.stop(signal.SIGKILL)
