@@ -8,6 +8,7 @@ Exit 0 when every batch is done; 1 otherwise (failed batches are listed); 2 on b
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from scrapyfleet.crawler.collector import DEFAULT_FEED
+from scrapyfleet.crawler.deploy import deploy
 from scrapyfleet.crawler.summary import SUMMARY_NAME
 from scrapyfleet.monitor.logs import configure_logging, quiet_loggers
 from scrapyfleet.monitor.targets import (
@@ -95,6 +97,11 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=int(_env("slots", 2)),
         help="slots of a node whose deploy section has no `slots`",
+    )
+    add(
+        "--deploy",
+        action="store_true",
+        help="build the project egg and upload it to every node first (addversion.json)",
     )
     add(
         "--setting",
@@ -257,6 +264,14 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         resume=args.resume is not None,
     )
+
+    if args.deploy:
+        results = asyncio.run(deploy(targets, args.project))
+        failed = {node: why for node, why in results.items() if not why.startswith("ok")}
+        for node, why in failed.items():
+            print(f"crawl-master: deploy to {node} failed: {why}", file=sys.stderr)
+        if failed:
+            return 1
 
     settings = get_project_settings()
     settings.setdict(settings_for_crawl, priority="cmdline")
