@@ -26,3 +26,8 @@ SPIDER_MIDDLEWARES = {
     # Inactive unless DISTRIBUTED_TARGET_RULE is set (the `distr` spider sets it to 1).
     "scrapyfleet.crawler.middleware.DistributedMiddleware": 100,
 }
+
+# The book's chapter-10 core metrics (scheduler, downloader, scraper, pipeline, done, memory)
+# as a `core_metrics` event every CORE_METRICS_INTERVAL seconds, in master and workers alike.
+EXTENSIONS = {"scrapyfleet.crawler.metrics.CoreMetrics": 500}
+CORE_METRICS_INTERVAL = 5.0

@@ -1,0 +1,139 @@
+"""`speedlab`: one speed crawl, the book's experiment grid, or its six troubleshooting cases."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import structlog
+
+from scrapyfleet.monitor.logs import configure_logging
+
+log = structlog.get_logger(__name__)
+
+SCENARIO_NAMES = ("cpu", "blocking", "api", "large", "items", "starved")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="speedlab", description=__doc__, formatter_class=fmt)
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "console"),
+        default=None,
+        help="log rendering; none given: console on a TTY, JSON lines otherwise",
+    )
+    parser.add_argument("--log-level", default="INFO", help="log level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    crawl = commands.add_parser(
+        "crawl",
+        formatter_class=fmt,
+        help="run the speed spider here, printing the core-metrics table",
+    )
+    crawl.add_argument(
+        "-s",
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy/SPEED_* setting (repeatable)",
+    )
+
+    for name, helptext in (
+        ("grid", "T_RESPONSE x CONCURRENT_REQUESTS grid, fit and plots"),
+        ("scenario", "the book's troubleshooting cases"),
+    ):
+        sub = commands.add_parser(name, formatter_class=fmt, help=helptext)
+        sub.add_argument(
+            "--site", default=None, help="demo site base URL; none given: start one on a free port"
+        )
+        sub.add_argument(
+            "--out",
+            type=Path,
+            default=Path("bench/out/speedlab"),
+            help="directory for CSV, JSON and PNG results",
+        )
+        if name == "grid":
+            sub.add_argument("--items", type=int, default=2000, help="SPEED_TOTAL_ITEMS per run")
+            sub.add_argument(
+                "--t-response",
+                type=float,
+                nargs="+",
+                default=[0.125, 0.25, 0.5],
+                help="SPEED_T_RESPONSE values (s)",
+            )
+            sub.add_argument(
+                "--concurrency",
+                type=int,
+                nargs="+",
+                default=[8, 16, 32, 64],
+                help="CONCURRENT_REQUESTS values",
+            )
+        else:
+            sub.add_argument(
+                "names",
+                nargs="*",
+                metavar="NAME",
+                help=f"scenarios to run, of {', '.join(SCENARIO_NAMES)} ; none given: all",
+            )
+    return parser
+
+
+@contextlib.contextmanager
+def site_for(url: str | None) -> Iterator[str]:
+    """The given site, or a demo site started for the duration."""
+    if url:
+        yield url.rstrip("/")
+        return
+    from scrapyfleet.crawler.speedlab.site import demosite
+
+    with demosite() as started:
+        yield started
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "scenario":
+        unknown = sorted(set(args.names) - set(SCENARIO_NAMES))
+        if unknown:
+            parser.error(f"unknown scenario(s) {unknown}; choose from {list(SCENARIO_NAMES)}")
+        args.names = args.names or list(SCENARIO_NAMES)
+    configure_logging(args.log_format, args.log_level)
+    # Experiment modules pull in matplotlib; crawl processes import only what a crawl needs.
+    if args.command == "crawl":
+        from scrapyfleet.crawler.speedlab.crawl import crawl, parse_overrides
+
+        try:
+            overrides = parse_overrides(args.settings)
+        except ValueError as exc:
+            print(f"speedlab crawl: {exc}", file=sys.stderr)
+            return 2
+        return crawl(overrides)
+    with site_for(args.site) as site:
+        if args.command == "grid":
+            from scrapyfleet.crawler.speedlab.grid import run_grid
+
+            rows, fit = run_grid(site, args.items, args.t_response, args.concurrency, args.out)
+            print(f"{'t_resp':>7} {'CR':>4} {'N/CR':>7} {'t_job':>7} {'items/s':>8}")
+            for r in rows:
+                print(
+                    f"{r['t_response']:>7} {r['concurrency']:>4} {r['n_over_cr']:>7} "
+                    f"{r['wall']:>7.2f} {r['throughput']:>8.1f}"
+                )
+            print(
+                f"t_overhead = {fit.t_overhead * 1000:.1f} ms (book: 6 ms), "
+                f"t_start/stop = {fit.t_start_stop:.2f} s (book: 3.1 s), "
+                f"rms residual {fit.rms_residual:.2f} s"
+            )
+        else:
+            from scrapyfleet.crawler.speedlab.scenarios import run_scenario
+
+            for name in args.names:
+                run_scenario(name, site, args.out)
+    return 0

@@ -1,0 +1,85 @@
+"""PNG plots of the speed lab's grid and of a run's core-metrics trace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from scrapyfleet.crawler.metrics import COLUMNS, FIELDS
+from scrapyfleet.crawler.speedlab.fit import Fit
+
+
+def plot_time_vs_load(rows: Sequence[dict[str, Any]], fit: Fit, path: Path) -> Path:
+    """t_job against N/CONCURRENT_REQUESTS per t_response, with the fitted lines."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for t_response in sorted({float(r["t_response"]) for r in rows}):
+        runs = sorted((r for r in rows if float(r["t_response"]) == t_response), key=_load)
+        xs = [_load(r) for r in runs]
+        points = ax.plot(
+            xs, [float(r["wall"]) for r in runs], "o", label=f"t_response {t_response}s"
+        )
+        ends = [0.0, max(xs)]
+        ax.plot(ends, [fit.predict(x, t_response) for x in ends], "-", color=points[0].get_color())
+    ax.set_xlabel("N / CONCURRENT_REQUESTS")
+    ax.set_ylabel("t_job (s)")
+    ax.set_title(
+        f"fit: t_overhead {fit.t_overhead * 1000:.1f} ms, t_start/stop {fit.t_start_stop:.2f} s"
+    )
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_throughput(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Items per second against CONCURRENT_REQUESTS, one line per t_response."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for t_response in sorted({float(r["t_response"]) for r in rows}):
+        runs = sorted(
+            (r for r in rows if float(r["t_response"]) == t_response),
+            key=lambda r: int(r["concurrency"]),
+        )
+        ax.plot(
+            [int(r["concurrency"]) for r in runs],
+            [float(r["throughput"]) for r in runs],
+            "o-",
+            label=f"t_response {t_response}s",
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("CONCURRENT_REQUESTS")
+    ax.set_ylabel("items / s")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_trace(trace: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
+    """The core-metrics columns of one run over time; scraper memory on its own axis."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ts = [float(row["t"]) for row in trace]
+    for column, name in zip(COLUMNS[:4], FIELDS[:4], strict=True):
+        ax.plot(ts, [row[name] for row in trace], label=column)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("requests / responses / items")
+    mem = ax.twinx()
+    mem.plot(ts, [row["memory"] / 1e6 for row in trace], "k:", label="mem (MB)")
+    mem.set_ylabel("scraper memory (MB)")
+    ax.legend(loc="upper left")
+    mem.legend(loc="upper right")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def _load(row: dict[str, Any]) -> float:
+    return int(row["n"]) / int(row["concurrency"])
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,66 @@
+"""A demo site process for the experiments: started on a free loopback port, stopped by PID."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def site_responds(url: str) -> bool:
+    """Whether the site serves a benchmark index page right now."""
+    try:
+        with urllib.request.urlopen(f"{url}/rr:0/benchmark/index?p=1", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not site_responds(url):
+        if proc.poll() is not None:
+            raise RuntimeError(f"demosite exited with {proc.returncode} before serving {url}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"demosite did not serve {url} within {timeout}s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def demosite(timeout: float = 30.0) -> Iterator[str]:
+    """Run `demosite --port P --latency 0` (next to this interpreter); yield its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    exe = Path(sys.executable).with_name("demosite")
+    proc = subprocess.Popen(
+        [str(exe), "--port", str(port), "--latency", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(url, proc, timeout)
+        log.info("site_started", url=url, pid=proc.pid)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.info("site_stopped", url=url, pid=proc.pid)
