@@ -204,3 +204,26 @@ def test_node_restarted_mid_run_lost_jobs_rerun(
     ]
     assert any("vanished" in r for r in reasons), reasons
     assert {i["url"] for i in sink.items()} == site.listing_urls()
+
+
+def test_sigterm_interrupts_cleanly_and_the_run_resumes(
+    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+) -> None:
+    site = site_factory(total=900, latency=0.05)
+    cluster = cluster_factory([1])
+    run_dir = tmp_path / "run"
+    args = [*base_args(cluster, site, sink, run_dir), "--concurrency", "2"]
+    master = master_process(args, tmp_path / "m1.log")
+    wait_for(lambda: ledger_rows(run_dir, "SELECT id FROM batches WHERE state = 'running'"),
+             timeout=120, what="a running batch")  # fmt: skip
+    started = time.monotonic()
+    master.send_signal(signal.SIGTERM)
+    assert finish(master, timeout=15) == 1
+    assert time.monotonic() - started < 15
+    log = (tmp_path / "m1.log").read_text()
+    assert "Traceback" not in log and f"crawl-master --resume {run_dir}" in log
+    assert summary(run_dir)["reason"] == "shutdown"
+
+    resumed = master_process(["--resume", str(run_dir)], tmp_path / "m2.log")
+    assert finish(resumed) == 0, (tmp_path / "m2.log").read_text()[-3000:]
+    assert {i["url"] for i in sink.items()} == site.listing_urls()

@@ -8,6 +8,7 @@ finished crawl the master waits for every batch to be settled and writes the run
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,10 @@ from scrapyfleet.crawler.summary import write_summary
 from scrapyfleet.monitor.targets import find_config, resolve_targets
 
 log = structlog.get_logger("scrapyfleet.crawler.collector")
+
+# Sent by crawl-master on SIGINT/SIGTERM: close the master spider (or stop waiting for the
+# workers) and write the summary, so the run can be resumed.
+interrupt = object()
 
 DEFAULT_FEED = "ftp://anonymous:scrapyfleet@127.0.0.1:2121/%(batch)s_%(name)s_%(time)s.jl"
 
@@ -64,6 +69,10 @@ class MasterSide:
         self.seen: set[bytes] = set()
         self.pending: list[str] = []
         self.started = time.time()
+        self._closing = False
+        self._closer: asyncio.Future[None] | None = None
+        self._interrupted = asyncio.Event()
+        crawler.signals.connect(self.interrupt, interrupt)
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
@@ -115,12 +124,31 @@ class MasterSide:
             self.fleet.add_batch(self.pending)
             self.pending = []
 
+    def interrupt(self) -> None:
+        """Stop crawling (or waiting) now; the ledger keeps what is left for --resume."""
+        self._interrupted.set()
+        if not self._closing:
+            assert self.crawler.engine is not None
+            self._closer = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason="shutdown")
+            )
+
+    async def _wait_unless_interrupted(self) -> str:
+        """Wait for every batch to settle; "shutdown" if interrupted first."""
+        done = asyncio.ensure_future(self.fleet.wait())
+        stop = asyncio.ensure_future(self._interrupted.wait())
+        await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (done, stop):
+            task.cancel()
+        return "shutdown" if self._interrupted.is_set() else "finished"
+
     async def spider_closed(self, spider: Spider, reason: str) -> None:
+        self._closing = True
         self._flush()
         if reason == "finished":
             self.fleet.close_intake()
-            await self.fleet.wait()
-        else:
+            reason = await self._wait_unless_interrupted()
+        if reason != "finished":
             log.warning("master_interrupted", reason=reason,
                         resume=f"crawl-master --resume {self.fleet.config.run_dir}")  # fmt: skip
         await self.fleet.stop()

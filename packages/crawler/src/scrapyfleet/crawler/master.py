@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ import structlog
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.utils.project import get_project_settings
 
-from scrapyfleet.crawler.collector import DEFAULT_FEED
+from scrapyfleet.crawler.collector import DEFAULT_FEED, interrupt
 from scrapyfleet.crawler.deploy import deploy
 from scrapyfleet.crawler.summary import SUMMARY_NAME
 from scrapyfleet.monitor.logs import configure_logging, quiet_loggers
@@ -240,6 +241,28 @@ def _log_to_file(path: Path) -> None:
     logging.getLogger().addHandler(handler)
 
 
+def _stop_on_signals(process: AsyncCrawlerProcess) -> None:
+    """First SIGINT/SIGTERM: interrupt the run gracefully (partial batch flushed, summary
+    written, resumable). Second: stop the reactor at once. Scrapy's own handlers would stop the
+    reactor while the master is still waiting for its workers, before the summary is written."""
+    from twisted.internet import reactor
+
+    def handler(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if handler.seen:  # type: ignore[attr-defined]
+            print(f"crawl-master: {name} again, stopping now", file=sys.stderr)
+            reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
+            return
+        handler.seen = True  # type: ignore[attr-defined]
+        print(f"crawl-master: {name}, stopping (again to force)", file=sys.stderr)
+        for crawler in process.crawlers:
+            reactor.callFromThread(crawler.signals.send_catch_log, interrupt)  # type: ignore[attr-defined]
+
+    handler.seen = False  # type: ignore[attr-defined]
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = load_options(argv)
     configure_logging(args.format, args.log_level)
@@ -278,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     process = AsyncCrawlerProcess(settings)
     quiet_loggers(level=logging.getLogger().level)  # Scrapy's dictConfig set its loggers to DEBUG
     process.crawl(args.spider)
-    process.start()
+    _stop_on_signals(process)
+    process.start(install_signal_handlers=False)
 
     summary_path = args.run_dir / SUMMARY_NAME
     if not summary_path.is_file():
