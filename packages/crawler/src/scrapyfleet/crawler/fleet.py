@@ -150,7 +150,26 @@ class Fleet:
         self.ledger.set_meta("port", str(port))
         self.master_url = self.config.advertise_url or f"http://{host}:{port}"
         log.info("batch_server_started", url=self.master_url, run_dir=str(self.config.run_dir))
+        await asyncio.gather(*(self._check(node) for node in self._nodes.values()))
         self._task = asyncio.create_task(self._loop(), name="fleet-dispatch")
+
+    async def _check(self, node: Node) -> None:
+        """Say up front which nodes answer and serve the project (the loop copes either way)."""
+        try:
+            projects = await node.client.listprojects()
+        except ScrapydError as exc:
+            self._unreachable(node, exc.reason)
+            return
+        if self.config.project not in projects:
+            log.warning(
+                "project_missing",
+                node=node.name,
+                project=self.config.project,
+                projects=projects,
+                hint="use --deploy, or the egg-less [settings]",
+            )
+        else:
+            log.info("node_ready", node=node.name, url=node.target.url, slots=node.slots)
 
     def close_intake(self) -> None:
         """No more batches will come: the fleet ends once the ledger's batches are settled."""
