@@ -1,1 +1,20 @@
-"""scrapyfleet.analytics."""
+"""scrapyfleet.analytics: the boostwords Spark Structured Streaming job.
+
+Run it with the venv's spark-submit (the driver's Python must import this package):
+
+    PYSPARK_PYTHON=.venv/bin/python SPARK_LOCAL_IP=127.0.0.1 .venv/bin/spark-submit \\
+        packages/analytics/src/scrapyfleet/analytics/job.py ITEMS_DIR [options]
+
+or `uv run --frozen --no-sync boostwords ITEMS_DIR [options]`, which runs the same spark-submit
+with those variables, `--driver-memory 1g` and Spark's log4j at WARN (`log4j2.properties`).
+Options: `boostwords --help`. Output: OUTPUT/shifts.json (every word with a shift, sorted by shift
+descending; words present in every listing are left out) and OUTPUT/progress.json (last 1000
+micro-batches). The Python driver's logs (JSON lines) and the terminal view come out on stdout
+(spark-submit merges the driver's stderr into it); Spark's own warnings on stderr.
+
+Counting rules: a listing is identified by its `url` and counts once (the first micro-batch that
+delivers it wins; within one micro-batch duplicates are assumed identical and any one is kept);
+a record is bad when it is not a JSON object, or has no url, no title, or no price > 0; blank
+lines are skipped without counting. Stop with SIGINT/SIGTERM to the process group (Ctrl-C);
+restart with the same `--checkpoint` to carry on exactly where it stopped.
+"""

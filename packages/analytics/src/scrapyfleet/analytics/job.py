@@ -1,0 +1,173 @@
+"""The boostwords Structured Streaming job: `spark-submit job.py ITEMS_DIR [options]`.
+
+Reads the item files landing in ITEMS_DIR, keeps running per-word totals over distinct listings
+(state in the checkpoint), and after each micro-batch writes OUTPUT/shifts.json and
+OUTPUT/progress.json atomically and prints the top and bottom words. The driver's Python must be
+able to import `scrapyfleet.analytics`: run it as `PYSPARK_PYTHON=.venv/bin/python spark-submit
+...`, or through the `boostwords` wrapper, which does that for you.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from types import FrameType
+
+import structlog
+from py4j.protocol import Py4JError
+from pyspark.errors import StreamingQueryException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming.listener import (
+    QueryIdleEvent,
+    QueryProgressEvent,
+    QueryStartedEvent,
+    QueryTerminatedEvent,
+)
+
+from scrapyfleet.analytics.items import parse_items
+from scrapyfleet.analytics.options import parse_args
+from scrapyfleet.analytics.report import (
+    PROGRESS_FILE,
+    SHIFTS_FILE,
+    record_progress,
+    render,
+    shifts_document,
+    write_json_atomic,
+)
+from scrapyfleet.analytics.session import build_session
+from scrapyfleet.analytics.shifts import shifts, split_totals
+from scrapyfleet.analytics.totals import running_totals
+from scrapyfleet.monitor.logs import configure_logging
+
+log = structlog.get_logger("scrapyfleet.analytics")
+show = partial(print, flush=True)  # the driver's stdout is a pipe under spark-submit
+
+
+class BatchWriter:
+    """The foreachBatch sink: running totals -> shifts -> output files and the terminal view.
+
+    Idempotent per batch id, so a batch replayed after a restart rewrites the same table.
+    """
+
+    def __init__(
+        self, output: Path, top: int, min_count: int, echo: Callable[[str], None] | None = show
+    ) -> None:
+        self.output = output
+        self.top = top
+        self.min_count = min_count
+        self.echo = echo
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        rows = batch.select("kind", "word", "count", "sum").collect()
+        totals, per_word = split_totals(tuple(row) for row in rows)
+        table = shifts(totals, per_word)
+        updated_at = datetime.now(UTC).isoformat()
+        document = shifts_document(batch_id, updated_at, totals, table)
+        write_json_atomic(self.output / SHIFTS_FILE, document)
+        record_progress(self.output / PROGRESS_FILE, batch_id, updated_at, totals.listings)
+        if self.echo is not None:
+            self.echo(render(batch_id, totals, table, self.top, self.min_count))
+        log.info(
+            "table_written",
+            batch_id=batch_id,
+            listings=totals.listings,
+            bad_records=totals.bad_records,
+            words=len(table),
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+
+class ProgressLogger(StreamingQueryListener):
+    """Logs each micro-batch's duration and input rows."""
+
+    def onQueryStarted(self, event: QueryStartedEvent) -> None:
+        pass
+
+    def onQueryProgress(self, event: QueryProgressEvent) -> None:
+        progress = event.progress
+        log.info(
+            "batch_done",
+            batch_id=progress.batchId,
+            input_rows=progress.numInputRows,
+            millis=progress.durationMs.get("triggerExecution"),
+        )
+
+    def onQueryIdle(self, event: QueryIdleEvent) -> None:
+        pass
+
+    def onQueryTerminated(self, event: QueryTerminatedEvent) -> None:
+        pass
+
+
+def start_query(
+    spark: SparkSession, args: argparse.Namespace, echo: Callable[[str], None] | None = show
+) -> StreamingQuery:
+    """Start the streaming query described by the parsed options."""
+    items_dir, output = Path(args.items_dir), Path(args.output)
+    items_dir.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
+    lines = spark.readStream.format("text").load(str(items_dir))
+    writer = (
+        running_totals(parse_items(lines))
+        .writeStream.outputMode("complete")
+        .foreachBatch(BatchWriter(output, args.top, args.min_count, echo))
+        .option("checkpointLocation", str(args.checkpoint))
+    )
+    if args.available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=args.trigger)
+    return writer.start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the job until it is stopped (SIGINT/SIGTERM) or, with --available-now, done."""
+    args = parse_args(argv)
+    configure_logging(args.log_format, args.log_level)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        spark = build_session(args.master, args.shuffle_partitions)
+        spark.streams.addListener(ProgressLogger())
+        query = start_query(spark, args)
+        log.info(
+            "started",
+            items_dir=args.items_dir,
+            checkpoint=args.checkpoint,
+            output=args.output,
+            trigger=args.trigger,
+            available_now=args.available_now,
+        )
+        while query.isActive and not stop.is_set():
+            query.awaitTermination(1)
+        if query.isActive:
+            query.stop()
+        log.info("stopped", reason="signal" if stop.is_set() else "done")
+        spark.stop()
+    except StreamingQueryException as exc:
+        log.error("failed", error=exc.getMessage())
+        return 1
+    except (Py4JError, ConnectionError) as exc:  # the JVM went away (e.g. it got the signal too)
+        if stop.is_set():
+            log.info("stopped", reason="spark shut down")
+            return 0
+        log.error("spark_gone", error=str(exc))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""Command-line options of the boostwords job (shared by the job and its `boostwords` wrapper)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Sequence
+
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(ms|milliseconds?|s|secs?|seconds?)?\s*")
+
+
+def trigger_interval(text: str) -> str:
+    """`1`, `1s`, `1 s`, `0.5 seconds`, `500ms` -> a Spark processing-time interval."""
+    match = _INTERVAL.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a trigger interval: {text!r} (e.g. 1s, 500ms)")
+    value, unit = float(match[1]), match[2] or "s"
+    millis = round(value if unit.startswith("m") else value * 1000)
+    if millis <= 0:
+        raise argparse.ArgumentTypeError(f"trigger interval must be positive, got {text!r}")
+    return f"{millis} milliseconds"
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _env(option: str, default: str) -> str:
+    return os.environ.get(f"SCRAPYFLEET_{option.upper()}", default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="boostwords",
+        description="Live price shift of every listing-title word (Spark Structured Streaming). "
+        "Every option X also reads the environment variable SCRAPYFLEET_X.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("items_dir", metavar="ITEMS_DIR", help="directory of .jl item files")
+    parser.add_argument(
+        "--checkpoint",
+        default=_env("checkpoint", "boostwords-checkpoint"),
+        help="checkpoint directory (keep it to restart where the job stopped)",
+    )
+    parser.add_argument(
+        "--output",
+        default=_env("output", "boostwords-output"),
+        help="directory for shifts.json and progress.json",
+    )
+    parser.add_argument(
+        "--trigger",
+        type=trigger_interval,
+        default=_env("trigger", "1s"),
+        help="micro-batch interval, e.g. 1s or 500ms",
+    )
+    parser.add_argument(
+        "--top",
+        type=_count,
+        default=_env("top", "5"),
+        help="words shown at each end of the ranking",
+    )
+    parser.add_argument(
+        "--min-count",
+        type=_count,
+        default=_env("min_count", "5"),
+        help="rank only words in at least this many listings (shifts.json always has every word)",
+    )
+    parser.add_argument("--master", default=_env("master", "local[*]"), help="Spark master")
+    parser.add_argument(
+        "--shuffle-partitions",
+        type=_positive,
+        default=_env("shuffle_partitions", "1"),
+        help="spark.sql.shuffle.partitions (fixed by the first run's checkpoint)",
+    )
+    parser.add_argument(
+        "--available-now",
+        action="store_true",
+        help="process the files present at start-up, then exit",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "console"),
+        default=os.environ.get("SCRAPYFLEET_LOG_FORMAT"),
+        help="log rendering (default: console on a TTY, JSON lines otherwise)",
+    )
+    parser.add_argument("--log-level", default=_env("log_level", "INFO"), help="log level")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)

@@ -1,0 +1,82 @@
+"""The shift of each word, from running totals (plain Python: the table is small)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from scrapyfleet.analytics.totals import BAD
+from scrapyfleet.analytics.words import LISTING, WORD
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Distinct listings counted, the sum of their prices, and the bad records skipped."""
+
+    listings: int = 0
+    price_sum: float = 0.0
+    bad_records: int = 0
+
+    @property
+    def avg_price(self) -> float | None:
+        return self.price_sum / self.listings if self.listings else None
+
+
+@dataclass(frozen=True, slots=True)
+class WordTotal:
+    """Listings whose title has `word`, and the sum of their prices."""
+
+    word: str
+    count: int
+    sum: float
+
+
+@dataclass(frozen=True, slots=True)
+class WordShift:
+    word: str
+    shift: float
+    count: int
+    sum: float
+
+
+def split_totals(rows: Iterable[tuple[str, str, int, float]]) -> tuple[Totals, list[WordTotal]]:
+    """`running_totals` rows (kind, word, count, sum) -> overall totals and per-word totals."""
+    totals = Totals()
+    per_word = []
+    for kind, word, count, total in rows:
+        if kind == WORD:
+            per_word.append(WordTotal(word, int(count), float(total)))
+        elif kind == LISTING:
+            totals = Totals(int(count), float(total), totals.bad_records)
+        elif kind == BAD:
+            totals = Totals(totals.listings, totals.price_sum, int(count))
+        else:
+            raise ValueError(f"unknown totals kind {kind!r}")
+    return totals, per_word
+
+
+def shifts(totals: Totals, per_word: Iterable[WordTotal]) -> list[WordShift]:
+    """`(avg price with w - avg price without w) / avg price of all`, by shift descending.
+
+    A word in every listing has no listings without it: it has no shift and is left out.
+    """
+    n, s = totals.listings, totals.price_sum
+    table = []
+    for w in per_word:
+        if w.count >= n:
+            continue
+        with_w = w.sum / w.count
+        without_w = (s - w.sum) / (n - w.count)
+        table.append(WordShift(w.word, (with_w - without_w) / (s / n), w.count, w.sum))
+    table.sort(key=lambda row: (-row.shift, row.word))
+    return table
+
+
+def extremes(
+    table: list[WordShift], top: int, min_count: int
+) -> tuple[list[WordShift], list[WordShift]]:
+    """The `top` highest and lowest shifts (lowest first) among words in >= `min_count` listings."""
+    if top <= 0:
+        return [], []
+    ranked = [row for row in table if row.count >= min_count]
+    return ranked[:top], ranked[::-1][:top]

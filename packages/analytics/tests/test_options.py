@@ -1,0 +1,76 @@
+"""Command-line options, their defaults, environment equivalents and the spark-submit line."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scrapyfleet.analytics.cli import JOB, spark_submit_command
+from scrapyfleet.analytics.options import parse_args, trigger_interval
+
+
+@pytest.mark.parametrize(
+    ("text", "interval"),
+    [
+        ("1", "1000 milliseconds"),
+        ("1 s", "1000 milliseconds"),
+        ("0.5s", "500 milliseconds"),
+        ("250ms", "250 milliseconds"),
+        ("2 seconds", "2000 milliseconds"),
+    ],
+)
+def test_trigger_interval(text: str, interval: str) -> None:
+    assert trigger_interval(text) == interval
+
+
+@pytest.mark.parametrize("text", ["", "fast", "0", "1 minute"])
+def test_bad_trigger_interval(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        trigger_interval(text)
+
+
+def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = parse_args(["items"])
+    assert (args.top, args.min_count, args.master, args.trigger) == (
+        5,
+        5,
+        "local[*]",
+        "1000 milliseconds",
+    )
+    monkeypatch.setenv("SCRAPYFLEET_MIN_COUNT", "2")
+    monkeypatch.setenv("SCRAPYFLEET_OUTPUT", "/tmp/out")
+    args = parse_args(["items", "--top", "3"])
+    assert (args.top, args.min_count, args.output) == (3, 2, "/tmp/out")
+
+
+def test_help_lists_every_option_with_default() -> None:
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "boostwords"), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0
+    for option in (
+        "--checkpoint",
+        "--output",
+        "--trigger",
+        "--top",
+        "--min-count",
+        "--master",
+        "--available-now",
+        "(default: local[*])",
+        "(default: 5)",
+    ):
+        assert option in out.stdout
+
+
+def test_spark_submit_command_runs_the_job_file() -> None:
+    command = spark_submit_command(["items", "--master", "local[2]"])
+    assert Path(command[0]).name == "spark-submit" and Path(command[0]).exists()
+    assert command[command.index("--master") + 1] == "local[2]"
+    assert command[command.index(str(JOB)) :] == [str(JOB), "items", "--master", "local[2]"]

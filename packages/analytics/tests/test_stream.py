@@ -1,0 +1,194 @@
+"""The real streaming query on a local Spark: files landing in steps, duplicates, restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from scrapyfleet.analytics.job import start_query
+from scrapyfleet.analytics.options import parse_args
+from scrapyfleet.demosite.catalog import Catalog, price_text
+
+VOCAB = [
+    "flat",
+    "Garden",
+    "jacuzzi",
+    "studio",
+    "café",
+    "2-bed",
+    "sea-view",
+    "parking",
+    "quiet",
+    "Penthouse",
+    "loft",
+    "Don't",
+    "x²",
+]
+BAD_LINES = [
+    "not json at all",
+    '{"url": "http://site/bad", "title": "cut off',
+    json.dumps({"url": "http://site/b1", "title": "no price"}),
+    json.dumps({"url": "http://site/b2", "price": 100}),
+    json.dumps({"url": "http://site/b3", "title": "free", "price": 0}),
+    json.dumps({"url": "http://site/b4", "title": "POA", "price": "POA"}),
+    json.dumps({"title": "no url", "price": 100}),
+]
+
+
+def listing_lines(rng: random.Random, start: int, count: int) -> list[str]:
+    """Listings `start..start+count-1` in mixed shapes; prices in quarters, so sums are exact."""
+    lines = []
+    for i in range(start, start + count):
+        title = " ".join(rng.sample(VOCAB, rng.randint(1, 5)))
+        price = rng.randint(2000, 8000) / 4
+        shape = i % 3
+        item: dict[str, Any] = {
+            "url": f"http://site/p{i}",
+            "title": [title] if shape == 1 else title,
+            "price": [price_text(price)] if shape == 1 else str(price) if shape == 2 else price,
+            "spider": "easy",
+        }
+        lines.append(json.dumps(item, ensure_ascii=False))
+    return lines
+
+
+def make_steps() -> list[list[str]]:
+    """Four deliveries: new listings, bad lines, duplicates within a file and re-run batches."""
+    rng = random.Random(7)
+    first = listing_lines(rng, 0, 300) + BAD_LINES[:3]
+    second = listing_lines(rng, 300, 300) + first[:50] + first[100:110] * 2 + BAD_LINES[3:]
+    third = listing_lines(rng, 600, 300) + first  # a whole batch delivered again
+    fourth = listing_lines(rng, 900, 200) + second[250:] + ["", "  "]
+    return [first, second, third, fourth]
+
+
+def drop(items: Path, name: str, lines: list[str]) -> None:
+    """Land a file the way ftpsink does: write a hidden staging file, then rename it."""
+    staging = items / f".{name}"
+    staging.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(staging, items / name)
+
+
+class Job:
+    """One streaming query over a run directory (items, checkpoint, output)."""
+
+    def __init__(self, spark: SparkSession, root: Path) -> None:
+        self.spark = spark
+        self.items = root / "items"
+        self.output = root / "out"
+        self.args = parse_args(
+            [
+                str(self.items),
+                "--checkpoint",
+                str(root / "ckpt"),
+                "--output",
+                str(self.output),
+                "--trigger",
+                "100ms",
+            ]
+        )
+        self.query: StreamingQuery | None = None
+
+    def start(self) -> None:
+        self.query = start_query(self.spark, self.args, echo=None)
+
+    def stop(self) -> None:
+        if self.query is not None:
+            self.query.stop()
+            self.query = None
+
+    def land(self, name: str, lines: list[str]) -> dict[str, Any]:
+        """Drop a file, wait until the query has processed it, return shifts.json."""
+        assert self.query is not None
+        drop(self.items, name, lines)
+        self.query.processAllAvailable()
+        assert self.query.exception() is None
+        return json.loads((self.output / "shifts.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def job(spark: SparkSession, tmp_path: Path) -> Iterator[Job]:
+    job = Job(spark, tmp_path)
+    job.start()
+    yield job
+    job.stop()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """shifts.json after each step of one uninterrupted run."""
+    job = Job(spark, tmp_path_factory.mktemp("uninterrupted"))
+    job.start()
+    try:
+        return [job.land(f"step{n}_easy_t.jl", lines) for n, lines in enumerate(make_steps())]
+    finally:
+        job.stop()
+
+
+def test_jacuzzi_example(job: Job) -> None:
+    lines = [json.dumps({"url": "u0", "title": "Jacuzzi flat", "price": 1300})]
+    lines += [json.dumps({"url": f"u{i}", "title": "Flat", "price": 995}) for i in range(1, 61)]
+    doc = job.land("b1_easy_t.jl", lines)
+    assert doc["listings"] == 61 and doc["avg_price"] == 1000.0
+    assert [row["word"] for row in doc["words"]] == ["jacuzzi"]  # "flat" is everywhere
+    assert doc["words"][0]["shift"] == pytest.approx(0.305, abs=1e-12)
+
+
+def test_each_step_matches_reference(
+    uninterrupted: list[dict], reference_table: Callable, assert_same_table: Callable
+) -> None:
+    seen: list[str] = []
+    for step, doc in zip(make_steps(), uninterrupted, strict=True):
+        seen += step
+        assert_same_table(doc, reference_table(seen))
+
+
+def test_restart_gives_the_uninterrupted_table(
+    spark: SparkSession, tmp_path: Path, uninterrupted: list[dict]
+) -> None:
+    first, second, third, fourth = make_steps()
+    job = Job(spark, tmp_path)
+    job.start()
+    job.land("step0_easy_t.jl", first)
+    job.land("step1_easy_t.jl", second)
+    job.stop()
+    drop(job.items, "step2_easy_t.jl", third)  # lands while the job is down
+    job.start()
+    try:
+        final = job.land("step3_easy_t.jl", fourth)
+    finally:
+        job.stop()
+    expected = uninterrupted[-1]
+    for key in ("listings", "bad_records", "avg_price", "words"):
+        assert final[key] == expected[key], key
+    progress = json.loads((job.output / "progress.json").read_text())
+    assert [entry["listings"] for entry in progress][-1] == expected["listings"]
+
+
+def test_demosite_ground_truth(job: Job) -> None:
+    catalog = Catalog(total=3000, seed=0)
+    lines = []
+    for i in range(catalog.total):
+        item = catalog.item(i, "http://127.0.0.1:9312")
+        if i % 2:  # the book's ItemLoader shapes
+            item["title"], item["price"] = [item["title"]], [price_text(item["price"])]
+        lines.append(json.dumps(item, ensure_ascii=False))
+    drop(job.items, "b1_easy_t.jl", lines[:1000])
+    doc = job.land("b2_easy_t.jl", lines[1000:])
+    truth = catalog.truth()
+    assert doc["listings"] == catalog.total and doc["bad_records"] == 0
+    assert doc["avg_price"] == pytest.approx(catalog.average_price, rel=1e-12)
+    got = {row["word"]: row for row in doc["words"]}
+    assert got.keys() == truth.keys()
+    for word, want in truth.items():
+        assert got[word]["count"] == want.count, word
+        assert got[word]["sum"] == pytest.approx(want.sum, rel=1e-12), word
+        assert got[word]["shift"] == pytest.approx(want.shift, abs=1e-9), word
