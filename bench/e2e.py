@@ -1,0 +1,203 @@
+"""End-to-end benchmark: the demo's distributed pipeline against one plain `scrapy crawl easy`.
+
+For each latency: (a) `demo` (site, ftpsink, scrapyd cluster, Spark, monitor, crawl-master);
+(b) `demosite` + one `scrapy crawl easy` with a local jsonlines feed and high concurrency.
+Prints wall time, pages/s and their ratio, CPU seconds per page and peak memory of every
+component, time to the first shift table, landed-file to table-updated latency p50/p95.
+CPU seconds come from `wait4` (each component with its reaped descendants); peak memory from
+sampling each component's process tree with psutil. Run by hand:
+
+    .venv/bin/python bench/e2e.py --total 50000 --latencies 0 0.25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from scrapyfleet.demosite.demo_procs import Supervisor, free_port, script
+from scrapyfleet.demosite.demo_stack import http_ok
+
+HOST = "127.0.0.1"
+ROLES = {  # demo component -> role in the figures
+    "demosite": "site",
+    "crawl-master": "master",
+    "cluster": "workers",
+    "ftpsink": "ftpsink",
+    "spark": "spark",
+    "monitor": "monitor",
+}
+
+
+class PeakMemory(threading.Thread):
+    """Samples the summed RSS of each named process tree; keeps each one's peak (MiB)."""
+
+    def __init__(self, pids: Any, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids  # callable -> {name: pid}
+        self.every = every
+        self.peaks: dict[str, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            for name, pid in self.pids().items():
+                rss = tree_rss(pid)
+                if rss:
+                    self.peaks[name] = max(self.peaks.get(name, 0.0), rss / 2**20)
+
+
+def tree_rss(pid: int) -> int:
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def demo_pids(run_dir: Path) -> dict[str, int]:
+    try:
+        return dict(json.loads((run_dir / "pids.json").read_text())["components"])
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def run_pipeline(args: argparse.Namespace, latency: float, out: Path) -> dict[str, Any]:
+    """(a) The demo, start to exit."""
+    run_dir = out / f"demo-latency-{latency}"
+    memory = PeakMemory(lambda: demo_pids(run_dir))
+    memory.start()
+    started = time.monotonic()
+    with (out / f"demo-latency-{latency}.out").open("wb") as log:
+        code = subprocess.call(
+            [script("demo"), "--total", str(args.total), "--latency", str(latency),
+             "--nodes", str(args.nodes), "--batch-size", str(args.batch_size),
+             "--run-dir", str(run_dir)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    wall = time.monotonic() - started
+    memory.done.set()
+    memory.join()
+    if not (run_dir / "report.json").is_file():
+        raise SystemExit(
+            f"demo exited {code} without a report; see {out}/demo-latency-{latency}.out"
+        )
+    report = json.loads((run_dir / "report.json").read_text())
+    figures = report["figures"]
+    pages = figures["pages"]
+    cpu = {ROLES[n]: p["cpu_seconds"] for n, p in report["processes"].items()}
+    return {
+        "exit_code": code,
+        "ok": report["ok"],
+        "wall_seconds": round(wall, 2),
+        "pages": pages,
+        "pages_per_second": round(pages / wall, 1),
+        "crawl_pages_per_second": figures["crawl_pages_per_second"],
+        "first_table_seconds": figures["first_table_seconds"],
+        "landed_to_updated_p50": figures["landed_to_updated_p50"],
+        "landed_to_updated_p95": figures["landed_to_updated_p95"],
+        "cpu_ms_per_page": {k: round(1000 * v / pages, 3) for k, v in cpu.items() if v},
+        "peak_mib": {ROLES[k]: round(v, 1) for k, v in memory.peaks.items()},
+    }
+
+
+def run_plain(args: argparse.Namespace, latency: float, out: Path) -> dict[str, Any]:
+    """(b) One `scrapy crawl easy` process with a local feed, on the same site."""
+    run_dir = out / f"plain-latency-{latency}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sup = Supervisor(run_dir)
+    port = free_port()
+    site_url = f"http://{HOST}:{port}"
+    site = sup.start("site", [script("demosite"), "--host", HOST, "--port", str(port),
+                              "--total", str(args.total), "--latency", str(latency)])  # fmt: skip
+    try:
+        sup.wait_ready(site, lambda: http_ok(site_url + "/health"), 60)
+        feed = run_dir / "items.jl"
+        index_pages = math.ceil(args.total / 30)
+        memory = PeakMemory(lambda: {c.name: c.pid for c in sup.children if c.poll() is None})
+        memory.start()
+        started = time.monotonic()
+        crawl = sup.start(
+            "crawler",
+            [script("scrapy"), "crawl", "easy", "-O", f"{feed}:jsonlines",
+             "-a", f"site={site_url}", "-a", f"index_pages={index_pages}",
+             "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
+             "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.concurrency}",
+             "-s", "LOG_LEVEL=WARNING"],
+            env={"SCRAPY_SETTINGS_MODULE": "scrapyfleet.crawler.settings"},
+        )  # fmt: skip
+        crawl.wait(args.timeout)
+        wall = time.monotonic() - started
+        memory.done.set()
+        memory.join()
+    finally:
+        sup.stop_all()
+    items = sum(1 for _ in feed.open("rb"))
+    pages = items + index_pages
+    cpu = {"site": site.cpu_seconds, "crawler": crawl.cpu_seconds}
+    return {
+        "exit_code": crawl.returncode,
+        "ok": crawl.returncode == 0 and items == args.total,
+        "items": items,
+        "wall_seconds": round(wall, 2),
+        "pages": pages,
+        "pages_per_second": round(pages / wall, 1),
+        "cpu_ms_per_page": {k: round(1000 * v / pages, 3) for k, v in cpu.items() if v},
+        "peak_mib": {k: round(v, 1) for k, v in memory.peaks.items()},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--total", type=int, default=50_000, help="listings on the site")
+    parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 0.25],
+                        help="site latencies (s) to run at")  # fmt: skip
+    parser.add_argument("--nodes", type=int, default=3, help="scrapyd nodes of the demo")
+    parser.add_argument("--batch-size", type=int, default=2500, help="URLs per batch")
+    parser.add_argument("--concurrency", type=int, default=128, help="plain crawl's concurrency")
+    parser.add_argument("--timeout", type=float, default=900, help="plain crawl's time limit")
+    parser.add_argument("--out", type=Path, default=Path(time.strftime("runs/bench-e2e-%H%M%S")),
+                        help="directory for both runs and e2e.json")  # fmt: skip
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for latency in args.latencies:
+        pipeline = run_pipeline(args, latency, args.out.resolve())
+        plain = run_plain(args, latency, args.out.resolve())
+        ratio = round(pipeline["pages_per_second"] / plain["pages_per_second"], 2)
+        results.append({"latency": latency, "pipeline": pipeline, "plain": plain,
+                        "ratio": ratio})  # fmt: skip
+        print(json.dumps(results[-1], indent=2), flush=True)
+    meta = {"total": args.total, "cpus": psutil.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+            "load_average": psutil.getloadavg()}  # fmt: skip
+    (args.out / "e2e.json").write_text(json.dumps({**meta, "results": results}, indent=2))
+    for r in results:
+        a, b = r["pipeline"], r["plain"]
+        print(f"latency {r['latency']}s: pipeline {a['wall_seconds']} s {a['pages_per_second']} "
+              f"pages/s | plain {b['wall_seconds']} s {b['pages_per_second']} pages/s | ratio "
+              f"{r['ratio']} | first table {a['first_table_seconds']} s | landed->updated "
+              f"p50 {a['landed_to_updated_p50']} s p95 {a['landed_to_updated_p95']} s")  # fmt: skip
+    return 0 if all(r["pipeline"]["ok"] and r["plain"]["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The demo's components as processes: their command lines and how each shows it is ready.
+
+Order: demo site, ftpsink, scrapyd cluster and the Spark job start together (none needs another);
+then the monitor (it reads the cluster's scrapy.cfg), then crawl-master.
+"""
+
+from __future__ import annotations
+
+import math
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrapyfleet.demosite.demo_procs import (
+    Child,
+    Supervisor,
+    free_port,
+    free_port_block,
+    port_open,
+    script,
+)
+from scrapyfleet.demosite.demo_tail import JsonTail
+
+HOST = "127.0.0.1"
+LISTINGS_PER_PAGE = 30
+STARTUP_TIMEOUT = 120.0  # Spark's JVM on a busy 2-core machine is the slowest
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to run and where."""
+
+    run_dir: Path
+    total: int = 50_000
+    latency: float = 0.25
+    seed: int = 0
+    nodes: int = 3
+    slots: int = 2
+    batch_size: int = 2500
+    trigger: str = "1s"
+
+    @property
+    def index_pages(self) -> int:
+        return math.ceil(self.total / LISTINGS_PER_PAGE)
+
+    @property
+    def items_dir(self) -> Path:
+        return self.run_dir / "items"
+
+    @property
+    def analytics_dir(self) -> Path:
+        return self.run_dir / "analytics"
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.run_dir / "cluster"
+
+    @property
+    def master_dir(self) -> Path:
+        return self.run_dir / "master"
+
+    @property
+    def monitor_log(self) -> Path:
+        return self.run_dir / "monitor.log"
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """Where the started components listen."""
+
+    site_url: str
+    ftp_port: int
+
+
+def start_stack(plan: Plan, sup: Supervisor) -> Stack:
+    """Start every component but crawl-master and wait until each is ready."""
+    for folder in (plan.items_dir, plan.analytics_dir, plan.cluster_dir, plan.master_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    site_port, ftp_port = free_port(), free_port()
+    base_port = free_port_block(plan.nodes)
+    site = sup.start(
+        "demosite",
+        [script("demosite"), "--host", HOST, "--port", str(site_port), "--total",
+         str(plan.total), "--latency", str(plan.latency), "--seed", str(plan.seed)],
+    )  # fmt: skip
+    ftpsink = sup.start(
+        "ftpsink",
+        [script("ftpsink"), "--host", HOST, "--port", str(ftp_port), "--root",
+         str(plan.items_dir), "--passive-ports", "0", "--log-format", "json"],
+    )  # fmt: skip
+    cluster = sup.start(
+        "cluster",
+        [script("cluster"), "run", "--dir", str(plan.cluster_dir), "--nodes", str(plan.nodes),
+         "--base-port", str(base_port), "--slots", str(plan.slots)],
+    )  # fmt: skip
+    spark = sup.start(
+        "spark",
+        [script("boostwords"), str(plan.items_dir), "--output", str(plan.analytics_dir),
+         "--checkpoint", str(plan.run_dir / "checkpoint"), "--trigger", plan.trigger,
+         "--log-format", "json"],
+    )  # fmt: skip
+    site_url = f"http://{HOST}:{site_port}"
+    sup.wait_ready(site, lambda: http_ok(site_url + "/health"), STARTUP_TIMEOUT)
+    sup.wait_ready(ftpsink, lambda: port_open(HOST, ftp_port), STARTUP_TIMEOUT)
+    cluster_log = JsonTail(cluster.log_path)
+    sup.wait_ready(
+        cluster,
+        lambda: (plan.cluster_dir / "scrapy.cfg").is_file() and cluster_log.seen("cluster_ready"),
+        STARTUP_TIMEOUT,
+    )
+    sup.add_pids(node_pids(plan))
+    spark_log = JsonTail(spark.log_path)
+    sup.wait_ready(spark, lambda: spark_log.seen("started"), STARTUP_TIMEOUT)
+    monitor = sup.start(
+        "monitor",
+        [script("monitor"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
+         "scrapyd*", "--format", "json", "--interval", "1"],
+        log_name=plan.monitor_log.name,
+    )  # fmt: skip
+    monitor_log = JsonTail(plan.monitor_log)
+    sup.wait_ready(monitor, lambda: monitor_log.seen("cluster_status"), STARTUP_TIMEOUT)
+    return Stack(site_url, ftp_port)
+
+
+def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
+    """Start crawl-master over the cluster; it exits 0 once every batch has landed."""
+    feed = f"ftp://anonymous:x@{HOST}:{stack.ftp_port}/%(batch)s_%(name)s_%(time)s.jl"
+    return sup.start(
+        "crawl-master",
+        [script("crawl-master"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
+         "scrapyd*", "--site", stack.site_url, "--index-pages", str(plan.index_pages),
+         "--batch-size", str(plan.batch_size), "--feed-uri", feed, "--run-dir",
+         str(plan.master_dir), "--format", "json", "--progress", "log"],
+    )  # fmt: skip
+
+
+def node_pids(plan: Plan) -> dict[str, int]:
+    """The scrapyd nodes' PIDs, as the cluster wrote them."""
+    pids = {}
+    for k in range(1, plan.nodes + 1):
+        path = plan.cluster_dir / f"scrapyd{k}" / "scrapyd.pid"
+        try:
+            pids[f"scrapyd{k}"] = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def http_ok(url: str) -> bool:
+    """Whether GET `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
