@@ -92,13 +92,15 @@ def test_node_down_from_the_start_is_skipped(
     run_dir = tmp_path / "run"
     master = master_process(
         [*base_args(cluster, site, sink, run_dir), "--targets", "scrapyd*", dead,
-         "--node-timeout", "3"],
+         "--node-timeout", "3", "--first-batch-size", "100"],
         tmp_path / "m.log",
     )  # fmt: skip
     assert finish(master) == 0, (tmp_path / "m.log").read_text()[-3000:]
     assert {i["url"] for i in sink.items()} == site.listing_urls()
     log = (tmp_path / "m.log").read_text()
     assert '"node_unreachable"' in log and "connection refused" in log
+    sizes = [n for (n,) in ledger_rows(run_dir, "SELECT size FROM batches ORDER BY seq")]
+    assert sizes == [100, 200, 300, 300], "batches double from --first-batch-size"
     assert summary(run_dir)["troubled_nodes"] == {
         dead.removeprefix("http://"): ("unreachable: connection refused")
     }

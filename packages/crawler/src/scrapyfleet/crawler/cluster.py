@@ -120,7 +120,9 @@ def start_node(spec: NodeSpec, env: dict[str, str] | None = None) -> int:
         raise RuntimeError(f"{spec.url} already answers: is {spec.name} running?")
     with (spec.root / "scrapyd.out").open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scrapyd"],
+            # No twistd.pid: the PID is ours to keep, and a stale one (a node that died with
+            # kill -9) would stop the node from starting again.
+            [sys.executable, "-m", "scrapyd", "--pidfile="],
             cwd=spec.root,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -61,11 +61,16 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
 class MasterSide:
     """The middleware instance on the master."""
 
-    def __init__(self, crawler: Crawler, rule: int, fleet: Fleet, batch_size: int) -> None:
+    def __init__(
+        self, crawler: Crawler, rule: int, fleet: Fleet, batch_size: int, first_size: int
+    ) -> None:
         self.crawler = crawler
         self.rule = rule
         self.fleet = fleet
         self.batch_size = batch_size
+        # Batches start at `first_size` and double up to `batch_size`: the first items land
+        # (and the first analytics table appears) early, later batches pay fewer process starts.
+        self.next_size = first_size
         self.seen: set[bytes] = set()
         self.pending: list[str] = []
         self.started = time.time()
@@ -81,13 +86,14 @@ class MasterSide:
         config = fleet_config(crawler)
         ledger = Ledger(config.run_dir / "ledger.sqlite")
         batch_size = crawler.settings.getint("DISTRIBUTED_BATCH_SIZE", 1000)
-        if batch_size < 1:
-            raise ValueError("DISTRIBUTED_BATCH_SIZE must be at least 1")
+        first_size = crawler.settings.getint("DISTRIBUTED_FIRST_BATCH_SIZE", 0) or batch_size
+        if not 1 <= first_size <= batch_size:
+            raise ValueError("need 1 <= DISTRIBUTED_FIRST_BATCH_SIZE <= DISTRIBUTED_BATCH_SIZE")
         fleet = Fleet(config, ledger)
         mode = crawler.settings.get("DISTRIBUTED_PROGRESS", "log")
         if mode != "off":
             fleet.on_tick = ProgressReporter(rich_bar=mode == "bar")
-        return cls(crawler, rule, fleet, batch_size)
+        return cls(crawler, rule, fleet, batch_size, first_size)
 
     def _fingerprint(self, request: Request) -> bytes:
         assert self.crawler.request_fingerprinter is not None
@@ -116,13 +122,14 @@ class MasterSide:
             return
         self.seen.add(fingerprint)
         self.pending.append(request.url)
-        if len(self.pending) >= self.batch_size:
+        if len(self.pending) >= self.next_size:
             self._flush()
 
     def _flush(self) -> None:
         if self.pending:
             self.fleet.add_batch(self.pending)
             self.pending = []
+            self.next_size = min(self.batch_size, self.next_size * 2)
 
     def interrupt(self) -> None:
         """Stop crawling (or waiting) now; the ledger keeps what is left for --resume."""

@@ -77,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
     add("--shards", type=int, default=int(_env("shards", 20)), help="index shards crawled at once")
     add("--batch-size", type=int, default=int(_env("batch_size", 1000)), help="URLs per batch")
     add(
+        "--first-batch-size",
+        type=int,
+        default=int(_env("first_batch_size", 0)),
+        help="size of the first batch; each next one doubles up to --batch-size "
+        "(early first results, few process starts later); 0: --batch-size",
+    )
+    add(
         "--feed-uri",
         default=_env("feed_uri", DEFAULT_FEED),
         help="where workers export items (Scrapy FEEDS URI; %%(batch)s is the batch id)",
@@ -200,6 +207,8 @@ def user_settings(pairs: list[str]) -> dict[str, str]:
 
 
 def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
+    if not 0 <= args.first_batch_size <= args.batch_size or args.batch_size < 1:
+        raise ValueError("want 1 <= --batch-size and 0 <= --first-batch-size <= --batch-size")
     extra = user_settings(args.setting)
     worker = {
         "CONCURRENT_REQUESTS": args.concurrency,
@@ -213,6 +222,7 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "DISTRIBUTED_SCRAPY_CFG": str(config) if config else "",
         "DISTRIBUTED_PROJECT": args.project,
         "DISTRIBUTED_BATCH_SIZE": args.batch_size,
+        "DISTRIBUTED_FIRST_BATCH_SIZE": args.first_batch_size,
         "DISTRIBUTED_TARGET_FEED_URL": args.feed_uri,
         "DISTRIBUTED_RUN_DIR": str(args.run_dir),
         "DISTRIBUTED_LISTEN": args.listen,
