@@ -37,6 +37,7 @@ class Plan:
     nodes: int = 3
     slots: int = 2
     batch_size: int = 2500
+    first_batch_size: int = 250  # the first batches are small: the first table comes early
     trigger: str = "1s"
 
     @property
@@ -129,7 +130,8 @@ def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
         "crawl-master",
         [script("crawl-master"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
          "scrapyd*", "--site", stack.site_url, "--index-pages", str(plan.index_pages),
-         "--batch-size", str(plan.batch_size), "--feed-uri", feed, "--run-dir",
+         "--batch-size", str(plan.batch_size), "--first-batch-size",
+         str(min(plan.first_batch_size, plan.batch_size)), "--feed-uri", feed, "--run-dir",
          str(plan.master_dir), "--format", "json", "--progress", "log"],
     )  # fmt: skip
 
