@@ -172,7 +172,7 @@ def main() -> int:
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 0.25],
                         help="site latencies (s) to run at")  # fmt: skip
     parser.add_argument("--nodes", type=int, default=3, help="scrapyd nodes of the demo")
-    parser.add_argument("--batch-size", type=int, default=2500, help="URLs per batch")
+    parser.add_argument("--batch-size", type=int, default=5000, help="URLs per batch")
     parser.add_argument("--concurrency", type=int, default=128, help="plain crawl's concurrency")
     parser.add_argument("--timeout", type=float, default=900, help="plain crawl's time limit")
     parser.add_argument("--out", type=Path, default=Path(time.strftime("runs/bench-e2e-%H%M%S")),

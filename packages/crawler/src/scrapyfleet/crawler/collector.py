@@ -54,7 +54,7 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         placement=s.get("DISTRIBUTED_PLACEMENT", "free"),
         max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS", 3),
         node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT", 30.0),
-        poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL", 0.5),
+        poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL", 1.0),
     )
 
 

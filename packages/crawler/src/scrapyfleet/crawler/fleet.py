@@ -54,7 +54,7 @@ class FleetConfig:
     placement: Placement = "free"
     max_attempts: int = 3
     node_timeout: float = 30.0
-    poll_interval: float = 0.5
+    poll_interval: float = 1.0
     request_timeout: float = 5.0
 
 

@@ -137,6 +137,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds a node may stay silent before its batches move elsewhere",
     )
     add(
+        "--poll-interval",
+        type=float,
+        default=float(_env("poll_interval", 1.0)),
+        help="seconds between polls of the nodes (a worker's report wakes it at once)",
+    )
+    add(
         "--run-dir",
         type=Path,
         default=_env("run_dir", None),
@@ -232,6 +238,7 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "DISTRIBUTED_PLACEMENT": args.placement,
         "DISTRIBUTED_MAX_ATTEMPTS": args.max_attempts,
         "DISTRIBUTED_NODE_TIMEOUT": args.node_timeout,
+        "DISTRIBUTED_POLL_INTERVAL": args.poll_interval,
         "DISTRIBUTED_PROGRESS": "off" if args.progress == "off" else ("bar" if bar else "log"),
         "SITE_URL": args.site,
         "SITE_INDEX_PAGES": args.index_pages,

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     option("seed", "0", int, "seed of the site's listings")
     option("nodes", "3", _at_least(1), "scrapyd nodes")
     option("slots", "2", _at_least(1), "concurrent jobs per scrapyd node")
-    option("batch-size", "2500", _at_least(1), "detail-page URLs per batch")
+    option("batch-size", "5000", _at_least(1), "detail-page URLs per batch")
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
     option("timeout", "900", _seconds, "give up if the table is not complete after this long")
     parser.add_argument(

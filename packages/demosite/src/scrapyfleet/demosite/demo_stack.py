@@ -36,7 +36,7 @@ class Plan:
     seed: int = 0
     nodes: int = 3
     slots: int = 2
-    batch_size: int = 2500
+    batch_size: int = 5000
     first_batch_size: int = 250  # the first batches are small: the first table comes early
     trigger: str = "1s"
 
