@@ -20,8 +20,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Poll `predicate` until it returns a truthy value; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -33,8 +37,12 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float 
         time.sleep(interval)
 
 
-async def await_for(predicate: Callable[[], Awaitable[T]], timeout: float = 30.0,
-                    interval: float = 0.05, what: str = "condition") -> T:
+async def await_for(
+    predicate: Callable[[], Awaitable[T]],
+    timeout: float = 30.0,  # noqa: ASYNC109 -- a deadline that fails the test with a message
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Async twin of `wait_for`."""
     deadline = time.monotonic() + timeout
     while True:
