@@ -289,19 +289,26 @@ class Fleet:
                 self._fail(batch, f"node {batch.node} is not a target of this run")
             elif node.down:
                 self._fail(batch, f"node {node.name} unreachable: {node.reason}")
-            elif node.unreachable_since is not None:
-                continue
-            elif (job := node.jobs.get(batch.job)) is None:
-                # Seen in no list twice in a row: scrapyd dropped or forgot it.
-                node.missing[batch.job] = node.missing.get(batch.job, 0) + 1
-                if node.missing[batch.job] >= 2:
-                    self._fail(batch, f"job {batch.job} vanished from {node.name}")
-            elif job.state == "finished":
-                first = node.finished_seen.setdefault(batch.job, now)
-                if now - first > REPORT_GRACE:
-                    self._fail(batch, "job finished without a successful report")
-            elif job.state == "running":
-                self.ledger.running(batch.id, batch.job)
+            elif node.unreachable_since is None:
+                self._check_job(node, batch, now)
+
+    def _check_job(self, node: Node, batch: Batch, now: float) -> None:
+        """Compare one batch's job with its node's latest job lists."""
+        assert batch.job is not None
+        job = node.jobs.get(batch.job)
+        if job is None:
+            # Seen in no list twice in a row: scrapyd dropped or forgot it.
+            node.missing[batch.job] = node.missing.get(batch.job, 0) + 1
+            if node.missing[batch.job] >= 2:
+                self._fail(batch, f"job {batch.job} vanished from {node.name}")
+            return
+        node.missing.pop(batch.job, None)
+        if job.state == "finished":
+            first = node.finished_seen.setdefault(batch.job, now)
+            if now - first > REPORT_GRACE:
+                self._fail(batch, "job finished without a successful report")
+        elif job.state == "running":
+            self.ledger.running(batch.id, batch.job)
 
     def _fail(self, batch: Batch, reason: str, node_fault: bool = True) -> None:
         assert batch.job is not None
