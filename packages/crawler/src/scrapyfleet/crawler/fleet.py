@@ -97,10 +97,6 @@ class Outcome:
     fatal: str | None = None
     troubled_nodes: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed and self.fatal is None
-
 
 class Fleet:
     """Owns the ledger's batches while the run lasts: serves, places, tracks and retries them."""
