@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from scrapyfleet.core.procs import stop_group
 from scrapyfleet.demosite.catalog import Catalog
 
 BOOSTWORDS = str(Path(sys.executable).parent / "boostwords")
@@ -101,12 +101,7 @@ class Job:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            stop_group(self.proc.pid, grace=60)
 
 
 def land(items: Path, name: str, lines: list[str]) -> float:

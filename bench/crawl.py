@@ -21,11 +21,12 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from e2e import HOST, http_ok, run_plain
+from e2e import HOST, run_plain
 
-from scrapyfleet.demosite.demo_procs import Supervisor, free_port, free_port_block, script
-from scrapyfleet.demosite.demo_stack import Plan, node_pids
-from scrapyfleet.demosite.demo_tail import JsonTail
+from scrapyfleet.core.procs import free_port, free_port_block, script, url_ok
+from scrapyfleet.demo.procs import Supervisor
+from scrapyfleet.demo.stack import Plan, node_pids
+from scrapyfleet.demo.tail import JsonTail
 
 
 def run_distributed(args: argparse.Namespace, latency: float, out: Path) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def run_distributed(args: argparse.Namespace, latency: float, out: Path) -> dict
                 str(args.slots),
             ],
         )
-        sup.wait_ready(site, lambda: http_ok(site_url + "/health"), 60)
+        sup.wait_ready(site, lambda: url_ok(site_url + "/health"), 60)
         cluster_log = JsonTail(cluster.log_path)
         sup.wait_ready(cluster, lambda: cluster_log.seen("cluster_ready"), 60)
         sup.add_pids(node_pids(plan))

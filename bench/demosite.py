@@ -14,16 +14,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 
+from scrapyfleet.core.procs import free_port, url_ok
 from scrapyfleet.demosite.catalog import Catalog
 
 # A crawl's mix: 30 property pages per index page, random order.
@@ -50,23 +49,12 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_healthy(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"demosite did not answer {url} within {timeout}s") from None
-            time.sleep(0.1)
+    while not url_ok(url, timeout=2):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demosite did not answer {url} within {timeout}s")
+        time.sleep(0.1)
 
 
 def wrk_round(base: str, script: Path, seconds: int, connections: int) -> tuple[int, float, int]:

@@ -24,8 +24,8 @@ from typing import Any
 
 import psutil
 
-from scrapyfleet.demosite.demo_procs import Supervisor, free_port, script
-from scrapyfleet.demosite.demo_stack import http_ok
+from scrapyfleet.core.procs import free_port, script, url_ok
+from scrapyfleet.demo.procs import Supervisor
 
 HOST = "127.0.0.1"
 ROLES = {  # demo component -> role in the figures
@@ -127,7 +127,7 @@ def run_plain(args: argparse.Namespace, latency: float, out: Path) -> dict[str, 
     site = sup.start("site", [script("demosite"), "--host", HOST, "--port", str(port),
                               "--total", str(args.total), "--latency", str(latency)])  # fmt: skip
     try:
-        sup.wait_ready(site, lambda: http_ok(site_url + "/health"), 60)
+        sup.wait_ready(site, lambda: url_ok(site_url + "/health"), 60)
         feed = run_dir / "items.jl"
         index_pages = math.ceil(args.total / 30)
         memory = PeakMemory(lambda: {c.name: c.pid for c in sup.children if c.poll() is None})

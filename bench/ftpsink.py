@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,14 +25,10 @@ from pathlib import Path
 
 import psutil
 
+from scrapyfleet.core.procs import free_port
+
 MB = 1 << 20
 FTPSINK = str(Path(sys.executable).parent / "ftpsink")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def upload(port: int, name: str, payload: bytes) -> None:

@@ -41,8 +41,8 @@ def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "local[*]",
         "1000 milliseconds",
     )
-    monkeypatch.setenv("SCRAPYFLEET_MIN_COUNT", "2")
-    monkeypatch.setenv("SCRAPYFLEET_OUTPUT", "/tmp/out")
+    monkeypatch.setenv("SCRAPYFLEET_BOOSTWORDS_MIN_COUNT", "2")
+    monkeypatch.setenv("SCRAPYFLEET_BOOSTWORDS_OUTPUT", "/tmp/out")
     args = parse_args(["items", "--top", "3"])
     assert (args.top, args.min_count, args.output) == (3, 2, "/tmp/out")
 

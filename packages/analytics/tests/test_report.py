@@ -8,26 +8,8 @@ from pathlib import Path
 import pytest
 
 from scrapyfleet.analytics import report
-from scrapyfleet.analytics.report import record_progress, render, write_json_atomic
+from scrapyfleet.analytics.report import record_progress, render
 from scrapyfleet.analytics.shifts import Totals, WordShift
-
-
-def test_write_json_atomic_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
-    target = tmp_path / "shifts.json"
-    write_json_atomic(target, {"a": 1})
-    write_json_atomic(target, {"a": 2, "word": "café"})
-    assert json.loads(target.read_text(encoding="utf-8")) == {"a": 2, "word": "café"}
-    assert [p.name for p in tmp_path.iterdir()] == ["shifts.json"]
-    assert target.stat().st_mode & 0o777 == 0o644
-
-
-def test_failed_write_keeps_old_file(tmp_path: Path) -> None:
-    target = tmp_path / "shifts.json"
-    write_json_atomic(target, {"a": 1})
-    with pytest.raises(TypeError):
-        write_json_atomic(target, {"a": object()})
-    assert json.loads(target.read_text()) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["shifts.json"]
 
 
 def test_progress_replayed_batch_replaces_entry(tmp_path: Path) -> None:

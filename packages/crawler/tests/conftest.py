@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from scrapyfleet.crawler.cluster import NodeSpec, answers, start_node, stop_node, write_configs
+from scrapyfleet.demo.cluster import NodeSpec, answers, start_node, stop_node, write_configs
 
 BIN = Path(sys.executable).parent
 

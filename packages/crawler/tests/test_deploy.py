@@ -16,7 +16,7 @@ def test_egg_layout() -> None:
         names = set(egg.namelist())
         assert "scrapyfleet/crawler/settings.py" in names
         assert "scrapyfleet/crawler/spiders/distr.py" in names
-        assert "scrapyfleet/monitor/scrapyd.py" in names
+        assert "scrapyfleet/core/scrapyd.py" in names
         assert egg.read("EGG-INFO/entry_points.txt").decode() == (
             "[scrapy]\nsettings = scrapyfleet.crawler.settings\n"
         )

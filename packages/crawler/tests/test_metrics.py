@@ -14,8 +14,8 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from scrapyfleet.crawler.metrics import CoreMetrics, table_header, table_row
-from scrapyfleet.crawler.speedlab.site import demosite
 from scrapyfleet.crawler.spiders.speed import SpeedSpider
+from scrapyfleet.demo.speedlab.site import demosite
 
 CHECKPOINT = 30
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scrapyfleet.crawler.cluster import answers, start_node
+from scrapyfleet.demo.cluster import answers, start_node
 
 BIN = Path(sys.executable).parent
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 
+from scrapyfleet.core.scrapyd import DaemonStatus
+from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.console import ConsoleTable, table
 from scrapyfleet.monitor.daemon import Event, NodeReport, PollReport
 from scrapyfleet.monitor.poll import JobChanges
-from scrapyfleet.monitor.scrapyd import DaemonStatus
-from scrapyfleet.monitor.targets import Target
 
 
 def report() -> PollReport:

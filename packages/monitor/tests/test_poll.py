@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from scrapyfleet.core.scrapyd import Job, JobList
 from scrapyfleet.monitor.poll import JobTracker
-from scrapyfleet.monitor.scrapyd import Job, JobList
 
 
 def jobs(pending: str = "", running: str = "", finished: str = "") -> JobList:

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from scrapyfleet.monitor.scrapyd import ScrapydClient, ScrapydError
-from scrapyfleet.monitor.targets import Target
+from scrapyfleet.core.scrapyd import ScrapydClient, ScrapydError
+from scrapyfleet.core.targets import Target
 
 PROJECT = "tiny"
 # schedule.json and addversion.json run `scrapy list` in a blocking subprocess on the node: on a

@@ -33,18 +33,13 @@ from pyspark.sql.streaming.listener import (
 
 from scrapyfleet.analytics.items import parse_items
 from scrapyfleet.analytics.options import parse_args
-from scrapyfleet.analytics.report import (
-    PROGRESS_FILE,
-    SHIFTS_FILE,
-    record_progress,
-    render,
-    shifts_document,
-    write_json_atomic,
-)
+from scrapyfleet.analytics.report import record_progress, render, shifts_document
 from scrapyfleet.analytics.session import build_session
 from scrapyfleet.analytics.shifts import shifts, split_totals
 from scrapyfleet.analytics.totals import running_totals
-from scrapyfleet.monitor.logs import configure_logging
+from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE
+from scrapyfleet.core.files import write_json_atomic
+from scrapyfleet.core.logs import configure_logging
 
 log = structlog.get_logger("scrapyfleet.analytics")
 show = partial(print, flush=True)  # the driver's stdout is a pipe under spark-submit

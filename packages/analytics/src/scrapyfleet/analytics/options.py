@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Sequence
+
+from scrapyfleet.core.options import EnvDefaults
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(ms|milliseconds?|s|secs?|seconds?)?\s*")
 
@@ -36,15 +37,15 @@ def _positive(text: str) -> int:
     return value
 
 
-def _env(option: str, default: str) -> str:
-    return os.environ.get(f"SCRAPYFLEET_{option.upper()}", default)
+_env = EnvDefaults("boostwords")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="boostwords",
         description="Live price shift of every listing-title word (Spark Structured Streaming). "
-        "Every option X also reads the environment variable SCRAPYFLEET_X.",
+        "Reads the item lines workers land (see scrapyfleet.core.contracts).",
+        epilog=_env.epilog("checkpoint"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("items_dir", metavar="ITEMS_DIR", help="directory of .jl item files")
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-format",
         choices=("json", "console"),
-        default=os.environ.get("SCRAPYFLEET_LOG_FORMAT"),
+        default=_env("log_format"),
         help="log rendering (default: console on a TTY, JSON lines otherwise)",
     )
     parser.add_argument("--log-level", default=_env("log_level", "INFO"), help="log level")

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from scrapyfleet.analytics.shifts import Totals, WordShift, extremes
+from scrapyfleet.core.contracts import ProgressEntry, ShiftsDocument, WordRow
+from scrapyfleet.core.files import write_json_atomic
 
-SHIFTS_FILE = "shifts.json"
-PROGRESS_FILE = "progress.json"
 PROGRESS_KEEP = 1000
-FILE_MODE = 0o644  # mkstemp creates 0600; readers (the demo) may run as other users
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write `data` as JSON to a hidden temporary file beside `path`, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def shifts_document(
     batch_id: int, updated_at: str, totals: Totals, table: list[WordShift]
-) -> dict[str, Any]:
+) -> ShiftsDocument:
     """The `shifts.json` contents (words present in every listing are left out of `words`)."""
     return {
         "batch_id": batch_id,
@@ -42,7 +22,7 @@ def shifts_document(
         "listings": totals.listings,
         "bad_records": totals.bad_records,
         "avg_price": totals.avg_price,
-        "words": [asdict(row) for row in table],
+        "words": [WordRow(word=r.word, shift=r.shift, count=r.count, sum=r.sum) for r in table],
     }
 
 
@@ -51,9 +31,11 @@ def record_progress(path: Path, batch_id: int, updated_at: str, listings: int) -
 
     Entries of this batch or later are replaced first, so a replayed batch does not repeat.
     """
-    history = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    history: list[ProgressEntry] = (
+        json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    )
     history = [entry for entry in history if entry["batch_id"] < batch_id]
-    history.append({"batch_id": batch_id, "updated_at": updated_at, "listings": listings})
+    history.append(ProgressEntry(batch_id=batch_id, updated_at=updated_at, listings=listings))
     write_json_atomic(path, history[-PROGRESS_KEEP:])
 
 

@@ -18,11 +18,11 @@ import structlog
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 
+from scrapyfleet.core.targets import find_config, resolve_targets
 from scrapyfleet.crawler.fleet import Fleet, FleetConfig
 from scrapyfleet.crawler.ledger import Ledger
 from scrapyfleet.crawler.progress import ProgressReporter
 from scrapyfleet.crawler.summary import write_summary
-from scrapyfleet.monitor.targets import find_config, resolve_targets
 
 log = structlog.get_logger("scrapyfleet.crawler.collector")
 

@@ -1,8 +1,8 @@
 """`crawl-master --deploy`: build the project's egg and upload it with `addversion.json`.
 
 The egg is what scrapyd-deploy uploads: the Python packages plus `EGG-INFO/entry_points.txt`
-naming the settings module under `[scrapy]`. It holds `scrapyfleet.crawler` and the
-`scrapyfleet.monitor` modules it imports; Scrapy itself must already be on the node.
+naming the settings module under `[scrapy]`. It holds what a node runs: `scrapyfleet.crawler` (the
+Scrapy project) and `scrapyfleet.core`; Scrapy, aiohttp and structlog must already be on the node.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 import aiohttp
 import structlog
 
+import scrapyfleet.core
 import scrapyfleet.crawler
-import scrapyfleet.monitor
-from scrapyfleet.monitor.scrapyd import ScrapydClient, ScrapydError
-from scrapyfleet.monitor.targets import Target
+from scrapyfleet.core.scrapyd import ScrapydClient, ScrapydError
+from scrapyfleet.core.targets import Target
 
 log = structlog.get_logger("scrapyfleet.crawler.deploy")
 
@@ -28,10 +28,10 @@ DEPLOY_TIMEOUT = 120.0  # addversion runs `scrapy list` on the node before it an
 
 
 def build_egg(version: str, settings_module: str = SETTINGS_MODULE) -> bytes:
-    """A zip egg of the crawler (and the monitor modules it imports), in memory."""
+    """A zip egg of the crawler and core packages, in memory."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as egg:
-        for package in (scrapyfleet.crawler, scrapyfleet.monitor):
+        for package in (scrapyfleet.crawler, scrapyfleet.core):
             root = Path(next(iter(package.__path__)))
             base = root.parent.parent  # .../src
             for path in sorted(root.rglob("*.py")):

@@ -23,12 +23,12 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from scrapyfleet.core.scrapyd import DaemonStatus, Job, ScrapydClient, ScrapydError
+from scrapyfleet.core.targets import Target
 from scrapyfleet.crawler.batchserver import BatchEndpoint, make_app
 from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
 from scrapyfleet.crawler.placement import Placement, Placer
 from scrapyfleet.crawler.reports import WorkerReport
-from scrapyfleet.monitor.scrapyd import DaemonStatus, Job, ScrapydClient, ScrapydError
-from scrapyfleet.monitor.targets import Target
 
 log = structlog.get_logger("scrapyfleet.crawler.fleet")
 

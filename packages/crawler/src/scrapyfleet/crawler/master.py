@@ -23,16 +23,17 @@ import structlog
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.utils.project import get_project_settings
 
-from scrapyfleet.crawler.collector import DEFAULT_FEED, interrupt
-from scrapyfleet.crawler.deploy import deploy
-from scrapyfleet.crawler.summary import SUMMARY_NAME
-from scrapyfleet.monitor.logs import configure_logging, quiet_loggers
-from scrapyfleet.monitor.targets import (
+from scrapyfleet.core.logs import configure_logging, quiet_loggers
+from scrapyfleet.core.options import parse_pairs
+from scrapyfleet.core.targets import (
     TargetConfigError,
     UnknownTargetError,
     find_config,
     resolve_targets,
 )
+from scrapyfleet.crawler.collector import DEFAULT_FEED, interrupt
+from scrapyfleet.crawler.deploy import deploy
+from scrapyfleet.crawler.summary import SUMMARY_NAME
 
 log = structlog.get_logger("scrapyfleet.crawler.master")
 
@@ -201,21 +202,10 @@ def load_options(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def user_settings(pairs: list[str]) -> dict[str, str]:
-    """`--setting NAME=VALUE` pairs; ValueError names a malformed one."""
-    parsed = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"--setting wants NAME=VALUE, got {pair!r}")
-        parsed[name.strip()] = value
-    return parsed
-
-
 def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
     if not 0 <= args.first_batch_size <= args.batch_size or args.batch_size < 1:
         raise ValueError("want 1 <= --batch-size and 0 <= --first-batch-size <= --batch-size")
-    extra = user_settings(args.setting)
+    extra = parse_pairs(args.setting)
     worker = {
         "CONCURRENT_REQUESTS": args.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,

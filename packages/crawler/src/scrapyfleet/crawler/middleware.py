@@ -14,9 +14,9 @@ from __future__ import annotations
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from scrapyfleet.core.logs import route_structlog_to_stdlib
 from scrapyfleet.crawler.collector import MasterSide
 from scrapyfleet.crawler.worker import WorkerSide
-from scrapyfleet.monitor.logs import route_structlog_to_stdlib
 
 
 class DistributedMiddleware:

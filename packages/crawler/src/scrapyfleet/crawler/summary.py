@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import structlog
+
+from scrapyfleet.core.files import write_json_atomic
 
 if TYPE_CHECKING:
     from scrapyfleet.crawler.fleet import Fleet
@@ -58,9 +58,7 @@ def write_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
     """Write `summary.json` into the run directory (atomically) and log it."""
     summary = build_summary(fleet, reason, wall, master_pages)
     path = fleet.config.run_dir / SUMMARY_NAME
-    tmp = path.with_name(f".{SUMMARY_NAME}.tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, summary, indent=2)
     fields = {k: v for k, v in summary.items() if k != "failed_attempts"}
     log.info("run_summary", path=str(path), **fields)
     return summary

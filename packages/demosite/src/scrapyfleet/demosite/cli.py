@@ -4,63 +4,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
-import os
 import signal
 from collections.abc import Callable, Sequence
 
 import structlog
 from aiohttp import web
 
+from scrapyfleet.core.logs import configure_logging
+from scrapyfleet.core.options import EnvDefaults, at_least, env_name, port_number, seconds
 from scrapyfleet.demosite.catalog import Catalog
 from scrapyfleet.demosite.site import make_app
-from scrapyfleet.monitor.logs import configure_logging
 
 log = structlog.get_logger("scrapyfleet.demosite")
-ENV_PREFIX = "SCRAPYFLEET_DEMOSITE_"
-
-
-def positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {raw}")
-    return value
-
-
-def port_number(raw: str) -> int:
-    value = int(raw)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be within 0..65535, got {raw}")
-    return value
-
-
-def seconds(raw: str) -> float:
-    value = float(raw)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {raw}")
-    return value
+ENV = EnvDefaults("demosite")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="demosite",
         description="Serve the offline property site (/properties/...) and the book's benchmark "
-        "site (/benchmark/...). Every option can also be set as SCRAPYFLEET_DEMOSITE_<OPTION>.",
+        "site (/benchmark/...).",
+        epilog=ENV.epilog("latency"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
 
     def option(name: str, default: str, kind: Callable[[str], object], text: str) -> None:
-        env = ENV_PREFIX + name.upper()
         parser.add_argument(
             f"--{name}",
-            default=os.environ.get(env, default),
+            default=ENV(name, default),
             type=kind,
-            help=f"{text} (env {env})",
+            help=f"{text} (env {env_name(ENV.command, name)})",
         )
 
     option("host", "127.0.0.1", str, "address to listen on")
     option("port", "9312", port_number, "TCP port to listen on (0: any free port)")
-    option("total", "50000", positive_int, "number of property listings")
+    option("total", "50000", at_least(1), "number of property listings")
     option("latency", "0.25", seconds, "seconds to wait before each properties page")
     option("seed", "0", int, "seed of the generated listings")
     return parser

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,18 +11,15 @@ from typing import TypeVar
 
 import structlog
 
+from scrapyfleet.core.logs import configure_logging
+from scrapyfleet.core.options import EnvDefaults
 from scrapyfleet.ftpsink.config import SinkConfig, parse_port_range, parse_size, parse_user
 from scrapyfleet.ftpsink.server import serve
-from scrapyfleet.monitor.logs import configure_logging
 
-ENV_PREFIX = "SCRAPYFLEET_FTPSINK_"
+env = EnvDefaults("ftpsink")
 T = TypeVar("T")
 
 log = structlog.get_logger("scrapyfleet.ftpsink")
-
-
-def env(option: str, default: str) -> str:
-    return os.environ.get(ENV_PREFIX + option, default)
 
 
 def typed(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -40,27 +36,26 @@ def typed(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def env_users() -> list[tuple[str, str]]:
-    listed = env("USERS", "")
+    listed = env("users", "")
     return [parse_user(item) for item in listed.split(",") if item.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftpsink",
-        description="Upload-only FTP server: lands whole .jl feeds atomically in --root. Each "
-        "option falls back to SCRAPYFLEET_FTPSINK_<OPTION> (e.g. ..._PASSIVE_PORTS; "
-        "--user: SCRAPYFLEET_FTPSINK_USERS=NAME:PASSWORD,...).",
+        description="Upload-only FTP server: lands whole .jl feeds atomically in --root.",
+        epilog=env.epilog("passive-ports") + " --user: SCRAPYFLEET_FTPSINK_USERS=NAME:PASSWORD,...",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to bind")
-    parser.add_argument("--port", type=int, default=env("PORT", "2121"), help="FTP port")
+    parser.add_argument("--host", default=env("host", "127.0.0.1"), help="address to bind")
+    parser.add_argument("--port", type=int, default=env("port", "2121"), help="FTP port")
     parser.add_argument(
-        "--root", type=Path, default=Path(env("ROOT", "items")), help="landing directory"
+        "--root", type=Path, default=Path(env("root", "items")), help="landing directory"
     )
     parser.add_argument(
         "--passive-ports",
         type=typed(parse_port_range),
-        default=env("PASSIVE_PORTS", "30000-30009"),
+        default=env("passive-ports", "30000-30009"),
         help="data ports for PASV/EPSV, LOW-HIGH (0: any free port); caps concurrent clients",
     )
     parser.add_argument(
@@ -75,25 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--anonymous",
         action=argparse.BooleanOptionalAction,
-        default=env("ANONYMOUS", "true").lower() in ("1", "true", "yes", "on"),
+        default=env("anonymous", "true").lower() in ("1", "true", "yes", "on"),
         help="allow login as `anonymous` without a password",
     )
     parser.add_argument(
         "--max-file-size",
         type=typed(parse_size),
-        default=env("MAX_FILE_SIZE", "1G"),
+        default=env("max-file-size", "1G"),
         help="largest upload accepted, bytes or with K/M/G (0: no limit)",
     )
     parser.add_argument(
         "--idle-timeout",
         type=float,
-        default=env("IDLE_TIMEOUT", "60"),
+        default=env("idle-timeout", "60"),
         help="seconds a connection may stay silent (0: forever)",
     )
     parser.add_argument(
         "--log-format", choices=("json", "console"), help="console on a TTY, JSON lines otherwise"
     )
-    parser.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="log level")
+    parser.add_argument("--log-level", default=env("log-level", "INFO"), help="log level")
     return parser
 
 

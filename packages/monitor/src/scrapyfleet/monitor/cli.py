@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import aiohttp
 import structlog
 
-from scrapyfleet.monitor.console import ConsoleTable
-from scrapyfleet.monitor.daemon import Monitor, PollReport, run
-from scrapyfleet.monitor.logs import configure_logging, default_format
-from scrapyfleet.monitor.targets import (
+from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.core.logs import configure_logging, default_format
+from scrapyfleet.core.options import EnvDefaults
+from scrapyfleet.core.targets import (
     Target,
     TargetConfigError,
     UnknownTargetError,
@@ -24,9 +23,10 @@ from scrapyfleet.monitor.targets import (
     find_config,
     resolve_targets,
 )
+from scrapyfleet.monitor.console import ConsoleTable
+from scrapyfleet.monitor.daemon import Monitor, PollReport, run
 
-ENV_PREFIX = "SCRAPYFLEET_MONITOR_"
-FALLBACK_PROJECT = "properties"
+env = EnvDefaults("monitor")
 
 
 def _positive(text: str) -> float:
@@ -39,19 +39,20 @@ def _positive(text: str) -> float:
     return value
 
 
-def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     """The command line; each option's default comes from SCRAPYFLEET_MONITOR_<OPTION> if set."""
     parser = argparse.ArgumentParser(
         prog="monitor",
         description="Poll scrapyd nodes (daemonstatus.json, listjobs.json) and report each node's "
         "jobs as JSON-line events or a live console table.",
+        epilog=env.epilog("targets"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "--targets",
         nargs="+",
         metavar="TARGET",
-        default=env.get(f"{ENV_PREFIX}TARGETS", "*").split(),
+        default=env("targets", "*").split(),
         help="deploy names or shell-style patterns over the [deploy:NAME] sections of scrapy.cfg, "
         "and/or http(s)://[user:pass@]host:port URLs",
     )
@@ -64,20 +65,20 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--project",
-        default=env.get(f"{ENV_PREFIX}PROJECT"),
+        default=env("project"),
         help="scrapyd project whose jobs are listed; if %(default)s, scrapy.cfg's deploy "
-        f"project, else {FALLBACK_PROJECT!r}",
+        f"project, else {PROJECT!r}",
     )
     parser.add_argument(
         "--interval",
         type=_positive,
-        default=env.get(f"{ENV_PREFIX}INTERVAL", "5.0"),
+        default=env("interval", "5.0"),
         help="seconds between polls",
     )
     parser.add_argument(
         "--timeout",
         type=_positive,
-        default=env.get(f"{ENV_PREFIX}TIMEOUT", "3.0"),
+        default=env("timeout", "3.0"),
         help="seconds each request to a node may take",
     )
     parser.add_argument(
@@ -88,11 +89,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--format",
         choices=["json", "console"],
-        default=env.get(f"{ENV_PREFIX}FORMAT"),
+        default=env("format"),
         help="json: one event per line; console: a table refreshed in place; "
         "if %(default)s, console on a TTY, json otherwise",
     )
-    parser.add_argument("--log-level", default="INFO", help="lowest level of events written")
+    parser.add_argument(
+        "--log-level", default=env("log_level", "INFO"), help="lowest level of events written"
+    )
     return parser
 
 
@@ -121,7 +124,7 @@ async def _monitor(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `monitor` console script."""
-    parser = build_parser(os.environ)
+    parser = build_parser()
     args = parser.parse_args(argv)
     config = args.config or find_config()
     if args.config is not None and not args.config.is_file():
@@ -130,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = resolve_targets(args.targets, config)
     except (UnknownTargetError, TargetConfigError) as e:
         parser.error(str(e))
-    project = args.project or default_project(config) or FALLBACK_PROJECT
+    project = args.project or default_project(config) or PROJECT
     fmt = args.format or default_format(sys.stdout)
     configure_logging(fmt, args.log_level, stream=sys.stdout if fmt == "json" else sys.stderr)
     show = log_report if fmt == "json" else ConsoleTable(sys.stdout)

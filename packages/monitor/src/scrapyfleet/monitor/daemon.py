@@ -10,9 +10,9 @@ from typing import Any
 
 import aiohttp
 
+from scrapyfleet.core.scrapyd import DaemonStatus, ScrapydClient, ScrapydError
+from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.poll import JobChanges, JobTracker
-from scrapyfleet.monitor.scrapyd import DaemonStatus, ScrapydClient, ScrapydError
-from scrapyfleet.monitor.targets import Target
 
 
 @dataclass(frozen=True, slots=True)

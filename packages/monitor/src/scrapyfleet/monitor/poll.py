@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scrapyfleet.monitor.scrapyd import Job, JobList
+from scrapyfleet.core.scrapyd import Job, JobList
 
 
 @dataclass(frozen=True, slots=True)

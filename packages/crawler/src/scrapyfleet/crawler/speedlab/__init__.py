@@ -1,5 +1,5 @@
-"""Chapter 10's performance lab: the `speed` crawl's knobs, experiment grids, the book's cases."""
+"""The `speed` spider's side of chapter 10's performance lab: its knobs and its API pipeline.
 
-from scrapyfleet.crawler.speedlab.cli import main
-
-__all__ = ["main"]
+The lab itself (grids, fits, plots, the book's cases; `uv run speedlab`) is in
+`scrapyfleet.demo.speedlab`.
+"""

@@ -10,10 +10,10 @@ import pytest
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from scrapyfleet.crawler.speedlab.runner import RunResult, run_crawl
-from scrapyfleet.crawler.speedlab.scenarios import mean_downloader
-from scrapyfleet.crawler.speedlab.site import demosite
 from scrapyfleet.crawler.spiders.speed import SpeedSpider
+from scrapyfleet.demo.speedlab.runner import RunResult, run_crawl
+from scrapyfleet.demo.speedlab.scenarios import mean_downloader
+from scrapyfleet.demo.speedlab.site import demosite
 
 FAST = {"SPEED_T_RESPONSE": 0, "CORE_METRICS_INTERVAL": 0.05}
 

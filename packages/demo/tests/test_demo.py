@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.demo.procs import pid_alive
 from scrapyfleet.demosite.catalog import Catalog
-from scrapyfleet.demosite.demo_procs import pid_alive
 
 DEMO = str(Path(sys.executable).parent / "demo")
 TOTAL = 2000

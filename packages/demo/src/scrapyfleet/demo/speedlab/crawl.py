@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 
 import structlog
 from scrapy.crawler import CrawlerProcess
@@ -13,17 +12,6 @@ from scrapy.utils.project import get_project_settings
 log = structlog.get_logger(__name__)
 
 PROJECT_SETTINGS = "scrapyfleet.crawler.settings"
-
-
-def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
-    """`["K=V", ...]` -> `{"K": "V"}`; a pair without `=` is an error."""
-    overrides = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"expected NAME=VALUE, got {pair!r}")
-        overrides[name] = value
-    return overrides
 
 
 def crawl(overrides: dict[str, str]) -> int:

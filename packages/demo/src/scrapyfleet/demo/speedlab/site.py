@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import structlog
 
+from scrapyfleet.core.procs import free_port, url_ok
+
 log = structlog.get_logger(__name__)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def site_responds(url: str) -> bool:
     """Whether the site serves a benchmark index page right now."""
-    try:
-        with urllib.request.urlopen(f"{url}/rr:0/benchmark/index?p=1", timeout=2) as reply:
-            return bool(reply.status == 200)
-    except OSError:
-        return False
+    return url_ok(f"{url}/rr:0/benchmark/index?p=1", timeout=2)
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from scrapyfleet.monitor.scrapyd import ScrapydClient, ScrapydError
-from scrapyfleet.monitor.targets import Target
+from scrapyfleet.core.scrapyd import ScrapydClient, ScrapydError
+from scrapyfleet.core.targets import Target
 
 ServerFactory = Callable[..., object]
 

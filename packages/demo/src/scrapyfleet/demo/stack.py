@@ -6,23 +6,15 @@ then the monitor (it reads the cluster's scrapy.cfg), then crawl-master.
 
 from __future__ import annotations
 
-import math
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from scrapyfleet.demosite.demo_procs import (
-    Child,
-    Supervisor,
-    free_port,
-    free_port_block,
-    port_open,
-    script,
-)
-from scrapyfleet.demosite.demo_tail import JsonTail
+from scrapyfleet.core.contracts import SITE_TOTAL, index_pages
+from scrapyfleet.core.procs import free_port, free_port_block, port_open, script, url_ok
+from scrapyfleet.demo.procs import Child, ComponentError, Supervisor
+from scrapyfleet.demo.tail import JsonTail
 
 HOST = "127.0.0.1"
-LISTINGS_PER_PAGE = 30
 STARTUP_TIMEOUT = 120.0  # Spark's JVM on a busy 2-core machine is the slowest
 
 
@@ -31,7 +23,7 @@ class Plan:
     """What to run and where."""
 
     run_dir: Path
-    total: int = 50_000
+    total: int = SITE_TOTAL
     latency: float = 0.25
     seed: int = 0
     nodes: int = 3
@@ -42,7 +34,7 @@ class Plan:
 
     @property
     def index_pages(self) -> int:
-        return math.ceil(self.total / LISTINGS_PER_PAGE)
+        return index_pages(self.total)
 
     @property
     def items_dir(self) -> Path:
@@ -78,7 +70,10 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
     for folder in (plan.items_dir, plan.analytics_dir, plan.cluster_dir, plan.master_dir):
         folder.mkdir(parents=True, exist_ok=True)
     site_port, ftp_port = free_port(), free_port()
-    base_port = free_port_block(plan.nodes)
+    try:
+        base_port = free_port_block(plan.nodes)
+    except OSError as exc:
+        raise ComponentError(str(exc)) from exc
     site = sup.start(
         "demosite",
         [script("demosite"), "--host", HOST, "--port", str(site_port), "--total",
@@ -101,7 +96,7 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
          "--log-format", "json"],
     )  # fmt: skip
     site_url = f"http://{HOST}:{site_port}"
-    sup.wait_ready(site, lambda: http_ok(site_url + "/health"), STARTUP_TIMEOUT)
+    sup.wait_ready(site, lambda: url_ok(site_url + "/health"), STARTUP_TIMEOUT)
     sup.wait_ready(ftpsink, lambda: port_open(HOST, ftp_port), STARTUP_TIMEOUT)
     cluster_log = JsonTail(cluster.log_path)
     sup.wait_ready(
@@ -146,12 +141,3 @@ def node_pids(plan: Plan) -> dict[str, int]:
         except (OSError, ValueError):
             continue
     return pids
-
-
-def http_ok(url: str) -> bool:
-    """Whether GET `url` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False

@@ -11,9 +11,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from scrapyfleet.demosite.demo_state import DemoState, extremes
+from scrapyfleet.demo.state import DemoState, extremes
 
-log = structlog.get_logger("scrapyfleet.demosite.demo")
+log = structlog.get_logger("scrapyfleet.demo")
 
 WORDS_SHOWN = 5
 LOG_EVERY = 5.0

@@ -10,9 +10,9 @@ from typing import Any
 
 import structlog
 
-from scrapyfleet.crawler.speedlab.fit import Fit, fit_model
-from scrapyfleet.crawler.speedlab.plots import plot_throughput, plot_time_vs_load, plot_trace
-from scrapyfleet.crawler.speedlab.runner import RunResult, run_crawl
+from scrapyfleet.demo.speedlab.fit import Fit, fit_model
+from scrapyfleet.demo.speedlab.plots import plot_throughput, plot_time_vs_load, plot_trace
+from scrapyfleet.demo.speedlab.runner import RunResult, run_crawl
 
 log = structlog.get_logger(__name__)
 

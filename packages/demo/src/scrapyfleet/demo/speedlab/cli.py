@@ -10,7 +10,7 @@ from pathlib import Path
 
 import structlog
 
-from scrapyfleet.monitor.logs import configure_logging
+from scrapyfleet.core.logs import configure_logging
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +90,7 @@ def site_for(url: str | None) -> Iterator[str]:
     if url:
         yield url.rstrip("/")
         return
-    from scrapyfleet.crawler.speedlab.site import demosite
+    from scrapyfleet.demo.speedlab.site import demosite
 
     with demosite() as started:
         yield started
@@ -107,17 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_format, args.log_level)
     # Experiment modules pull in matplotlib; crawl processes import only what a crawl needs.
     if args.command == "crawl":
-        from scrapyfleet.crawler.speedlab.crawl import crawl, parse_overrides
+        from scrapyfleet.core.options import parse_pairs
+        from scrapyfleet.demo.speedlab.crawl import crawl
 
         try:
-            overrides = parse_overrides(args.settings)
+            overrides = parse_pairs(args.settings, "--set")
         except ValueError as exc:
             print(f"speedlab crawl: {exc}", file=sys.stderr)
             return 2
         return crawl(overrides)
     with site_for(args.site) as site:
         if args.command == "grid":
-            from scrapyfleet.crawler.speedlab.grid import run_grid
+            from scrapyfleet.demo.speedlab.grid import run_grid
 
             rows, fit = run_grid(site, args.items, args.t_response, args.concurrency, args.out)
             print(f"{'t_resp':>7} {'CR':>4} {'N/CR':>7} {'t_job':>7} {'items/s':>8}")
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"rms residual {fit.rms_residual:.2f} s"
             )
         else:
-            from scrapyfleet.crawler.speedlab.scenarios import run_scenario
+            from scrapyfleet.demo.speedlab.scenarios import run_scenario
 
             for name in args.names:
                 run_scenario(name, site, args.out)

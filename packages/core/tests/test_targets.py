@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapyfleet.monitor.targets import (
+from scrapyfleet.core.targets import (
     Target,
     TargetConfigError,
     UnknownTargetError,

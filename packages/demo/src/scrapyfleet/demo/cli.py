@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
-import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -23,9 +21,10 @@ from typing import Any
 import structlog
 from rich.console import Console
 
-from scrapyfleet.demosite.catalog import Catalog
-from scrapyfleet.demosite.demo_procs import ComponentError, Supervisor
-from scrapyfleet.demosite.demo_report import (
+from scrapyfleet.core.logs import configure_logging
+from scrapyfleet.core.options import EnvDefaults, at_least, seconds
+from scrapyfleet.demo.procs import ComponentError, Supervisor
+from scrapyfleet.demo.report import (
     accuracy,
     figures,
     landed_files,
@@ -35,15 +34,15 @@ from scrapyfleet.demosite.demo_report import (
     write_chart,
     write_report,
 )
-from scrapyfleet.demosite.demo_stack import Plan, start_master, start_stack
-from scrapyfleet.demosite.demo_state import DemoState, extremes, progress_history
-from scrapyfleet.demosite.demo_tail import JsonTail
-from scrapyfleet.demosite.demo_view import LiveView
-from scrapyfleet.monitor.logs import configure_logging
+from scrapyfleet.demo.stack import Plan, start_master, start_stack
+from scrapyfleet.demo.state import DemoState, extremes, progress_history
+from scrapyfleet.demo.tail import JsonTail
+from scrapyfleet.demo.view import LiveView
+from scrapyfleet.demosite.catalog import Catalog
 
-log = structlog.get_logger("scrapyfleet.demosite.demo")
+log = structlog.get_logger("scrapyfleet.demo")
 
-ENV_PREFIX = "SCRAPYFLEET_DEMO_"
+ENV = EnvDefaults("demo")
 TICK = 0.5
 MASTER_EXIT_TIMEOUT = 60.0
 TRUTH_TOLERANCE = 1e-9
@@ -59,48 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="demo",
         description="Run the whole pipeline locally (site, ftpsink, scrapyd cluster, Spark, "
         "monitor, crawl-master) until Spark counts every listing; report the price shift of "
-        f"title words. Every option also reads {ENV_PREFIX}<OPTION>.",
+        "title words.",
+        epilog=ENV.epilog("total"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
 
     def option(name: str, default: str, kind: Callable[[str], object], text: str) -> None:
-        env = ENV_PREFIX + name.upper().replace("-", "_")
-        parser.add_argument(f"--{name}", default=os.environ.get(env, default), type=kind,
-                            help=text)  # fmt: skip
+        parser.add_argument(f"--{name}", default=ENV(name, default), type=kind, help=text)
 
-    option("total", "50000", _at_least(1), "listings on the demo site")
-    option("latency", "0.25", _seconds, "seconds the site waits before each page")
+    option("total", "50000", at_least(1), "listings on the demo site")
+    option("latency", "0.25", seconds, "seconds the site waits before each page")
     option("seed", "0", int, "seed of the site's listings")
-    option("nodes", "3", _at_least(1), "scrapyd nodes")
-    option("slots", "2", _at_least(1), "concurrent jobs per scrapyd node")
-    option("batch-size", "5000", _at_least(1), "detail-page URLs per batch")
+    option("nodes", "3", at_least(1), "scrapyd nodes")
+    option("slots", "2", at_least(1), "concurrent jobs per scrapyd node")
+    option("batch-size", "5000", at_least(1), "detail-page URLs per batch")
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
-    option("timeout", "900", _seconds, "give up if the table is not complete after this long")
+    option("timeout", "900", seconds, "give up if the table is not complete after this long")
     parser.add_argument(
         "--keep-running",
         action="store_true",
-        default=os.environ.get(ENV_PREFIX + "KEEP_RUNNING", "") in ("1", "true", "yes"),
+        default=ENV("keep-running", "").lower() in ("1", "true", "yes"),
         help="after the final table, keep every component running until Ctrl-C",
     )
     return parser
-
-
-def _at_least(low: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
-        return value
-
-    parse.__name__ = "int"
-    return parse
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -9,25 +9,22 @@ Nodes are stopped by the PIDs recorded in `<dir>/scrapydN/scrapyd.pid`, process 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from scrapyfleet.monitor.logs import configure_logging
+from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.core.logs import configure_logging
+from scrapyfleet.core.procs import stop_group, url_ok
 
-log = structlog.get_logger("scrapyfleet.crawler.cluster")
+log = structlog.get_logger("scrapyfleet.demo.cluster")
 
-PROJECT = "properties"
 SETTINGS_MODULE = "scrapyfleet.crawler.settings"
 DEFAULT_DIR = Path("infra/cluster")
 STOP_DEADLINE = 10.0
@@ -107,11 +104,8 @@ def write_configs(
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/daemonstatus.json", timeout=timeout) as response:
-            return bool(json.load(response).get("status") == "ok")
-    except (OSError, ValueError):
-        return False
+    """Whether the scrapyd node at `url` answers `daemonstatus.json`."""
+    return url_ok(f"{url}/daemonstatus.json", timeout)
 
 
 def start_node(spec: NodeSpec, env: dict[str, str] | None = None) -> int:
@@ -145,34 +139,13 @@ def wait_ready(specs: list[NodeSpec], timeout: float = 30.0) -> None:
             time.sleep(0.1)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stop_node(spec: NodeSpec) -> bool:
     """Stop the node recorded in its pidfile (its job processes too). False if none ran."""
     try:
         pid = int(spec.pidfile.read_text().strip())
     except (OSError, ValueError):
         return False
-    for sig, wait in ((signal.SIGTERM, STOP_DEADLINE), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):  # reap it if it is our child
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.05)
-        if not _alive(pid):
-            break
+    stop_group(pid, grace=STOP_DEADLINE)
     spec.pidfile.unlink(missing_ok=True)
     return True
 

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from scrapyfleet.crawler.metrics import COLUMNS, FIELDS
-from scrapyfleet.crawler.speedlab.fit import Fit
+from scrapyfleet.demo.speedlab.fit import Fit
 
 
 def plot_time_vs_load(rows: Sequence[dict[str, Any]], fit: Fit, path: Path) -> Path:

@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
+from scrapyfleet.demo.state import extremes, iso_seconds
 from scrapyfleet.demosite.catalog import WordTruth
-from scrapyfleet.demosite.demo_state import extremes, iso_seconds
 
 REPORT_FILE = "report.json"
 CHART_FILE = "chart.png"

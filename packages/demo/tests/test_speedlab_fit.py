@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from scrapy.settings import Settings
 
-from scrapyfleet.crawler.speedlab.crawl import parse_overrides
-from scrapyfleet.crawler.speedlab.fit import fit_model
 from scrapyfleet.crawler.speedlab.knobs import benchmark_url, index_pages
-from scrapyfleet.crawler.speedlab.runner import parse_events
+from scrapyfleet.demo.speedlab.fit import fit_model
+from scrapyfleet.demo.speedlab.runner import parse_events
 
 
 def book_grid(t_overhead: float, t_start_stop: float, noise: float, seed: int = 7):
@@ -62,12 +61,6 @@ def test_index_pages_round_up() -> None:
     assert index_pages(1000, 20, 1) == 50
     assert index_pages(1001, 20, 1) == 51
     assert index_pages(1000, 20, 100) == 1
-
-
-def test_overrides_parse_and_reject_malformed_pairs() -> None:
-    assert parse_overrides(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
-    with pytest.raises(ValueError, match="NAME=VALUE"):
-        parse_overrides(["NOVALUE"])
 
 
 def test_malformed_event_lines_are_counted_and_skipped() -> None:

@@ -64,9 +64,9 @@ def children_cpu() -> float:
 
 
 def run_crawl(site: str, settings: Mapping[str, object], timeout: float = 600.0) -> RunResult:
-    """`python -m scrapyfleet.crawler.speedlab crawl` against `site` with these settings."""
+    """`python -m scrapyfleet.demo.speedlab crawl` against `site` with these settings."""
     pairs = {"SPEED_SITE": site, **{k: str(v) for k, v in settings.items()}}
-    cmd = [sys.executable, "-m", "scrapyfleet.crawler.speedlab", "--log-format", "json", "crawl"]
+    cmd = [sys.executable, "-m", "scrapyfleet.demo.speedlab", "--log-format", "json", "crawl"]
     for name, value in pairs.items():
         cmd += ["-s", f"{name}={value}"]
     cpu_before, started = children_cpu(), time.monotonic()

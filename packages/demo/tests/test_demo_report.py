@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from scrapyfleet.demosite.catalog import Catalog
-from scrapyfleet.demosite.demo_report import (
+from scrapyfleet.demo.report import (
     accuracy,
     landed_files,
     landed_to_updated,
@@ -20,9 +19,10 @@ from scrapyfleet.demosite.demo_report import (
     planted_rows,
     write_chart,
 )
-from scrapyfleet.demosite.demo_state import DemoState, NodeView, extremes
-from scrapyfleet.demosite.demo_tail import JsonTail
-from scrapyfleet.demosite.demo_view import render
+from scrapyfleet.demo.state import DemoState, NodeView, extremes
+from scrapyfleet.demo.tail import JsonTail
+from scrapyfleet.demo.view import render
+from scrapyfleet.demosite.catalog import Catalog
 
 
 def iso(seconds: float) -> str:

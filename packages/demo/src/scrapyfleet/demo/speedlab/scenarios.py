@@ -11,8 +11,8 @@ from typing import Any
 
 import structlog
 
-from scrapyfleet.crawler.speedlab.plots import plot_trace
-from scrapyfleet.crawler.speedlab.runner import RunResult, run_crawl
+from scrapyfleet.demo.speedlab.plots import plot_trace
+from scrapyfleet.demo.speedlab.runner import RunResult, run_crawl
 
 log = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from scrapyfleet.monitor.targets import Target
+from scrapyfleet.core.targets import Target
 
 JobState = str  # "pending" | "running" | "finished"
 STATES: tuple[JobState, ...] = ("pending", "running", "finished")

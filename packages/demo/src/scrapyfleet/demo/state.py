@@ -9,10 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scrapyfleet.demosite.demo_tail import JsonTail
-
-SHIFTS_FILE = "shifts.json"
-PROGRESS_FILE = "progress.json"
+from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE
+from scrapyfleet.demo.tail import JsonTail
 
 
 @dataclass(slots=True)

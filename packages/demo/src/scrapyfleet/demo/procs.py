@@ -8,13 +8,9 @@ Spark's JVM and Python driver). Every PID is recorded in `pids.json`. Children a
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +19,10 @@ from typing import Any
 
 import structlog
 
-log = structlog.get_logger("scrapyfleet.demosite.demo")
+from scrapyfleet.core.files import write_json_atomic
+from scrapyfleet.core.procs import cmdline, pid_alive, stop_group
+
+log = structlog.get_logger("scrapyfleet.demo")
 
 PIDS_FILE = "pids.json"
 POLL = 0.1
@@ -31,47 +30,6 @@ POLL = 0.1
 
 class ComponentError(RuntimeError):
     """A component died or did not become ready; the message says which and where its log is."""
-
-
-def script(name: str) -> str:
-    """The console script `name` installed next to this Python."""
-    return str(Path(sys.executable).parent / name)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def free_port_block(count: int, host: str = "127.0.0.1", tries: int = 50) -> int:
-    """The first of `count` consecutive free TCP ports."""
-    for _ in range(tries):
-        base = free_port(host)
-        if base + count > 65535:
-            continue
-        if all(_bindable(host, base + k) for k in range(1, count)):
-            return base
-    raise ComponentError(f"found no {count} consecutive free ports on {host}")
-
-
-def _bindable(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def port_open(host: str, port: int) -> bool:
-    """Whether something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass(slots=True)
@@ -186,9 +144,7 @@ class Supervisor:
             "components": {c.name: c.pid for c in self.children},
             "extra": self.extra_pids,
         }
-        tmp = self.run_dir / f".{PIDS_FILE}.tmp"
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.run_dir / PIDS_FILE)
+        write_json_atomic(self.run_dir / PIDS_FILE, data, indent=2)
 
     def wait_ready(self, child: Child, ready: Callable[[], bool], timeout: float) -> float:
         """Poll `ready` until true; ComponentError if any child dies or the deadline passes."""
@@ -235,7 +191,7 @@ class Supervisor:
                 killed.append(child.name)
         for name, pid in self.extra_pids.items():
             if self._extra_alive(pid):
-                _kill(pid)
+                stop_group(pid, grace=0.0)
                 killed.append(name)
         return killed
 
@@ -258,31 +214,3 @@ class Supervisor:
         """Names of components with a process still alive."""
         alive = [c.name for c in self.children if c.group_alive()]
         return alive + [name for name, pid in self.extra_pids.items() if self._extra_alive(pid)]
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether `pid` names a live (non-zombie) process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def cmdline(pid: int) -> bytes:
-    """The command line of `pid` (empty if it is gone)."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,127 @@
+"""The contracts between packages, as code (docs/architecture.md, "Contracts").
+
+- the site: the book's URL layout and the demo defaults the crawler and the demo site share;
+- the item line: one JSON object per line of a worker's feed, read by the analytics;
+- the landing-name rule: which uploaded names ftpsink lands (exactly those Spark's file source
+  reads);
+- the analytics output: `shifts.json` and `progress.json`, read by the demo and the monitor;
+- the event names other processes read from a component's JSON-line log.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypedDict
+
+# -- the site -----------------------------------------------------------------------------------
+PROJECT: Final = "properties"  # the Scrapy project (BOT_NAME) and its scrapyd project name
+SITE_URL: Final = "http://127.0.0.1:9312"  # the demo site's default address
+SITE_TOTAL: Final = 50_000  # listings on the book's site (and the demo's default)
+LISTINGS_PER_PAGE: Final = 30  # listings per index page, as on the book's site
+
+
+def index_pages(total: int) -> int:
+    """Index pages of a site with `total` listings."""
+    return -(-total // LISTINGS_PER_PAGE)
+
+
+# -- the item line ------------------------------------------------------------------------------
+class ItemLine(TypedDict):
+    """One listing as a worker exports it (a JSON object per line of a `.jl` feed).
+
+    The analytics needs `url`, `title` and `price`; it also accepts the book's shapes (title as a
+    list of strings, price as price text or a list), see `scrapyfleet.analytics.items`.
+    """
+
+    url: str
+    title: str
+    price: float | None
+    description: str
+    address: str
+    image: str
+    spider: str
+    node: str
+    batch: str
+    crawled_at: str  # ISO-8601 UTC, milliseconds
+
+
+# -- the landing-name rule ----------------------------------------------------------------------
+MAX_NAME_BYTES: Final = 255  # one path component on Linux file systems
+# Spark's file source (Hadoop's listing) skips these: names starting with `.` or `_`, and files
+# still being copied (`._COPYING_`).
+HIDDEN_PREFIXES: Final = (".", "_")
+COPYING_SUFFIX: Final = "._COPYING_"
+
+
+def landing_name_problem(name: str) -> str | None:
+    """Why an uploaded file may not land under `name` (a bare file name), or None if it may.
+
+    Exactly the names the analytics reads: one component in the landing directory (no
+    subdirectory), printable UTF-8, at most MAX_NAME_BYTES bytes, not hidden from Spark.
+    """
+    if not name or name in (".", ".."):
+        return "empty name"
+    if "/" in name or "\\" in name:
+        return "subdirectories are not read by the analytics"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "control character in name"
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "name is not valid UTF-8"
+    if size > MAX_NAME_BYTES:
+        return f"name longer than {MAX_NAME_BYTES} bytes"
+    if name.startswith(HIDDEN_PREFIXES):
+        return "names starting with . or _ are hidden from the analytics"
+    if name.endswith(COPYING_SUFFIX):
+        return f"names ending in {COPYING_SUFFIX} are skipped by the analytics"
+    return None
+
+
+# -- the analytics output -----------------------------------------------------------------------
+SHIFTS_FILE: Final = "shifts.json"
+PROGRESS_FILE: Final = "progress.json"
+
+
+class WordRow(TypedDict):
+    """One word of `shifts.json`: its shift, the listings with it and the sum of their prices."""
+
+    word: str
+    shift: float
+    count: int
+    sum: float
+
+
+class ShiftsDocument(TypedDict):
+    """`shifts.json`, rewritten atomically after every micro-batch (words sorted by shift)."""
+
+    batch_id: int
+    updated_at: str
+    listings: int
+    bad_records: int
+    avg_price: float | None
+    words: list[WordRow]
+
+
+class ProgressEntry(TypedDict):
+    """One entry of `progress.json` (a list, the last 1,000 micro-batches)."""
+
+    batch_id: int
+    updated_at: str
+    listings: int
+
+
+# -- events other processes read (the `event` field of a JSON log line) -------------------------
+class Events:
+    """Event names that are contracts: the demo's live view and tests read them."""
+
+    # crawl-master
+    PROGRESS: Final = "progress"
+    RUN_SUMMARY: Final = "run_summary"
+    # monitor
+    NODE_STATUS: Final = "node_status"
+    NODE_UNREACHABLE: Final = "node_unreachable"
+    NODE_RECOVERED: Final = "node_recovered"
+    JOB_VANISHED: Final = "job_vanished"
+    CLUSTER_STATUS: Final = "cluster_status"
+    # ftpsink
+    LANDED: Final = "landed"

@@ -1,0 +1,38 @@
+"""Atomic file writes: readers see the old contents or the new, never a partial file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+READABLE = 0o644  # mkstemp creates 0600; readers (the demo, a web console) may be other users
+PRIVATE = 0o600
+
+
+def write_text_atomic(path: Path, text: str, mode: int = READABLE) -> None:
+    """Write `text` to a hidden temporary file beside `path`, fsync it, rename it over `path`.
+
+    The hidden name (`.NAME.*.tmp`) keeps Spark's file source and other readers off it.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(
+    path: Path, data: Any, indent: int | None = None, mode: int = READABLE
+) -> None:
+    """`data` as JSON (UTF-8, a final newline when indented), written atomically."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    write_text_atomic(path, text + "\n" if indent is not None else text, mode)

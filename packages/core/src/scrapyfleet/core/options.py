@@ -1,0 +1,82 @@
+"""Command-line options with an environment fallback: `SCRAPYFLEET_<COMMAND>_<OPTION>`.
+
+One prefix style for every command (e.g. `SCRAPYFLEET_CRAWL_MASTER_BATCH_SIZE`,
+`SCRAPYFLEET_FTPSINK_PASSIVE_PORTS`); an option given on the command line wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Iterable
+from typing import overload
+
+
+def env_name(command: str, option: str) -> str:
+    """`("crawl-master", "batch-size")` -> `SCRAPYFLEET_CRAWL_MASTER_BATCH_SIZE`."""
+    return f"SCRAPYFLEET_{command}_{option}".upper().replace("-", "_")
+
+
+class EnvDefaults:
+    """Option defaults of one command, each overridable by its environment variable."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    @overload
+    def __call__(self, option: str, default: str) -> str: ...
+    @overload
+    def __call__(self, option: str, default: None = None) -> str | None: ...
+    def __call__(self, option: str, default: str | None = None) -> str | None:
+        """The environment's value for `option`, else `default` (as given: text or None)."""
+        return os.environ.get(env_name(self.command, option), default)
+
+    def epilog(self, example: str) -> str:
+        """One sentence for `--help` saying how the environment fallback works."""
+        prefix = env_name(self.command, "")
+        return (
+            f"Every option also reads {prefix}<OPTION> (e.g. {env_name(self.command, example)}); "
+            "the command line wins."
+        )
+
+
+def parse_pairs(pairs: Iterable[str], flag: str = "--setting") -> dict[str, str]:
+    """`["NAME=VALUE", ...]` -> `{NAME: VALUE}`; ValueError names a malformed pair."""
+    parsed = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{flag} wants NAME=VALUE, got {pair!r}")
+        parsed[name.strip()] = value
+    return parsed
+
+
+# -- argparse types: a ValueError reads "invalid NAME value", an ArgumentTypeError its message ----
+def at_least(low: int) -> Callable[[str], int]:
+    """An integer option that must be >= `low`."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A duration option: a finite number >= 0."""
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port option, 0 meaning any free port."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be within 0..65535, got {text}")
+    return value

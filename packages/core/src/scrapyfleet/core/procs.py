@@ -1,0 +1,103 @@
+"""Processes and ports: free ports, is a PID alive, stop a process group, does a URL answer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+POLL = 0.05  # seconds between checks while waiting for a process or a port
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def free_port_block(count: int, host: str = "127.0.0.1", tries: int = 50) -> int:
+    """The first of `count` consecutive free TCP ports; OSError if none is found."""
+    for _ in range(tries):
+        base = free_port(host)
+        if base + count <= 65536 and all(_bindable(host, base + k) for k in range(1, count)):
+            return base
+    raise OSError(f"found no {count} consecutive free ports on {host}")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def url_ok(url: str, timeout: float = 1.0) -> bool:
+    """Whether GET `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` names a live (non-zombie) process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def cmdline(pid: int) -> bytes:
+    """The command line of `pid` (empty if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def stop_group(pid: int, grace: float = 10.0, kill_wait: float = 5.0) -> bool:
+    """SIGTERM the process group led by `pid`, SIGKILL it after `grace` seconds; reap `pid` if it
+    is our child. False if the group was already gone."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return sig != signal.SIGTERM
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not pid_alive(pid):
+                return True
+            time.sleep(POLL)
+    return True
+
+
+def script(name: str) -> str:
+    """The console script `name` installed next to this Python."""
+    return str(Path(sys.executable).parent / name)

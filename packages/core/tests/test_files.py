@@ -1,0 +1,37 @@
+"""Atomic writes: the old contents or the new, never a partial file, no temporary left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scrapyfleet.core.files import PRIVATE, write_json_atomic, write_text_atomic
+
+
+def test_write_json_atomic_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "shifts.json"
+    write_json_atomic(target, {"a": 1})
+    write_json_atomic(target, {"a": 2, "word": "café"})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"a": 2, "word": "café"}
+    assert [p.name for p in tmp_path.iterdir()] == ["shifts.json"]
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_failed_write_keeps_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "shifts.json"
+    write_json_atomic(target, {"a": 1})
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"a": object()})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["shifts.json"]
+
+
+def test_private_mode_and_indented_json(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    write_json_atomic(target, {"a": [1]}, indent=2, mode=PRIVATE)
+    assert target.read_text() == '{\n  "a": [\n    1\n  ]\n}\n'
+    assert target.stat().st_mode & 0o777 == 0o600
+    write_text_atomic(target, "x")
+    assert target.read_text() == "x"
