@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
 from scrapyfleet.core.targets import Target
 
+T = TypeVar("T")
 JobState = str  # "pending" | "running" | "finished"
 STATES: tuple[JobState, ...] = ("pending", "running", "finished")
 # schedule.json parameters that are not spider arguments.
@@ -59,14 +60,14 @@ class JobList:
         return {job.id: job for job in (*self.pending, *self.running, *self.finished)}
 
 
-def _field(data: Mapping[str, Any], key: str, kind: type, endpoint: str) -> Any:
+def _field(data: Mapping[str, Any], key: str, kind: type[T], endpoint: str) -> T:
     value = data.get(key)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ScrapydError(f"unexpected response: no {kind.__name__} {key!r}", endpoint)
     return value
 
 
-def _optional(data: Mapping[str, Any], key: str, kind: type) -> Any:
+def _optional(data: Mapping[str, Any], key: str, kind: type[T]) -> T | None:
     value = data.get(key)
     return value if isinstance(value, kind) else None
 

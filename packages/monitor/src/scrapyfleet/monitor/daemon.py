@@ -17,7 +17,7 @@ from scrapyfleet.monitor.poll import JobChanges, JobTracker
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One monitor event: a name, a log level and its fields (the ARCHITECTURE.md contract)."""
+    """One monitor event: a name, a log level and its fields (docs/architecture.md, "Contracts")."""
 
     name: str
     level: str
