@@ -1,14 +1,17 @@
-"""Processes and ports: free ports, is a PID alive, stop a process group, does a URL answer."""
+"""Processes and ports: free ports, loopback binds, is a PID alive, stop a process group, does a
+URL answer."""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 POLL = 0.05  # seconds between checks while waiting for a process or a port
@@ -48,10 +51,22 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def url_ok(url: str, timeout: float = 1.0) -> bool:
-    """Whether GET `url` answers 200."""
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is reachable from this machine only (`localhost`, 127.0.0.0/8,
+    ::1). `0.0.0.0`, `::`, names and other addresses are not."""
+    if host == "localhost":
+        return True
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_ok(url: str, timeout: float = 1.0, headers: Mapping[str, str] | None = None) -> bool:
+    """Whether GET `url` (with `headers`) answers 200."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return bool(response.status == 200)
     except OSError:
         return False

@@ -4,11 +4,18 @@ Each node lives in its own working directory (`<dir>/scrapydN/`) with its `scrap
 `scrapy.cfg` whose `[settings]` section serves the egg-less `properties` project from this venv.
 `<dir>/scrapy.cfg` holds the `[deploy:scrapydN]` targets that crawl-master and the monitor use.
 Nodes are stopped by the PIDs recorded in `<dir>/scrapydN/scrapyd.pid`, process group and all.
+
+With `--user` (password from SCRAPYFLEET_CLUSTER_PASSWORD or `--password-file`, never the command
+line) every node requires HTTP basic auth: the credentials go into each node's `scrapyd.conf` and
+the deploy targets, both written 0600, so crawl-master, the monitor and `--deploy` use them. A
+bind address other than loopback is refused without them: an open scrapyd runs anyone's egg.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import configparser
 import signal
 import subprocess
 import sys
@@ -16,12 +23,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import structlog
 
 from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.core.files import PRIVATE, READABLE, write_text_atomic
 from scrapyfleet.core.logs import configure_logging
-from scrapyfleet.core.procs import stop_group, url_ok
+from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
+from scrapyfleet.core.procs import is_loopback, stop_group, url_ok
 
 log = structlog.get_logger("scrapyfleet.demo.cluster")
 
@@ -51,6 +61,17 @@ NODE_CFG = """\
 """
 
 
+class Credentials(NamedTuple):
+    """HTTP basic auth of every node."""
+
+    user: str
+    password: str
+
+    def header(self) -> dict[str, str]:
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+
 @dataclass(frozen=True, slots=True)
 class NodeSpec:
     name: str
@@ -58,6 +79,7 @@ class NodeSpec:
     port: int
     slots: int
     root: Path
+    auth: Credentials | None = None
 
     @property
     def url(self) -> str:
@@ -69,10 +91,15 @@ class NodeSpec:
 
 
 def node_specs(
-    directory: Path, nodes: int, host: str, base_port: int, slots: int
+    directory: Path,
+    nodes: int,
+    host: str,
+    base_port: int,
+    slots: int,
+    auth: Credentials | None = None,
 ) -> list[NodeSpec]:
     return [
-        NodeSpec(f"scrapyd{i}", host, base_port + i - 1, slots, directory / f"scrapyd{i}")
+        NodeSpec(f"scrapyd{i}", host, base_port + i - 1, slots, directory / f"scrapyd{i}", auth)
         for i in range(1, nodes + 1)
     ]
 
@@ -90,27 +117,45 @@ def write_configs(
     for spec in specs:
         spec.root.mkdir(parents=True, exist_ok=True)
         conf = NODE_CONF.format(host=spec.host, port=spec.port, slots=spec.slots)
-        (spec.root / "scrapyd.conf").write_text(conf, encoding="utf-8")
-        (spec.root / "scrapy.cfg").write_text(node_cfg, encoding="utf-8")
-        deploy += [
+        section = [
             f"\n[deploy:{spec.name}]",
             f"url = {spec.url}",
             f"project = {next(iter(projects))}",
             f"slots = {spec.slots}",
         ]
+        if spec.auth is not None:
+            conf += f"username = {spec.auth.user}\npassword = {spec.auth.password}\n"
+            section += [f"username = {spec.auth.user}", f"password = {spec.auth.password}"]
+        write_text_atomic(spec.root / "scrapyd.conf", conf, _mode(spec))
+        write_text_atomic(spec.root / "scrapy.cfg", node_cfg)
+        deploy += section
     config = directory / "scrapy.cfg"
-    config.write_text("\n".join(deploy) + "\n", encoding="utf-8")
+    write_text_atomic(config, "\n".join(deploy) + "\n", _mode(*specs))
     return config
 
 
-def answers(url: str, timeout: float = 1.0) -> bool:
-    """Whether the scrapyd node at `url` answers `daemonstatus.json`."""
-    return url_ok(f"{url}/daemonstatus.json", timeout)
+def _mode(*specs: NodeSpec) -> int:
+    """Files holding credentials are the owner's alone."""
+    return PRIVATE if any(spec.auth for spec in specs) else READABLE
+
+
+def configured_auth(spec: NodeSpec) -> Credentials | None:
+    """The credentials in the node's own `scrapyd.conf` (what `cluster up` wrote), if any."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(spec.root / "scrapyd.conf", encoding="utf-8")
+    user = parser.get("scrapyd", "username", fallback="")
+    password = parser.get("scrapyd", "password", fallback="")
+    return Credentials(user, password) if user and password else None
+
+
+def answers(url: str, timeout: float = 1.0, auth: Credentials | None = None) -> bool:
+    """Whether the scrapyd node at `url` answers `daemonstatus.json` (with `auth`, if set)."""
+    return url_ok(f"{url}/daemonstatus.json", timeout, auth.header() if auth else None)
 
 
 def start_node(spec: NodeSpec, env: dict[str, str] | None = None) -> int:
     """Start one scrapyd in its directory, in its own process group; returns its PID."""
-    if answers(spec.url):
+    if answers(spec.url, auth=spec.auth):
         raise RuntimeError(f"{spec.url} already answers: is {spec.name} running?")
     with (spec.root / "scrapyd.out").open("ab") as out:
         process = subprocess.Popen(
@@ -131,7 +176,7 @@ def wait_ready(specs: list[NodeSpec], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     waiting = list(specs)
     while waiting:
-        waiting = [s for s in waiting if not answers(s.url)]
+        waiting = [s for s in waiting if not answers(s.url, auth=s.auth)]
         if waiting and time.monotonic() > deadline:
             names = ", ".join(s.name for s in waiting)
             raise TimeoutError(f"{names} did not answer within {timeout}s (see scrapyd.out)")
@@ -151,7 +196,7 @@ def stop_node(spec: NodeSpec) -> bool:
 
 
 def _specs_from_args(args: argparse.Namespace) -> list[NodeSpec]:
-    return node_specs(args.dir, args.nodes, args.host, args.base_port, args.slots)
+    return node_specs(args.dir, args.nodes, args.host, args.base_port, args.slots, args.auth)
 
 
 def cmd_up(args: argparse.Namespace) -> list[NodeSpec]:
@@ -177,7 +222,7 @@ def cmd_down(args: argparse.Namespace) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     down = 0
     for spec in _specs_from_args(args):
-        up = answers(spec.url)
+        up = answers(spec.url, auth=spec.auth or configured_auth(spec))
         down += not up
         log.info("node", node=spec.name, url=spec.url, up=up)
     return 0 if down == 0 else 1
@@ -195,26 +240,78 @@ def cmd_run(args: argparse.Namespace) -> None:
     log.info("cluster_stopped", nodes=len(specs))
 
 
+ENV = EnvDefaults("cluster")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cluster",
         description="Start, stop or check the local scrapyd cluster (egg-less `properties`).",
+        epilog=ENV.epilog("base-port") + " The nodes' password: SCRAPYFLEET_CLUSTER_PASSWORD "
+        "or --password-file (never on the command line).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("command", choices=["up", "down", "status", "run"],
                    help="up: start in the background; run: start and stop on Ctrl-C")  # fmt: skip
-    p.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="cluster directory")
-    p.add_argument("--nodes", type=int, default=3, help="number of scrapyd nodes")
-    p.add_argument("--host", default="127.0.0.1", help="address every node binds")
-    p.add_argument("--base-port", type=int, default=6801, help="port of node 1; node N: +N-1")
-    p.add_argument("--slots", type=int, default=2, help="scrapyd max_proc of every node")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for readiness")
+    p.add_argument(
+        "--dir", type=Path, default=ENV("dir", str(DEFAULT_DIR)), help="cluster directory"
+    )
+    p.add_argument("--nodes", type=at_least(1), default=ENV("nodes", "3"), help="scrapyd nodes")
+    p.add_argument(
+        "--host",
+        default=ENV("host", "127.0.0.1"),
+        help="address every node binds; other than loopback only with --user",
+    )
+    p.add_argument("--base-port", type=port_number, default=ENV("base-port", "6801"),
+                   help="port of node 1; node N: +N-1")  # fmt: skip
+    p.add_argument("--slots", type=at_least(1), default=ENV("slots", "2"),
+                   help="scrapyd max_proc of every node")  # fmt: skip
+    p.add_argument("--timeout", type=seconds, default=ENV("timeout", "30"),
+                   help="seconds to wait for readiness")  # fmt: skip
+    p.add_argument(
+        "--user",
+        default=ENV("user"),
+        help="require HTTP basic auth on every node, as this user (status and down read the "
+        "nodes' own credentials when not given)",
+    )
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        default=ENV("password-file"),
+        help="file whose first line is the nodes' password (else SCRAPYFLEET_CLUSTER_PASSWORD)",
+    )
     return p
+
+
+def credentials(args: argparse.Namespace) -> Credentials | None:
+    """The nodes' credentials from the options; ValueError says what is missing or unsafe."""
+    password = ENV("password", "")
+    if args.password_file is not None:
+        lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    if args.user and not password:
+        raise ValueError(
+            "--user needs a password: set SCRAPYFLEET_CLUSTER_PASSWORD or --password-file"
+        )
+    if password and not args.user:
+        raise ValueError("a password was given without --user")
+    auth = Credentials(args.user, password) if args.user else None
+    if auth is None and args.command in ("up", "run") and not is_loopback(args.host):
+        raise ValueError(
+            f"refusing to start scrapyd on {args.host} without auth: anyone who reaches an open "
+            "node can upload an egg and run code; use --user with a password, or a loopback host"
+        )
+    return auth
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     configure_logging()
+    try:
+        args.auth = credentials(args)
+    except (OSError, ValueError) as exc:
+        print(f"cluster: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "up":
             cmd_up(args)
