@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,11 +17,12 @@ Serve = Callable[..., Awaitable[str]]
 
 @pytest.fixture
 async def serve(free_port: Callable[[], int]) -> AsyncIterator[Serve]:
-    """`await serve(catalog, latency=0.0)` -> base URL; every site is stopped afterwards."""
+    """`await serve(catalog, latency=0.0, faults=None)` -> base URL; every site is stopped
+    afterwards."""
     runners: list[web.AppRunner] = []
 
-    async def start(catalog: Catalog, latency: float = 0.0) -> str:
-        runner = web.AppRunner(make_app(catalog, latency), access_log=None)
+    async def start(catalog: Catalog, latency: float = 0.0, faults: Path | None = None) -> str:
+        runner = web.AppRunner(make_app(catalog, latency, faults), access_log=None)
         await runner.setup()
         runners.append(runner)
         port = free_port()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -41,12 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     option("total", "50000", at_least(1), "number of property listings")
     option("latency", "0.25", seconds, "seconds to wait before each properties page")
     option("seed", "0", int, "seed of the generated listings")
+    parser.add_argument(
+        "--faults",
+        type=Path,
+        default=ENV("faults"),
+        help="JSON fault plan: paths that answer 5xx/4xx, drop the connection or hang, for a "
+        "count of requests or a time (read again when it changes; see scrapyfleet.demosite."
+        f"faults) (env {env_name(ENV.command, 'faults')})",
+    )
     return parser
 
 
-async def serve(host: str, port: int, catalog: Catalog, latency: float) -> int:
+async def serve(
+    host: str, port: int, catalog: Catalog, latency: float, faults: Path | None = None
+) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop, 1 if the port cannot be bound."""
-    runner = web.AppRunner(make_app(catalog, latency), access_log=None)
+    runner = web.AppRunner(make_app(catalog, latency, faults), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -76,4 +87,5 @@ async def serve(host: str, port: int, catalog: Catalog, latency: float) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    return asyncio.run(serve(args.host, args.port, Catalog(args.total, args.seed), args.latency))
+    catalog = Catalog(args.total, args.seed)
+    return asyncio.run(serve(args.host, args.port, catalog, args.latency, args.faults))

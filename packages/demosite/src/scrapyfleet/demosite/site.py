@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from scrapyfleet.demosite import benchmark
 from scrapyfleet.demosite.catalog import Catalog
+from scrapyfleet.demosite.faults import add_faults
 from scrapyfleet.demosite.pages import index_page, property_page
 
 CATALOG = web.AppKey("catalog", Catalog)
@@ -24,11 +26,14 @@ HOME_PAGE = """<!DOCTYPE html>
 """
 
 
-def make_app(catalog: Catalog, latency: float) -> web.Application:
-    """The site serving `catalog`, each properties page delayed by `latency` seconds."""
+def make_app(catalog: Catalog, latency: float, faults: Path | None = None) -> web.Application:
+    """The site serving `catalog`, each properties page delayed by `latency` seconds, failing
+    as the fault plan file `faults` says (see `faults.py`)."""
     if latency < 0:
         raise ValueError(f"latency must be >= 0, got {latency}")
     app = web.Application()
+    if faults is not None:
+        add_faults(app, faults)
     app[CATALOG] = catalog
     app[LATENCY] = latency
     app.router.add_get("/", home)
