@@ -70,9 +70,11 @@ async def test_permanent_fault_until_the_plan_is_rewritten(
 
 async def test_reset_and_hang(serve: Serve, tmp_path: Path) -> None:
     reset, hang = CATALOG.listing_path(44), CATALOG.listing_path(45)
-    base = await serve(CATALOG, faults=plan(tmp_path / "p.json",
-                       {"paths": [reset], "action": "reset", "first": 2},
-                       {"paths": [hang], "action": "hang", "seconds": 1.5, "first": 1}))  # fmt: skip
+    rules = (
+        {"paths": [reset], "action": "reset", "first": 2},
+        {"paths": [hang], "action": "hang", "seconds": 1.5, "first": 1},
+    )
+    base = await serve(CATALOG, faults=plan(tmp_path / "p.json", *rules))
     async with aiohttp.ClientSession() as http:
         await _reset_and_hang(http, base, reset, hang)
 
