@@ -1,0 +1,68 @@
+"""`fleet:` feeds go where the master says, through Scrapy's own storages; attempt credentials."""
+
+from __future__ import annotations
+
+import io
+from typing import IO, Any, ClassVar
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from scrapyfleet.crawler.credentials import attempt_credential, new_secret, verify
+from scrapyfleet.crawler.feedstorage import (
+    FleetFeedStorage,
+    mask,
+    set_destination,
+    split_feed_uri,
+    stored_feeds,
+)
+
+
+def test_split_and_mask() -> None:
+    uri = "ftp://worker:s3cret@127.0.0.1:2121/feeds/%(batch)s_%(name)s.jl"
+    assert split_feed_uri(uri) == (
+        "ftp://worker:s3cret@127.0.0.1:2121/feeds/",
+        "%(batch)s_%(name)s.jl",
+    )
+    assert mask(uri) == "ftp://worker:***@127.0.0.1:2121/feeds/%(batch)s_%(name)s.jl"
+    assert mask("ftp://127.0.0.1/x.jl") == "ftp://127.0.0.1/x.jl"
+    with pytest.raises(ValueError, match="SCHEME"):
+        split_feed_uri("ftp://worker:s3cret@host/")
+
+
+class MemoStorage:
+    """A synchronous storage that keeps what it is given (real FTP is covered end to end)."""
+
+    kept: ClassVar[dict[str, bytes]] = {}
+
+    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None) -> None:
+        self.uri = uri
+
+    def store(self, file: IO[bytes]) -> None:
+        MemoStorage.kept[self.uri] = file.read()
+
+
+def test_store_delegates_to_the_destination_storage() -> None:
+    crawler = get_crawler(settings_dict={"FEED_STORAGES": {"memo": MemoStorage}})
+    storage = FleetFeedStorage.from_crawler(crawler, "fleet:b-00001_distr.jl")
+    with pytest.raises(RuntimeError, match="never fetched"):
+        storage.store(io.BytesIO(b"x"))
+    set_destination(crawler, "memo://worker:pw@sink/feeds")
+    file = storage.open(None)  # type: ignore[arg-type]  # the spider is not used
+    file.write(b'{"url": "u"}\n')
+    storage.store(file)
+    assert MemoStorage.kept == {"memo://worker:pw@sink/feeds/b-00001_distr.jl": b'{"url": "u"}\n'}
+    assert [(f.name, f.bytes) for f in stored_feeds(crawler)] == [("b-00001_distr.jl", 13)]
+    set_destination(crawler, "nope://sink/")
+    with pytest.raises(RuntimeError, match="no feed storage"):
+        storage.store(io.BytesIO(b"x"))
+
+
+def test_attempt_credentials_open_one_attempt_of_one_batch() -> None:
+    secret = new_secret()
+    credential = attempt_credential(secret, "r1-00001", 2)
+    assert verify(secret, "r1-00001", 2, credential)
+    assert not verify(secret, "r1-00001", 1, credential)
+    assert not verify(secret, "r1-00002", 2, credential)
+    assert not verify(new_secret(), "r1-00001", 2, credential)
+    assert secret not in credential
