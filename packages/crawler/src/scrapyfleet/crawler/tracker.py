@@ -24,6 +24,18 @@ BATCH_URL = "scrapyfleet_batch_url"
 Errback = Callable[[Failure], Any]
 
 
+def describe(url: str, failure: Failure) -> UrlFailure:
+    """The outcome of a request's final error: an HTTP status kept by HttpErrorMiddleware, or
+    a download exception."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        response = exc.response
+        retry_after = response.headers.get("Retry-After")
+        text = retry_after.decode("latin-1") if retry_after else None
+        return status_failure(url, response.status, text)
+    return exception_failure(url, exc or Exception(str(failure)))
+
+
 class UrlTracker:
     """Collects per-URL results of one worker's batch."""
 
@@ -56,14 +68,7 @@ class UrlTracker:
             self.with_item.add(url)
 
     def record_error(self, url: str, failure: Failure) -> None:
-        exc = failure.value
-        if isinstance(exc, HttpError):
-            response = exc.response
-            retry_after = response.headers.get("Retry-After")
-            text = retry_after.decode("latin-1") if retry_after else None
-            self.failed[url] = status_failure(url, response.status, text)
-        else:
-            self.failed[url] = exception_failure(url, exc or Exception(str(failure)))
+        self.failed[url] = describe(url, failure)
 
     def failures(self, urls: Iterable[str]) -> list[UrlFailure]:
         """Every URL of the batch that did not yield an item, with why."""
