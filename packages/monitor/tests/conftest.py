@@ -4,10 +4,13 @@ stopped by PID.
 The project `tiny` has one spider, `wait`, that makes no request and finishes as soon as the file
 named by its `release` argument exists, or a file `all` next to it, or after `timeout` seconds.
 Tests drive each job's pending -> running -> finished steps by creating files instead of sleeping.
+Also: scrapy.cfg writing, and small aiohttp servers in threads (webhook receivers, Prometheus
+endpoints standing in for crawl-master and ftpsink).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -22,8 +25,10 @@ import zipfile
 from base64 import b64encode
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 PROJECT = "tiny"
 
@@ -269,3 +274,76 @@ def run_monitor(tmp_path: Path) -> Iterator[Callable[..., MonitorProcess]]:
     yield start
     for monitor in started:
         monitor.stop(signal.SIGKILL)
+
+
+def write_config(folder: Path, nodes: dict[str, Any], **extra: object) -> Path:
+    """A scrapy.cfg with one [deploy:NAME] per node, project `tiny`."""
+    lines = ["[deploy]", f"project = {PROJECT}", ""]
+    for name, node in nodes.items():
+        lines += [f"[deploy:{name}]", f"url = {node.url}/"]
+        lines += [f"{key} = {value}" for key, value in extra.items()]
+        lines.append("")
+    path = folder / "scrapy.cfg"
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture(name="write_config")
+def write_config_fixture() -> Callable[..., Path]:
+    return write_config
+
+
+class AppThread:
+    """An aiohttp application on 127.0.0.1 (a free port), served by its own loop in a thread."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        self.loop.run_until_complete(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[web.Application], str]]:
+    """Factory: serve an aiohttp application in a thread; its base URL. Stopped at teardown."""
+    threads: list[AppThread] = []
+
+    def serve(app: web.Application) -> str:
+        threads.append(AppThread(app))
+        return threads[-1].url
+
+    yield serve
+    for thread in threads:
+        thread.stop()
+
+
+class Receiver:
+    """A webhook receiver: records every JSON document POSTed to /hook; the first `fail` requests
+    get HTTP 500."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.requests = 0
+        self.received: list[dict[str, Any]] = []
+        self.app = web.Application()
+        self.app.router.add_post("/hook", self.hook)
+
+    async def hook(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if self.requests <= self.fail:
+            return web.Response(status=500, text="not now")
+        self.received.append(await request.json())
+        return web.Response(status=204)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [doc for doc in list(self.received) if doc["event"] == event]

@@ -151,15 +151,7 @@ class FleetState:
             self.pages_rate.append((now, round(rate, 3)))
         eta = pending / url_rate if pending is not None and url_rate else None
         panel.update(
-            batches=crawl.batches,
-            urls=crawl.urls,
-            pages=crawl.pages,
-            items=crawl.items,
-            attempts=crawl.attempts,
-            retries=crawl.retries,
-            nodes=crawl.nodes,
             started=iso(crawl.started),
-            outcome=crawl.outcome,
             pages_per_second=None if rate is None else round(rate, 2),
             eta_seconds=None if crawl.outcome or eta is None else round(eta),
             history=[[t, v] for t, v in self.pages_rate],
@@ -207,6 +199,6 @@ def _ends(rows: list[dict[str, Any]], n: int) -> tuple[list[dict[str, Any]], lis
 def _panel(reading: Reading[Any]) -> dict[str, Any]:
     panel: dict[str, Any] = {"state": reading.state, "reason": reading.problem}
     value = reading.value
-    if value is not None and not isinstance(value, Analysis | Crawl):
+    if value is not None and not isinstance(value, Analysis):  # its own shape: `_analysis`
         panel.update({k: getattr(value, k) for k in value.__dataclass_fields__})
     return panel
