@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 PROJECT = "tiny"
 
@@ -347,3 +348,63 @@ class Receiver:
 
     def named(self, event: str) -> list[dict[str, Any]]:
         return [doc for doc in list(self.received) if doc["event"] == event]
+
+
+class CrawlMasterStub:
+    """Stands in for crawl-master's metrics endpoint until it serves its own: a real registry
+    with the names the console expects, served by aiohttp."""
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.batches = Gauge("scrapyfleet_crawl_batches", "Batches.", ["state"], registry=r)
+        self.urls = Gauge("scrapyfleet_crawl_urls", "URLs.", ["outcome"], registry=r)
+        self.pages = Counter("scrapyfleet_crawl_pages", "Pages.", registry=r)
+        self.items = Counter("scrapyfleet_crawl_items", "Items.", registry=r)
+        self.nodes = Gauge("scrapyfleet_crawl_nodes", "Nodes.", ["state"], registry=r)
+        self.started = Gauge("scrapyfleet_crawl_started_timestamp_seconds", "Start.", registry=r)
+        self.finished = Gauge("scrapyfleet_crawl_finished", "End.", ["outcome"], registry=r)
+        self.started.set(1_700_000_000)
+        self._pages = self._items = 0
+        self.app = web.Application()
+        self.app.router.add_get("/metrics", self.metrics)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), content_type="text/plain")
+
+    def progress(self, landed: int, pending: int, pages: int) -> None:
+        """Set the figures of a crawl this far (counters only grow: call with larger numbers)."""
+        for outcome, n in {"landed": landed, "pending": pending, "failed": 1, "gone": 0}.items():
+            self.urls.labels(outcome).set(n)
+        for state, n in {"queued": pending // 10, "running": 3, "done": landed // 10}.items():
+            self.batches.labels(state).set(n)
+        self.nodes.labels("usable").set(3)
+        self.nodes.labels("set_aside").set(0)
+        self.pages.inc(pages - self._pages)
+        self.items.inc(landed - self._items)
+        self._pages, self._items = pages, landed
+
+
+@pytest.fixture
+def crawl_master_stub(
+    serve_app: Callable[[web.Application], str],
+) -> Callable[[], tuple[CrawlMasterStub, str]]:
+    """Factory: a served CrawlMasterStub and its metrics URL."""
+
+    def make() -> tuple[CrawlMasterStub, str]:
+        stub = CrawlMasterStub()
+        return stub, serve_app(stub.app) + "/metrics"
+
+    return make
+
+
+@pytest.fixture
+def receiver(
+    serve_app: Callable[[web.Application], str],
+) -> Callable[..., tuple[Receiver, str]]:
+    """Factory: a served webhook Receiver (`fail` first requests get 500) and its URL."""
+
+    def make(fail: int = 0) -> tuple[Receiver, str]:
+        hooked = Receiver(fail)
+        return hooked, serve_app(hooked.app) + "/hook"
+
+    return make
