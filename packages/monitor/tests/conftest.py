@@ -299,13 +299,15 @@ class AppThread:
 
     def __init__(self, app: web.Application) -> None:
         self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-        self.loop.run_until_complete(self.runner.setup())
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        self.thread.start()  # set up inside it too: the test's thread may run a loop (Playwright)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def _start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)

@@ -81,9 +81,9 @@ function renderNodes(snap) {
       el("div", { class: "bar", title: "running / slots" }, el("span", { style: `width:${fill}%` })),
       el("div", { class: "counts" },
         el("span", {}, el("b", { "data-field": "running", text: String(n.running) }),
-          ` running / ${slots ?? "?"} slots`),
-        el("span", {}, el("b", { "data-field": "pending", text: String(n.pending) }), " pending"),
-        el("span", {}, el("b", { "data-field": "finished", text: String(n.finished) }), " finished")),
+          `running of ${slots ?? "?"}`),
+        el("span", {}, el("b", { "data-field": "pending", text: String(n.pending) }), "pending"),
+        el("span", {}, el("b", { "data-field": "finished", text: String(n.finished) }), "finished")),
       n.up ? null : el("div", { class: "reason", "data-field": "reason", text: `down: ${n.reason}` }),
       el("div", { class: "when", "data-field": "last_answer", "data-time": n.last_answer ?? "",
         text: `last answer ${ago(n.last_answer)} · ${Math.round(n.latency * 1000)} ms` }));
@@ -219,14 +219,19 @@ function chart(target, series, { empty = "no data", digits = 0 } = {}) {
     svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, new Date(x1).toLocaleTimeString("en-GB")),
   );
   if (y0 < 0 && y1 > 0) target.append(svg("line", { x1: L, y1: py(0), x2: W - R, y2: py(0), class: "axis" }));
+  const labels = [];
   series.forEach((s, i) => {
+    if (!s.points.length) return;
     const color = COLORS[i % COLORS.length];
     const points = s.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ");
     target.append(svg("polyline", { points, class: "series", stroke: color }));
-    const [lx, ly] = s.points[s.points.length - 1] ?? [x1, y1];
-    if (s.points.length) {
-      target.append(svg("text", { x: W - R + 4, y: Math.min(H - B, Math.max(T + 8, py(ly) + 4)), fill: color, style: `fill:${color}` }, s.name));
-    }
+    labels.push({ name: s.name, color, y: py(s.points[s.points.length - 1][1]) + 4 });
+  });
+  labels.sort((a, b) => a.y - b.y);  // end labels at least 11 px apart, top to bottom
+  labels.forEach((label, i) => {
+    const y = Math.max(label.y, T + 8, i ? labels[i - 1].y + 11 : 0);
+    label.y = y;
+    target.append(svg("text", { x: W - R + 4, y, style: `fill:${label.color}` }, label.name));
   });
 }
 
