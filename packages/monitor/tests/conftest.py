@@ -4,10 +4,13 @@ stopped by PID.
 The project `tiny` has one spider, `wait`, that makes no request and finishes as soon as the file
 named by its `release` argument exists, or a file `all` next to it, or after `timeout` seconds.
 Tests drive each job's pending -> running -> finished steps by creating files instead of sleeping.
+Also: scrapy.cfg writing, and small aiohttp servers in threads (webhook receivers, Prometheus
+endpoints standing in for crawl-master and ftpsink).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -22,8 +25,11 @@ import zipfile
 from base64 import b64encode
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 PROJECT = "tiny"
 
@@ -269,3 +275,138 @@ def run_monitor(tmp_path: Path) -> Iterator[Callable[..., MonitorProcess]]:
     yield start
     for monitor in started:
         monitor.stop(signal.SIGKILL)
+
+
+def write_config(folder: Path, nodes: dict[str, Any], **extra: object) -> Path:
+    """A scrapy.cfg with one [deploy:NAME] per node, project `tiny`."""
+    lines = ["[deploy]", f"project = {PROJECT}", ""]
+    for name, node in nodes.items():
+        lines += [f"[deploy:{name}]", f"url = {node.url}/"]
+        lines += [f"{key} = {value}" for key, value in extra.items()]
+        lines.append("")
+    path = folder / "scrapy.cfg"
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture(name="write_config")
+def write_config_fixture() -> Callable[..., Path]:
+    return write_config
+
+
+class AppThread:
+    """An aiohttp application on 127.0.0.1 (a free port), served by its own loop in a thread."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()  # set up inside it too: the test's thread may run a loop (Playwright)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def _start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[web.Application], str]]:
+    """Factory: serve an aiohttp application in a thread; its base URL. Stopped at teardown."""
+    threads: list[AppThread] = []
+
+    def serve(app: web.Application) -> str:
+        threads.append(AppThread(app))
+        return threads[-1].url
+
+    yield serve
+    for thread in threads:
+        thread.stop()
+
+
+class Receiver:
+    """A webhook receiver: records every JSON document POSTed to /hook; the first `fail` requests
+    get HTTP 500."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.requests = 0
+        self.received: list[dict[str, Any]] = []
+        self.app = web.Application()
+        self.app.router.add_post("/hook", self.hook)
+
+    async def hook(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if self.requests <= self.fail:
+            return web.Response(status=500, text="not now")
+        self.received.append(await request.json())
+        return web.Response(status=204)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [doc for doc in list(self.received) if doc["event"] == event]
+
+
+class CrawlMasterStub:
+    """Stands in for crawl-master's metrics endpoint until it serves its own: a real registry
+    with the names the console expects, served by aiohttp."""
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.batches = Gauge("scrapyfleet_crawl_batches", "Batches.", ["state"], registry=r)
+        self.urls = Gauge("scrapyfleet_crawl_urls", "URLs.", ["outcome"], registry=r)
+        self.pages = Counter("scrapyfleet_crawl_pages", "Pages.", registry=r)
+        self.items = Counter("scrapyfleet_crawl_items", "Items.", registry=r)
+        self.nodes = Gauge("scrapyfleet_crawl_nodes", "Nodes.", ["state"], registry=r)
+        self.started = Gauge("scrapyfleet_crawl_started_timestamp_seconds", "Start.", registry=r)
+        self.finished = Gauge("scrapyfleet_crawl_finished", "End.", ["outcome"], registry=r)
+        self.started.set(1_700_000_000)
+        self._pages = self._items = 0
+        self.app = web.Application()
+        self.app.router.add_get("/metrics", self.metrics)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), content_type="text/plain")
+
+    def progress(self, landed: int, pending: int, pages: int) -> None:
+        """Set the figures of a crawl this far (counters only grow: call with larger numbers)."""
+        for outcome, n in {"landed": landed, "pending": pending, "failed": 1, "gone": 0}.items():
+            self.urls.labels(outcome).set(n)
+        for state, n in {"queued": pending // 10, "running": 3, "done": landed // 10}.items():
+            self.batches.labels(state).set(n)
+        self.nodes.labels("usable").set(3)
+        self.nodes.labels("set_aside").set(0)
+        self.pages.inc(pages - self._pages)
+        self.items.inc(landed - self._items)
+        self._pages, self._items = pages, landed
+
+
+@pytest.fixture
+def crawl_master_stub(
+    serve_app: Callable[[web.Application], str],
+) -> Callable[[], tuple[CrawlMasterStub, str]]:
+    """Factory: a served CrawlMasterStub and its metrics URL."""
+
+    def make() -> tuple[CrawlMasterStub, str]:
+        stub = CrawlMasterStub()
+        return stub, serve_app(stub.app) + "/metrics"
+
+    return make
+
+
+@pytest.fixture
+def receiver(
+    serve_app: Callable[[web.Application], str],
+) -> Callable[..., tuple[Receiver, str]]:
+    """Factory: a served webhook Receiver (`fail` first requests get 500) and its URL."""
+
+    def make(fail: int = 0) -> tuple[Receiver, str]:
+        hooked = Receiver(fail)
+        return hooked, serve_app(hooked.app) + "/hook"
+
+    return make

@@ -18,18 +18,6 @@ MonitorFactory = Callable[..., Any]  # conftest: factory of MonitorProcess
 WaitFor = Callable[..., Any]
 
 
-def write_config(folder: Path, nodes: dict[str, Any], **extra: str) -> Path:
-    """A scrapy.cfg with one [deploy:NAME] per node, project `tiny`."""
-    lines = ["[deploy]", "project = tiny", ""]
-    for name, node in nodes.items():
-        lines += [f"[deploy:{name}]", f"url = {node.url}/"]
-        lines += [f"{key} = {value}" for key, value in extra.items()]
-        lines.append("")
-    path = folder / "scrapy.cfg"
-    path.write_text("\n".join(lines))
-    return path
-
-
 def job_ids(monitor: Any, node: str, key: str) -> set[str]:
     """Every job id listed under `key` ("started"/"completed") in `node`'s node_status events."""
     statuses = [e for e in monitor.events if e["event"] == "node_status" and e["node"] == node]
@@ -43,6 +31,7 @@ def test_counts_follow_jobs_through_their_states(
     run_monitor: MonitorFactory,
     releases: Path,
     wait_for: WaitFor,
+    write_config: Callable[..., Path],
 ) -> None:
     one, two = scrapyd_node(), scrapyd_node()
     write_config(tmp_path, {"scrapyd1": one, "scrapyd2": two})
@@ -98,6 +87,7 @@ def test_dead_node_is_reported_and_recovers_and_its_lost_job_vanishes(
     run_monitor: MonitorFactory,
     releases: Path,
     wait_for: WaitFor,
+    write_config: Callable[..., Path],
 ) -> None:
     one, two = scrapyd_node(), scrapyd_node()
     write_config(tmp_path, {"scrapyd1": one, "scrapyd2": two})
@@ -148,6 +138,7 @@ def test_oversized_argument_job_vanishes(
     run_monitor: MonitorFactory,
     releases: Path,
     wait_for: WaitFor,
+    write_config: Callable[..., Path],
 ) -> None:
     node = scrapyd_node()  # max_proc=1: the second job waits while the first runs
     write_config(tmp_path, {"scrapyd1": node})
@@ -262,7 +253,10 @@ def test_unknown_target_exits_2_with_known_names(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_once_resolves_globs_urls_and_uses_basic_auth(
-    tmp_path: Path, scrapyd_node: NodeFactory, free_port: Callable[[], int]
+    tmp_path: Path,
+    scrapyd_node: NodeFactory,
+    free_port: Callable[[], int],
+    write_config: Callable[..., Path],
 ) -> None:
     node = scrapyd_node(username="ops", password="s3cret")
     config = write_config(tmp_path, {"secured": node}, username="ops", password="s3cret")

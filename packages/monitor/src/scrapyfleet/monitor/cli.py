@@ -1,9 +1,11 @@
-"""`monitor`: poll scrapyd nodes and report their jobs as structured events or a live table."""
+"""`monitor`: poll scrapyd nodes and report their jobs as structured events or a live table;
+optionally a live web console, Prometheus metrics and webhook alerts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -14,7 +16,8 @@ import structlog
 
 from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.logs import configure_logging, default_format
-from scrapyfleet.core.options import EnvDefaults
+from scrapyfleet.core.metrics import Address, address, start_exporter
+from scrapyfleet.core.options import EnvDefaults, at_least
 from scrapyfleet.core.targets import (
     Target,
     TargetConfigError,
@@ -23,10 +26,21 @@ from scrapyfleet.core.targets import (
     find_config,
     resolve_targets,
 )
+from scrapyfleet.monitor.alerts import Alerts
 from scrapyfleet.monitor.console import ConsoleTable
 from scrapyfleet.monitor.daemon import Monitor, PollReport, run
+from scrapyfleet.monitor.metrics import MonitorMetrics
+from scrapyfleet.monitor.snapshot import FleetState
+from scrapyfleet.monitor.sources import SourceOptions, Sources
+from scrapyfleet.monitor.watch import Watch
+from scrapyfleet.monitor.web import Credentials, Hub, make_app, serve
 
 env = EnvDefaults("monitor")
+PASSWORD_ENV = "SCRAPYFLEET_MONITOR_WEB_PASSWORD"
+
+
+class StartupError(Exception):
+    """The monitor cannot start as asked (an address taken, ...): exit 2 with the message."""
 
 
 def _positive(text: str) -> float:
@@ -96,7 +110,110 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default=env("log_level", "INFO"), help="lowest level of events written"
     )
+    web = parser.add_argument_group(
+        "web console, metrics and alerts",
+        "The console is one read-only page that updates live (server-sent events); every asset is "
+        "served by the monitor itself. Where the crawl, ingest and analysis are comes only from "
+        "these options.",
+    )
+    web.add_argument(
+        "--web",
+        type=address,
+        metavar="HOST:PORT",
+        default=env("web"),
+        help="serve the web console there (port 0: any free port; the URL is logged as "
+        "web_console); a non-loopback HOST requires --web-user and a password",
+    )
+    web.add_argument(
+        "--web-user",
+        metavar="NAME",
+        default=env("web_user"),
+        help=f"require basic auth as NAME, with the password from {PASSWORD_ENV} or "
+        "--web-password-file (never the command line); plain HTTP: put TLS in front of a "
+        "console reached over a network",
+    )
+    web.add_argument(
+        "--web-password-file",
+        type=Path,
+        metavar="PATH",
+        default=env("web_password_file"),
+        help="file whose first line is the --web-user password",
+    )
+    web.add_argument(
+        "--metrics",
+        type=address,
+        metavar="HOST:PORT",
+        default=env("metrics"),
+        help="serve the monitor's Prometheus metrics there (scrapyfleet_monitor_*; no auth)",
+    )
+    web.add_argument(
+        "--crawl-metrics",
+        metavar="URL",
+        default=env("crawl_metrics"),
+        help="crawl-master's Prometheus endpoint: the console's crawl panel, crawl_finished and "
+        "crawl_failed alerts",
+    )
+    web.add_argument(
+        "--ftpsink-metrics",
+        metavar="URL",
+        default=env("ftpsink_metrics"),
+        help="ftpsink's Prometheus endpoint: uploads and bytes landed",
+    )
+    web.add_argument(
+        "--items",
+        type=Path,
+        metavar="DIR",
+        default=env("items"),
+        help="ftpsink's landing directory: count its landed .jl files and bytes",
+    )
+    web.add_argument(
+        "--analytics-output",
+        type=Path,
+        metavar="DIR",
+        default=env("analytics_output"),
+        help="the Spark job's output directory (shifts.json, progress.json)",
+    )
+    web.add_argument(
+        "--words",
+        type=at_least(1),
+        default=env("words", "10"),
+        help="top and bottom words the console lists",
+    )
+    web.add_argument(
+        "--alert-webhook",
+        action="append",
+        metavar="URL",
+        help="POST node_down, node_recovered, job_vanished, crawl_finished and crawl_failed as "
+        "JSON there (repeatable; retried with backoff, never holding up the polls); the "
+        "environment variable takes URLs separated by spaces",
+    )
     return parser
+
+
+def web_credentials(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> Credentials | None:
+    """The console's credentials from --web-user and the password's env/file; exits 2 when a
+    non-loopback --web has none, or half of them is given."""
+    password = env("web_password")
+    if args.web_password_file is not None:
+        try:
+            password = args.web_password_file.read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, UnicodeDecodeError, IndexError) as e:
+            parser.error(
+                f"--web-password-file {args.web_password_file}: cannot read a password ({e})"
+            )
+    if args.web_user and not password:
+        parser.error(f"--web-user needs a password: set {PASSWORD_ENV} or --web-password-file")
+    if password and args.web_password_file is not None and not args.web_user:
+        parser.error("--web-password-file needs --web-user")
+    if args.web is not None and not args.web.loopback and not args.web_user:
+        parser.error(
+            f"--web {args.web} is not a loopback address: the console would be open to the "
+            f"network; set --web-user and {PASSWORD_ENV} (or --web-password-file) to require "
+            "basic auth, or bind 127.0.0.1"
+        )
+    return Credentials(args.web_user, password) if args.web_user and password else None
 
 
 def log_report(report: PollReport) -> None:
@@ -106,20 +223,59 @@ def log_report(report: PollReport) -> None:
         getattr(log, event.level)(event.name, **event.fields)
 
 
+def _bound(what: str, where: Address, error: OSError) -> StartupError:
+    return StartupError(f"{what} {where}: cannot listen: {error.strerror or error}")
+
+
 async def _monitor(
     targets: Sequence[Target],
     project: str,
     args: argparse.Namespace,
     show: Callable[[PollReport], None],
+    credentials: Credentials | None,
 ) -> bool:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    log = structlog.get_logger("scrapyfleet.monitor")
     connector = aiohttp.TCPConnector(limit=max(100, 2 * len(targets)))
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        contextlib.AsyncExitStack() as stack,
+    ):
         monitor = Monitor(targets, project, session, args.timeout)
-        return await run(monitor, args.interval, show, stop, once=args.once)
+        options = SourceOptions(
+            args.crawl_metrics, args.ftpsink_metrics, args.items, args.analytics_output
+        )
+        sources = Sources(options, session, args.timeout)
+        state = FleetState(targets, project, args.interval, args.words)
+        hub = Hub()
+        metrics = None
+        if args.metrics is not None:
+            metrics = MonitorMetrics(targets)
+            try:
+                exporter = start_exporter(args.metrics, metrics.registry)
+            except OSError as e:
+                raise _bound("--metrics", args.metrics, e) from None
+            stack.callback(exporter.close)
+            log.info("metrics_serving", url=exporter.url)
+        if args.web is not None:
+            app = make_app(hub, {t.name: t for t in targets}, session, args.timeout, credentials)
+            try:
+                runner, url = await serve(app, args.web)
+            except OSError as e:
+                raise _bound("--web", args.web, e) from None
+            stack.push_async_callback(runner.cleanup)
+            stack.callback(hub.close)
+            log.info("web_console", url=url, auth=credentials is not None)
+        alerts = None
+        if args.alert_webhook:
+            alerts = Alerts(args.alert_webhook, session, outcome=metrics.alert if metrics else None)
+            stack.push_async_callback(alerts.close)
+        publish = hub.publish if args.web is not None else None
+        watch = Watch(monitor, sources, state, publish, metrics, alerts)
+        return await run(watch, args.interval, show, stop, once=args.once)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,10 +290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UnknownTargetError, TargetConfigError) as e:
         parser.error(str(e))
     project = args.project or default_project(config) or PROJECT
+    credentials = web_credentials(parser, args)
+    args.alert_webhook = args.alert_webhook or env("alert_webhook", "").split()
     fmt = args.format or default_format(sys.stdout)
     configure_logging(fmt, args.log_level, stream=sys.stdout if fmt == "json" else sys.stderr)
     show = log_report if fmt == "json" else ConsoleTable(sys.stdout)
-    all_up = asyncio.run(_monitor(targets, project, args, show))
+    try:
+        all_up = asyncio.run(_monitor(targets, project, args, show, credentials))
+    except StartupError as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
     return 0 if all_up or not args.once else 1
 
 

@@ -6,11 +6,11 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
-from scrapyfleet.core.scrapyd import DaemonStatus, ScrapydClient, ScrapydError
+from scrapyfleet.core.scrapyd import DaemonStatus, JobList, ScrapydClient, ScrapydError
 from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.poll import JobChanges, JobTracker
 
@@ -26,12 +26,15 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class NodeReport:
-    """One node's answer to one poll: its status and job changes, or why it did not answer."""
+    """One node's answer to one poll: its status, jobs and job changes, or why it did not answer;
+    `latency` is how long the poll of this node took (seconds)."""
 
     target: Target
     status: DaemonStatus | None = None
     changes: JobChanges | None = None
     reason: str | None = None
+    jobs: JobList | None = None
+    latency: float = 0.0
 
     @property
     def up(self) -> bool:
@@ -71,10 +74,12 @@ class Monitor:
         self.states = {t.url: NodeState() for t in targets}
 
     async def _ask(self, client: ScrapydClient) -> NodeReport:
+        started = time.monotonic()
         asked = asyncio.gather(
             client.daemonstatus(), client.listjobs(self.project), return_exceptions=True
         )
         status, jobs = await asked
+        latency = time.monotonic() - started
         if isinstance(status, BaseException) or isinstance(jobs, BaseException):
             failures = [o for o in (status, jobs) if isinstance(o, BaseException)]
             reasons: dict[str, None] = {}
@@ -82,16 +87,19 @@ class Monitor:
                 if not isinstance(failure, ScrapydError):
                     raise failure
                 reasons[failure.reason] = None
-            return NodeReport(client.target, reason="; ".join(reasons))
+            return NodeReport(client.target, reason="; ".join(reasons), latency=latency)
         changes = self.states[client.target.url].tracker.update(jobs)
-        return NodeReport(client.target, status=status, changes=changes)
+        return NodeReport(client.target, status, changes, jobs=jobs, latency=latency)
 
     def _events(self, report: NodeReport) -> list[Event]:
         target, state = report.target, self.states[report.target.url]
         where = {"node": target.name, "url": target.url}
         if report.status is None or report.changes is None:
-            state.down = True
-            return [Event("node_unreachable", "warning", {**where, "reason": report.reason})]
+            events = [Event("node_unreachable", "warning", {**where, "reason": report.reason})]
+            if not state.down:  # once per outage
+                state.down = True
+                events.append(Event("node_down", "warning", {**where, "reason": report.reason}))
+            return events
         events = []
         if state.down:
             state.down = False
@@ -132,8 +140,14 @@ class Monitor:
         return PollReport(list(nodes), events)
 
 
+class Poller(Protocol):
+    """What `run` polls: a Monitor, or something that wraps one."""
+
+    async def poll(self) -> PollReport: ...
+
+
 async def run(
-    monitor: Monitor,
+    monitor: Poller,
     interval: float,
     show: Callable[[PollReport], None],
     stop: asyncio.Event,

@@ -1,0 +1,76 @@
+"""One poll of everything: the nodes and the sources at once, then the crawl's events, the
+metrics, the alerts and the web console's snapshot. The poll loop (`daemon.run`) drives it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from scrapyfleet.monitor.alerts import Alerts
+from scrapyfleet.monitor.daemon import Event, Monitor, PollReport
+from scrapyfleet.monitor.metrics import MonitorMetrics
+from scrapyfleet.monitor.snapshot import FleetState
+from scrapyfleet.monitor.sources import Crawl, Reading, Sources
+
+
+class CrawlEnd:
+    """`crawl_finished` / `crawl_failed` once per run (runs told apart by their start time)."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.ended: set[float | None] = set()
+
+    def events(self, reading: Reading[Crawl]) -> list[Event]:
+        crawl = reading.value
+        if crawl is None or crawl.outcome is None or crawl.started in self.ended:
+            return []
+        self.ended.add(crawl.started)
+        failed = crawl.outcome == "failed"
+        fields = {
+            "crawl_metrics": self.url,
+            "outcome": crawl.outcome,
+            "started": crawl.started,
+            "batches": crawl.batches,
+            "urls": crawl.urls,
+            "pages": crawl.pages,
+            "items": crawl.items,
+        }
+        if failed:
+            return [Event("crawl_failed", "error", fields)]
+        return [Event("crawl_finished", "info", fields)]
+
+
+class Watch:
+    """Polls `monitor` and `sources` together; feeds the console (`publish`), metrics, alerts."""
+
+    def __init__(
+        self,
+        monitor: Monitor,
+        sources: Sources,
+        state: FleetState,
+        publish: Callable[[dict[str, Any]], None] | None = None,
+        metrics: MonitorMetrics | None = None,
+        alerts: Alerts | None = None,
+    ) -> None:
+        self.monitor = monitor
+        self.sources = sources
+        self.state = state
+        self.publish = publish
+        self.metrics = metrics
+        self.alerts = alerts
+        self.crawl_end = CrawlEnd(sources.options.crawl_metrics)
+
+    async def poll(self) -> PollReport:
+        """One poll; the crawl's events go before the closing `cluster_status`."""
+        nodes, readings = await asyncio.gather(self.monitor.poll(), self.sources.read())
+        events = nodes.events[:-1] + self.crawl_end.events(readings.crawl) + nodes.events[-1:]
+        report = PollReport(nodes.nodes, events)
+        if self.metrics is not None:
+            self.metrics.observe(report)
+        if self.alerts is not None:
+            self.alerts.submit(report.events)
+        if self.publish is not None:
+            self.publish(self.state.update(report, readings, time.time()))
+        return report
