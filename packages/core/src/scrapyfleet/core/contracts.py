@@ -121,7 +121,23 @@ class Events:
     NODE_STATUS: Final = "node_status"
     NODE_UNREACHABLE: Final = "node_unreachable"
     NODE_RECOVERED: Final = "node_recovered"
+    NODE_DOWN: Final = "node_down"
     JOB_VANISHED: Final = "job_vanished"
     CLUSTER_STATUS: Final = "cluster_status"
+    CRAWL_FINISHED: Final = "crawl_finished"
+    CRAWL_FAILED: Final = "crawl_failed"
+    WEB_CONSOLE: Final = "web_console"  # the console's `url`
     # ftpsink
     LANDED: Final = "landed"
+
+
+# What the monitor pushes to webhooks and lists as notable on its page.
+ALERT_EVENTS: Final = frozenset(
+    {
+        Events.NODE_DOWN,
+        Events.NODE_RECOVERED,
+        Events.JOB_VANISHED,
+        Events.CRAWL_FINISHED,
+        Events.CRAWL_FAILED,
+    }
+)

@@ -11,12 +11,13 @@ authentication, so bind it only where its readers are.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import threading
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
+
+from scrapyfleet.core.procs import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -35,16 +36,6 @@ class Address:
     @property
     def loopback(self) -> bool:
         return is_loopback(self.host)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is `localhost` or a loopback IP (127.0.0.0/8, ::1); names are not resolved."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_address(text: str, default_host: str = DEFAULT_HOST) -> Address:

@@ -19,11 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import structlog
 
+from scrapyfleet.core.contracts import ALERT_EVENTS
 from scrapyfleet.monitor.daemon import Event
 
-ALERTS = frozenset(
-    {"node_down", "node_recovered", "job_vanished", "crawl_finished", "crawl_failed"}
-)
 QUEUE = 1000  # alerts waiting per webhook; past that new ones fail with "queue full"
 
 log = structlog.get_logger("scrapyfleet.monitor.alerts")
@@ -135,7 +133,7 @@ class Alerts:
     def submit(self, events: Iterable[Event]) -> None:
         """Queue the alerting ones among `events` for every webhook."""
         for event in events:
-            if event.name in ALERTS:
+            if event.name in ALERT_EVENTS:
                 doc = document(event)
                 for webhook in self.webhooks:
                     webhook.put(doc)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from scrapyfleet.core.contracts import ALERT_EVENTS
 from scrapyfleet.core.scrapyd import Job
 from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.daemon import NodeReport, PollReport
@@ -23,9 +24,6 @@ RATE_WINDOW = 30.0  # seconds over which pages/s and the ETA's URL rate are meas
 FINISHED_SHOWN = 10  # finished jobs listed per node (the counts are complete)
 RECENT_EVENTS = 20
 LEADERS = 3  # words per end of the table drawn in the shifts chart
-NOTABLE = frozenset(
-    {"node_down", "node_recovered", "job_vanished", "crawl_finished", "crawl_failed"}
-)
 DONE_OUTCOMES = ("landed", "gone", "no_item", "failed")
 
 
@@ -64,7 +62,7 @@ class FleetState:
         self.events.extendleft(
             {"event": e.name, "level": e.level, "time": iso(now), **e.fields}
             for e in report.events
-            if e.name in NOTABLE
+            if e.name in ALERT_EVENTS
         )
         nodes = [self._node(n, now) for n in report.nodes]
         up = [n for n in nodes if n["up"]]
