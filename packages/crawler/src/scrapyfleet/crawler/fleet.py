@@ -39,23 +39,24 @@ MAX_BACKOFF = 30.0
 
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
-    """Everything the dispatcher needs; built from Scrapy settings by the middleware."""
+    """Everything the dispatcher needs; built from the `DISTRIBUTED_*` settings by the middleware
+    (their defaults live in the settings module)."""
 
     targets: list[Target]
     run_dir: Path
     feed_uri: str
-    project: str = "properties"
-    spider: str = "distr"
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 0
-    advertise_url: str | None = None
-    worker_settings: dict[str, str] = field(default_factory=dict)
-    default_slots: int = 2
-    placement: Placement = "free"
-    max_attempts: int = 3
-    node_timeout: float = 30.0
-    poll_interval: float = 1.0
-    request_timeout: float = 5.0
+    project: str
+    spider: str
+    listen_host: str
+    listen_port: int
+    advertise_url: str | None
+    worker_settings: dict[str, str]
+    default_slots: int
+    placement: Placement
+    max_attempts: int
+    node_timeout: float
+    poll_interval: float
+    request_timeout: float = 5.0  # seconds per scrapyd API call
 
 
 @dataclass(slots=True)
