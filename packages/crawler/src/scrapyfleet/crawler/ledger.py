@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -70,7 +70,7 @@ class Batch:
     finished_at: float | None
 
 
-_COLUMNS = ", ".join(Batch.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = ", ".join(f.name for f in fields(Batch))
 
 
 class Ledger:

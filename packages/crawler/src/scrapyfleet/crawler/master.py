@@ -14,8 +14,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import structlog
 from scrapy.crawler import AsyncCrawlerProcess
@@ -251,24 +252,34 @@ def _log_to_file(path: Path) -> None:
     logging.getLogger().addHandler(handler)
 
 
+class _Reactor(Protocol):
+    """The two calls made on Twisted's global reactor (its module is typed, not the reactor)."""
+
+    def callFromThread(self, callable: Callable[..., object], *args: object) -> None: ...
+    def stop(self) -> None: ...
+
+
 def _stop_on_signals(process: AsyncCrawlerProcess) -> None:
     """First SIGINT/SIGTERM: interrupt the run gracefully (partial batch flushed, summary
     written, resumable). Second: stop the reactor at once. Scrapy's own handlers would stop the
     reactor while the master is still waiting for its workers, before the summary is written."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
+
+    reactor = cast(_Reactor, installed)  # AsyncCrawlerProcess installed the asyncio reactor
+    seen = False
 
     def handler(signum: int, frame: object) -> None:
+        nonlocal seen
         name = signal.Signals(signum).name
-        if handler.seen:  # type: ignore[attr-defined]
+        if seen:
             print(f"crawl-master: {name} again, stopping now", file=sys.stderr)
-            reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
+            reactor.callFromThread(reactor.stop)
             return
-        handler.seen = True  # type: ignore[attr-defined]
+        seen = True
         print(f"crawl-master: {name}, stopping (again to force)", file=sys.stderr)
         for crawler in process.crawlers:
-            reactor.callFromThread(crawler.signals.send_catch_log, interrupt)  # type: ignore[attr-defined]
+            reactor.callFromThread(crawler.signals.send_catch_log, interrupt)
 
-    handler.seen = False  # type: ignore[attr-defined]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
 
