@@ -28,7 +28,7 @@ def ledger(tmp_path: Path) -> Ledger:
 async def client(aiohttp_client, ledger: Ledger):
     reports: list[WorkerReport] = []
 
-    async def on_report(batch_id: str, report: WorkerReport) -> str:
+    def on_report(batch_id: str, report: WorkerReport) -> str:
         reports.append(report)
         ledger.done(batch_id, report.job, report.items, report.pages)
         return ledger.batch(batch_id).state

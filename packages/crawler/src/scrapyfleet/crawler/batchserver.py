@@ -1,7 +1,7 @@
 """The master's HTTP endpoint for workers: fetch a batch's URLs, report its outcome.
 
 Both routes want the run's bearer token (401 otherwise); a malformed report is 400 and changes
-nothing. The payloads come from the ledger, so they survive a master restart.
+nothing. The payloads come from the ledger, so they survive a master restart. `serve` starts it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from scrapyfleet.crawler.reports import WorkerReport
 log = structlog.get_logger("scrapyfleet.crawler.batchserver")
 
 OnFetch = Callable[[str, str], None]
-OnReport = Callable[[str, WorkerReport], Awaitable[str]]
+OnReport = Callable[[str, WorkerReport], str]  # returns the batch's state
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ async def post_report(request: web.Request) -> web.Response:
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         log.warning("report_rejected", batch=batch_id, reason=str(exc))
         raise web.HTTPBadRequest(text=f"malformed report: {exc}\n") from None
-    state = await endpoint.on_report(batch_id, report)
+    state = endpoint.on_report(batch_id, report)
     return web.json_response({"batch": batch_id, "state": state})
 
 
@@ -92,3 +92,16 @@ def make_app(endpoint: BatchEndpoint) -> web.Application:
     app.router.add_get("/batches/{batch}", get_batch)
     app.router.add_post("/batches/{batch}/report", post_report)
     return app
+
+
+async def serve(endpoint: BatchEndpoint, host: str, port: int) -> tuple[web.AppRunner, str, int]:
+    """Serve on host:port, or on any free port if that one is taken (a resumed run's old port:
+    workers of old attempts retry, then fail); the runner, the bound host and port."""
+    runner = web.AppRunner(make_app(endpoint), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await web.TCPSite(runner, host, 0).start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    return runner, str(bound_host), int(bound_port)

@@ -17,8 +17,10 @@ from typing import Any, Self
 import structlog
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
 
 from scrapyfleet.core.targets import find_config, resolve_targets
+from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.fleet import Fleet, FleetConfig
 from scrapyfleet.crawler.ledger import Ledger
 from scrapyfleet.crawler.progress import ProgressReporter
@@ -30,31 +32,50 @@ log = structlog.get_logger("scrapyfleet.crawler.collector")
 # workers) and write the summary, so the run can be resumed.
 interrupt = object()
 
-DEFAULT_FEED = "ftp://anonymous:scrapyfleet@127.0.0.1:2121/%(batch)s_%(name)s_%(time)s.jl"
+
+def new_run_dir() -> Path:
+    """A fresh run directory's path: `runs/master-<timestamp>`."""
+    return Path("runs") / time.strftime("master-%Y%m%d-%H%M%S")
+
+
+def distributed_settings(settings: BaseSettings) -> BaseSettings:
+    """`settings` over this project's settings module: a CrawlSpider of another project, whose
+    settings do not build on ours, still gets every `DISTRIBUTED_*` default."""
+    layered = BaseSettings()
+    layered.setmodule(defaults, priority="default")
+    layered.update(settings)
+    return layered
 
 
 def fleet_config(crawler: Crawler) -> FleetConfig:
     """The dispatcher's configuration from the crawler's `DISTRIBUTED_*` settings."""
-    s = crawler.settings
+    s = distributed_settings(crawler.settings)
     cfg = s.get("DISTRIBUTED_SCRAPY_CFG")
     config = Path(cfg) if cfg else find_config()
-    host, _, port = str(s.get("DISTRIBUTED_LISTEN", "127.0.0.1:0")).rpartition(":")
-    run_dir = s.get("DISTRIBUTED_RUN_DIR") or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+    host, _, port = s.get("DISTRIBUTED_LISTEN").rpartition(":")
+    run_dir = s.get("DISTRIBUTED_RUN_DIR")
+    concurrency = s.getint("DISTRIBUTED_WORKER_CONCURRENCY")
+    worker_settings = {
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        **s.getdict("DISTRIBUTED_WORKER_SETTINGS"),
+    }
+    assert crawler.spider is not None, "the middleware is built for a running spider"
     return FleetConfig(
         targets=resolve_targets(s.getlist("DISTRIBUTED_TARGET_HOSTS"), config),
-        run_dir=Path(run_dir),
-        feed_uri=s.get("DISTRIBUTED_TARGET_FEED_URL") or DEFAULT_FEED,
-        project=s.get("DISTRIBUTED_PROJECT") or s.get("BOT_NAME") or "properties",
+        run_dir=Path(run_dir) if run_dir else new_run_dir(),
+        feed_uri=s.get("DISTRIBUTED_TARGET_FEED_URL"),
+        project=s.get("DISTRIBUTED_PROJECT") or crawler.settings.get("BOT_NAME"),
         spider=crawler.spider.name,
         listen_host=host or "127.0.0.1",
         listen_port=int(port or 0),
         advertise_url=s.get("DISTRIBUTED_ADVERTISE_URL") or None,
-        worker_settings={k: str(v) for k, v in s.getdict("DISTRIBUTED_WORKER_SETTINGS").items()},
-        default_slots=s.getint("DISTRIBUTED_NODE_SLOTS", 2),
-        placement=s.get("DISTRIBUTED_PLACEMENT", "free"),
-        max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS", 3),
-        node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT", 30.0),
-        poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL", 1.0),
+        worker_settings={k: str(v) for k, v in worker_settings.items()},
+        default_slots=s.getint("DISTRIBUTED_NODE_SLOTS"),
+        placement=s.get("DISTRIBUTED_PLACEMENT"),
+        max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS"),
+        node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT"),
+        poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL"),
     )
 
 
@@ -85,12 +106,13 @@ class MasterSide:
     def from_crawler(cls, crawler: Crawler, rule: int) -> Self:
         config = fleet_config(crawler)
         ledger = Ledger(config.run_dir / "ledger.sqlite")
-        batch_size = crawler.settings.getint("DISTRIBUTED_BATCH_SIZE", 1000)
-        first_size = crawler.settings.getint("DISTRIBUTED_FIRST_BATCH_SIZE", 0) or batch_size
+        s = distributed_settings(crawler.settings)
+        batch_size = s.getint("DISTRIBUTED_BATCH_SIZE")
+        first_size = s.getint("DISTRIBUTED_FIRST_BATCH_SIZE") or batch_size
         if not 1 <= first_size <= batch_size:
             raise ValueError("need 1 <= DISTRIBUTED_FIRST_BATCH_SIZE <= DISTRIBUTED_BATCH_SIZE")
         fleet = Fleet(config, ledger)
-        mode = crawler.settings.get("DISTRIBUTED_PROGRESS", "log")
+        mode = s.get("DISTRIBUTED_PROGRESS")
         if mode != "off":
             fleet.on_tick = ProgressReporter(rich_bar=mode == "bar")
         return cls(crawler, rule, fleet, batch_size, first_size)

@@ -20,10 +20,11 @@ import scrapyfleet.core
 import scrapyfleet.crawler
 from scrapyfleet.core.scrapyd import ScrapydClient, ScrapydError
 from scrapyfleet.core.targets import Target
+from scrapyfleet.crawler import settings
 
 log = structlog.get_logger("scrapyfleet.crawler.deploy")
 
-SETTINGS_MODULE = "scrapyfleet.crawler.settings"
+SETTINGS_MODULE = settings.__name__
 DEPLOY_TIMEOUT = 120.0  # addversion runs `scrapy list` on the node before it answers
 
 

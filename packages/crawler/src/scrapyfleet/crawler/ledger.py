@@ -11,9 +11,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
+
+from scrapyfleet.crawler import rules
 
 State = Literal["queued", "scheduled", "running", "done", "failed"]
 ACTIVE: tuple[State, ...] = ("scheduled", "running")
@@ -70,7 +72,7 @@ class Batch:
     finished_at: float | None
 
 
-_COLUMNS = ", ".join(Batch.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = ", ".join(f.name for f in fields(Batch))
 
 
 class Ledger:
@@ -198,7 +200,7 @@ class Ledger:
             batch = self.batch(batch_id)
             if batch.state == "done" or batch.job != job:
                 return batch.state
-            state: State = "failed" if batch.attempts >= max_attempts else "queued"
+            state: State = rules.after_failure(batch.attempts, max_attempts)
             self._db.execute(
                 "UPDATE batches SET state = ?, error = ?, finished_at = ? WHERE id = ?",
                 (state, reason, now if state == "failed" else None, batch_id),

@@ -11,100 +11,109 @@ import argparse
 import asyncio
 import json
 import logging
-import math
 import os
 import signal
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import structlog
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from scrapyfleet.core.logs import configure_logging, quiet_loggers
-from scrapyfleet.core.options import parse_pairs
+from scrapyfleet.core.options import EnvDefaults, parse_pairs
 from scrapyfleet.core.targets import (
     TargetConfigError,
     UnknownTargetError,
     find_config,
     resolve_targets,
 )
-from scrapyfleet.crawler.collector import DEFAULT_FEED, interrupt
+from scrapyfleet.crawler import settings as defaults
+from scrapyfleet.crawler.collector import interrupt, new_run_dir
 from scrapyfleet.crawler.deploy import deploy
+from scrapyfleet.crawler.spiders.distr import DistrSpider
 from scrapyfleet.crawler.summary import SUMMARY_NAME
 
 log = structlog.get_logger("scrapyfleet.crawler.master")
 
 OPTIONS_NAME = "options.json"
-ENV_PREFIX = "SCRAPYFLEET_CRAWL_MASTER_"
-
-
-def _env(name: str, default: Any) -> Any:
-    """Default from `SCRAPYFLEET_CRAWL_MASTER_<NAME>`, else `default`."""
-    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
+ENV = EnvDefaults("crawl-master")
 
 
 def parser() -> argparse.ArgumentParser:
+    """crawl-master's options; defaults from the project's settings module, then the environment."""
     p = argparse.ArgumentParser(
         prog="crawl-master",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog=f"Every option also reads {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}BATCH_SIZE).",
+        epilog=ENV.epilog("batch-size"),
     )
     add = p.add_argument
     add(
         "--targets",
         nargs="+",
-        default=_env("targets", "scrapyd*").split(),
+        default=ENV("targets", "scrapyd*").split(),
         help="scrapyd nodes: [deploy:NAME] names or globs of scrapy.cfg, or http:// URLs",
     )
     add(
         "--config",
         type=Path,
-        default=_env("config", None),
+        default=ENV("config"),
         help="scrapy.cfg with the deploy targets (default: nearest one from the working dir)",
     )
-    add("--project", default=_env("project", "properties"), help="scrapyd project")
-    add("--spider", default=_env("spider", "distr"), help="spider run by master and workers")
-    add("--site", default=_env("site", "http://127.0.0.1:9312"), help="site to crawl")
+    add("--project", default=ENV("project", defaults.BOT_NAME), help="scrapyd project")
+    add(
+        "--spider", default=ENV("spider", DistrSpider.name), help="spider run by master and workers"
+    )
+    add("--site", default=ENV("site", defaults.SITE_URL), help="site to crawl")
     add(
         "--index-pages",
         type=int,
-        default=int(_env("index_pages", math.ceil(50_000 / 30))),
+        default=ENV("index-pages", str(defaults.SITE_INDEX_PAGES)),
         help="index pages of the site (spaces the shards; coverage never depends on it)",
     )
-    add("--shards", type=int, default=int(_env("shards", 20)), help="index shards crawled at once")
-    add("--batch-size", type=int, default=int(_env("batch_size", 1000)), help="URLs per batch")
+    add(
+        "--shards",
+        type=int,
+        default=ENV("shards", str(defaults.SHARDS)),
+        help="index shards crawled at once",
+    )
+    add(
+        "--batch-size",
+        type=int,
+        default=ENV("batch-size", str(defaults.DISTRIBUTED_BATCH_SIZE)),
+        help="URLs per batch",
+    )
     add(
         "--first-batch-size",
         type=int,
-        default=int(_env("first_batch_size", 0)),
+        default=ENV("first-batch-size", str(defaults.DISTRIBUTED_FIRST_BATCH_SIZE)),
         help="size of the first batch; each next one doubles up to --batch-size "
         "(early first results, few process starts later); 0: --batch-size",
     )
     add(
         "--feed-uri",
-        default=_env("feed_uri", DEFAULT_FEED),
+        default=ENV("feed-uri", defaults.DISTRIBUTED_TARGET_FEED_URL),
         help="where workers export items (Scrapy FEEDS URI; %%(batch)s is the batch id)",
     )
     add(
         "--concurrency",
         type=int,
-        default=int(_env("concurrency", 64)),
+        default=ENV("concurrency", str(defaults.DISTRIBUTED_WORKER_CONCURRENCY)),
         help="CONCURRENT_REQUESTS of every worker",
     )
     add(
         "--master-concurrency",
         type=int,
-        default=int(_env("master_concurrency", 32)),
+        default=ENV("master-concurrency", str(defaults.CONCURRENT_REQUESTS)),
         help="CONCURRENT_REQUESTS of the master's index crawl",
     )
     add(
         "--slots",
         type=int,
-        default=int(_env("slots", 2)),
+        default=ENV("slots", str(defaults.DISTRIBUTED_NODE_SLOTS)),
         help="slots of a node whose deploy section has no `slots`",
     )
     add(
@@ -122,31 +131,31 @@ def parser() -> argparse.ArgumentParser:
     add(
         "--placement",
         choices=["free", "round-robin"],
-        default=_env("placement", "free"),
+        default=ENV("placement", defaults.DISTRIBUTED_PLACEMENT),
         help="free: node with most free slots; round-robin: the book's rotation",
     )
     add(
         "--max-attempts",
         type=int,
-        default=int(_env("max_attempts", 3)),
+        default=ENV("max-attempts", str(defaults.DISTRIBUTED_MAX_ATTEMPTS)),
         help="attempts per batch before it fails the run",
     )
     add(
         "--node-timeout",
         type=float,
-        default=float(_env("node_timeout", 30.0)),
+        default=ENV("node-timeout", str(defaults.DISTRIBUTED_NODE_TIMEOUT)),
         help="seconds a node may stay silent before its batches move elsewhere",
     )
     add(
         "--poll-interval",
         type=float,
-        default=float(_env("poll_interval", 1.0)),
+        default=ENV("poll-interval", str(defaults.DISTRIBUTED_POLL_INTERVAL)),
         help="seconds between polls of the nodes (a worker's report wakes it at once)",
     )
     add(
         "--run-dir",
         type=Path,
-        default=_env("run_dir", None),
+        default=ENV("run-dir"),
         help="ledger, log and summary (default: runs/<timestamp>)",
     )
     add(
@@ -158,27 +167,27 @@ def parser() -> argparse.ArgumentParser:
     )
     add(
         "--listen",
-        default=_env("listen", "127.0.0.1:0"),
+        default=ENV("listen", defaults.DISTRIBUTED_LISTEN),
         help="HOST:PORT of the batch endpoint workers call (0: any free port)",
     )
     add(
         "--advertise-url",
-        default=_env("advertise_url", None),
+        default=ENV("advertise-url", defaults.DISTRIBUTED_ADVERTISE_URL or None),
         help="URL workers use to reach the batch endpoint (default: http://HOST:PORT)",
     )
     add(
         "--progress",
         choices=["auto", "bar", "log", "off"],
-        default=_env("progress", "auto"),
+        default=ENV("progress", "auto"),
         help="progress display (auto: a bar on a TTY, events otherwise)",
     )
     add(
         "--format",
         choices=["json", "console"],
-        default=_env("format", None),
+        default=ENV("format"),
         help="log format (default: console on a TTY, JSON otherwise)",
     )
-    add("--log-level", default=_env("log_level", "INFO"), help="log level")
+    add("--log-level", default=ENV("log-level", "INFO"), help="log level")
     return p  # fmt: skip
 
 
@@ -198,7 +207,7 @@ def load_options(argv: list[str] | None) -> argparse.Namespace:
                 setattr(args, key, Path(value) if key in ("config", "run_dir") and value else value)
         args.run_dir = args.resume
     if args.run_dir is None:
-        args.run_dir = Path("runs") / time.strftime("master-%Y%m%d-%H%M%S")
+        args.run_dir = new_run_dir()
     return args
 
 
@@ -206,12 +215,6 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
     if not 0 <= args.first_batch_size <= args.batch_size or args.batch_size < 1:
         raise ValueError("want 1 <= --batch-size and 0 <= --first-batch-size <= --batch-size")
     extra = parse_pairs(args.setting)
-    worker = {
-        "CONCURRENT_REQUESTS": args.concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
-        "LOG_LEVEL": "INFO",
-        **extra,
-    }
     bar = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
     return {
         "DISTRIBUTED_TARGET_HOSTS": args.targets,
@@ -223,7 +226,8 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "DISTRIBUTED_RUN_DIR": str(args.run_dir),
         "DISTRIBUTED_LISTEN": args.listen,
         "DISTRIBUTED_ADVERTISE_URL": args.advertise_url or "",
-        "DISTRIBUTED_WORKER_SETTINGS": worker,
+        "DISTRIBUTED_WORKER_CONCURRENCY": args.concurrency,
+        "DISTRIBUTED_WORKER_SETTINGS": {"LOG_LEVEL": "INFO", **extra},
         "DISTRIBUTED_NODE_SLOTS": args.slots,
         "DISTRIBUTED_PLACEMENT": args.placement,
         "DISTRIBUTED_MAX_ATTEMPTS": args.max_attempts,
@@ -248,24 +252,34 @@ def _log_to_file(path: Path) -> None:
     logging.getLogger().addHandler(handler)
 
 
+class _Reactor(Protocol):
+    """The two calls made on Twisted's global reactor (its module is typed, not the reactor)."""
+
+    def callFromThread(self, callable: Callable[..., object], *args: object) -> None: ...
+    def stop(self) -> None: ...
+
+
 def _stop_on_signals(process: AsyncCrawlerProcess) -> None:
     """First SIGINT/SIGTERM: interrupt the run gracefully (partial batch flushed, summary
     written, resumable). Second: stop the reactor at once. Scrapy's own handlers would stop the
     reactor while the master is still waiting for its workers, before the summary is written."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
+
+    reactor = cast(_Reactor, installed)  # AsyncCrawlerProcess installed the asyncio reactor
+    seen = False
 
     def handler(signum: int, frame: object) -> None:
+        nonlocal seen
         name = signal.Signals(signum).name
-        if handler.seen:  # type: ignore[attr-defined]
+        if seen:
             print(f"crawl-master: {name} again, stopping now", file=sys.stderr)
-            reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
+            reactor.callFromThread(reactor.stop)
             return
-        handler.seen = True  # type: ignore[attr-defined]
+        seen = True
         print(f"crawl-master: {name}, stopping (again to force)", file=sys.stderr)
         for crawler in process.crawlers:
-            reactor.callFromThread(crawler.signals.send_catch_log, interrupt)  # type: ignore[attr-defined]
+            reactor.callFromThread(crawler.signals.send_catch_log, interrupt)
 
-    handler.seen = False  # type: ignore[attr-defined]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
 
@@ -273,7 +287,7 @@ def _stop_on_signals(process: AsyncCrawlerProcess) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = load_options(argv)
     configure_logging(args.format, args.log_level)
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scrapyfleet.crawler.settings")
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", defaults.__name__)
     config = args.config or find_config()
     try:
         targets = resolve_targets(args.targets, config)

@@ -10,6 +10,7 @@ book's table (s/edule, d/load, scrape, p/line, done, mem) on stdout.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sized
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
 import structlog
@@ -19,6 +20,7 @@ from scrapy.utils.asyncio import create_looping_call
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +36,8 @@ def snapshot(crawler: Crawler) -> dict[str, int]:
     slot = engine.scraper.slot if engine is not None else None
     stats = crawler.stats
     return {
-        "scheduler": len(scheduler) if scheduler is not None else 0,  # type: ignore[arg-type]
+        # Scrapy's BaseScheduler declares no __len__; its default Scheduler has one.
+        "scheduler": len(scheduler) if isinstance(scheduler, Sized) else 0,
         "downloader": len(engine.downloader.active) if engine is not None else 0,
         "scraper": len(slot.active) if slot is not None else 0,
         "pipeline": slot.itemproc_size if slot is not None else 0,
@@ -53,7 +56,7 @@ def table_row(values: dict[str, int]) -> str:
     return ("%8d" * 5 + "%10d") % tuple(values[f] for f in FIELDS)
 
 
-def interval_from(settings: Any) -> float:
+def interval_from(settings: BaseSettings) -> float:
     """`SPEED_CORE_METRICS_INTERVAL` when set, else `CORE_METRICS_INTERVAL` (default 5 s)."""
     if settings.get("SPEED_CORE_METRICS_INTERVAL") is not None:
         return settings.getfloat("SPEED_CORE_METRICS_INTERVAL")

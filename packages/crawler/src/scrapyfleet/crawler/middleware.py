@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.spiders import CrawlSpider
 
 from scrapyfleet.core.logs import route_structlog_to_stdlib
 from scrapyfleet.crawler.collector import MasterSide
@@ -28,13 +29,16 @@ class DistributedMiddleware:
         rule = settings.getint("DISTRIBUTED_TARGET_RULE", -1)
         if rule < 0:
             raise NotConfigured("DISTRIBUTED_TARGET_RULE is not set")
+        spider = crawler.spider
+        if not isinstance(spider, CrawlSpider):
+            raise NotConfigured("DISTRIBUTED_TARGET_RULE names a rule of a CrawlSpider")
         route_structlog_to_stdlib()
-        if getattr(crawler.spider, "batch", ""):
+        if getattr(spider, "batch", ""):
             master = settings.get("DISTRIBUTED_MASTER_URL")
             token = settings.get("DISTRIBUTED_TOKEN")
             if not master or not token:
                 raise NotConfigured("worker needs DISTRIBUTED_MASTER_URL and DISTRIBUTED_TOKEN")
-            return WorkerSide(crawler, rule, master, token)
+            return WorkerSide(crawler, spider, rule, master, token)
         if settings.getlist("DISTRIBUTED_TARGET_HOSTS"):
             return MasterSide.from_crawler(crawler, rule)
         raise NotConfigured("neither a worker (no batch argument) nor a master (no target hosts)")

@@ -39,6 +39,6 @@ class WorkerReport:
             # bool is an int: keep counts strictly numeric and flags strictly boolean.
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ValueError(f"field {name!r} must be {getattr(kind, '__name__', kind)}")
-            if kind is int and value < 0:
+            if isinstance(value, int) and value < 0:
                 raise ValueError(f"field {name!r} must be >= 0")
         return cls(**{name: obj[name] for name in types})

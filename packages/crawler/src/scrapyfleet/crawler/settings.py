@@ -1,6 +1,12 @@
-"""Scrapy settings of the `properties` project (master, workers and the speed lab)."""
+"""Scrapy settings of the `properties` project (master, workers and the speed lab).
 
-BOT_NAME = "properties"
+The one place of every `DISTRIBUTED_*` default: crawl-master's option defaults and the
+middleware's fallbacks read them from here.
+"""
+
+from scrapyfleet.core import contracts
+
+BOT_NAME = contracts.PROJECT
 SPIDER_MODULES = ["scrapyfleet.crawler.spiders"]
 NEWSPIDER_MODULE = "scrapyfleet.crawler.spiders"
 
@@ -31,3 +37,27 @@ SPIDER_MIDDLEWARES = {
 # as a `core_metrics` event every CORE_METRICS_INTERVAL seconds, in master and workers alike.
 EXTENSIONS = {"scrapyfleet.crawler.metrics.CoreMetrics": 500}
 CORE_METRICS_INTERVAL = 5.0
+
+# -- the site of the `easy` and `distr` spiders (spider arguments `site`, `index_pages`, `shards`)
+SITE_URL = contracts.SITE_URL
+SITE_INDEX_PAGES = contracts.index_pages(contracts.SITE_TOTAL)  # only spaces the shards
+SHARDS = 20  # index chains crawled at once
+
+# -- DistributedMiddleware (see middleware.py); the master's CONCURRENT_REQUESTS is the one above.
+# Not defaulted here: DISTRIBUTED_TARGET_RULE (the spider's), DISTRIBUTED_TARGET_HOSTS (it makes a
+# process the master), DISTRIBUTED_PROJECT (BOT_NAME), DISTRIBUTED_RUN_DIR (a new runs/ directory).
+DISTRIBUTED_BATCH_SIZE = 1000  # URLs per batch
+DISTRIBUTED_FIRST_BATCH_SIZE = 0  # the first batch's size, doubling up to the batch size; 0: same
+DISTRIBUTED_TARGET_FEED_URL = (  # the workers' FEEDS URI; %(batch)s is the batch id
+    "ftp://anonymous:scrapyfleet@127.0.0.1:2121/%(batch)s_%(name)s_%(time)s.jl"
+)
+DISTRIBUTED_WORKER_CONCURRENCY = 64  # CONCURRENT_REQUESTS (per domain too) of every worker
+DISTRIBUTED_WORKER_SETTINGS: dict[str, str] = {}  # more Scrapy settings for every worker
+DISTRIBUTED_NODE_SLOTS = 2  # slots of a node whose deploy section has no `slots`
+DISTRIBUTED_PLACEMENT = "free"  # "free" (most free slots) or "round-robin"
+DISTRIBUTED_MAX_ATTEMPTS = 3  # attempts per batch before it fails the run
+DISTRIBUTED_NODE_TIMEOUT = 30.0  # seconds a node may stay silent before its batches move
+DISTRIBUTED_POLL_INTERVAL = 1.0  # seconds between polls of the nodes
+DISTRIBUTED_LISTEN = "127.0.0.1:0"  # HOST:PORT of the batch endpoint (0: any free port)
+DISTRIBUTED_ADVERTISE_URL = ""  # URL workers use to reach the endpoint; "": http://HOST:PORT
+DISTRIBUTED_PROGRESS = "log"  # "log" (progress events), "bar" or "off"

@@ -15,6 +15,7 @@ import aiohttp
 import structlog
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.spiders import CrawlSpider
 
 from scrapyfleet.crawler.reports import WorkerReport
 
@@ -27,11 +28,13 @@ FEED_CLOSE_TIMEOUT = 300.0
 class WorkerSide:
     """Fetches the batch in `process_start`; reports the outcome once the feeds are stored."""
 
-    def __init__(self, crawler: Crawler, rule: int, master: str, token: str) -> None:
-        spider = crawler.spider
+    def __init__(
+        self, crawler: Crawler, spider: CrawlSpider, rule: int, master: str, token: str
+    ) -> None:
         self.crawler = crawler
+        self.spider = spider
         self.rule = rule
-        self.batch: str = spider.batch
+        self.batch: str = getattr(spider, "batch", "")
         self.job: str = getattr(spider, "_job", "") or ""
         self.node: str = getattr(spider, "node", "") or ""
         self.attempt = int(getattr(spider, "attempt", 0) or 0)
@@ -69,7 +72,6 @@ class WorkerSide:
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The batch replaces the spider's own start requests."""
-        spider = self.crawler.spider
         try:
             payload = await self._request("GET", params={"job": self.job})
             urls = [u for u in payload["urls"] if isinstance(u, str)]
@@ -81,8 +83,8 @@ class WorkerSide:
         for url in urls:
             yield Request(
                 url,
-                callback=spider._callback,  # type: ignore[attr-defined]
-                errback=spider._errback,  # type: ignore[attr-defined]
+                callback=self.spider._callback,  # the rule's callback, as CrawlSpider routes it
+                errback=self.spider._errback,
                 meta={"rule": self.rule},
             )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_SITE = "http://127.0.0.1:9312"
+from scrapyfleet.core.contracts import SITE_URL
 
 # Scrapy setting -> the demo site's path knob (`/ti:5000/rr:0.125/benchmark/...`).
 SETTING_TO_KNOB = {
@@ -27,7 +27,7 @@ ITEMS_PER_DETAIL = 1
 
 def benchmark_url(settings: Any) -> str:
     """`<SPEED_SITE>/<knob>:<value>.../benchmark/` for every knob that is set."""
-    site = str(settings.get("SPEED_SITE") or DEFAULT_SITE).rstrip("/")
+    site = str(settings.get("SPEED_SITE") or SITE_URL).rstrip("/")
     knobs = "".join(
         f"/{knob}:{settings.get(name)}"
         for name, knob in SETTING_TO_KNOB.items()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from scrapyfleet.crawler.spiders.easy import EasySpider
 
 
 class DistrSpider(EasySpider):
     name = "distr"
-    custom_settings: ClassVar[dict[str, Any]] = {"DISTRIBUTED_TARGET_RULE": 1}
+    custom_settings = {"DISTRIBUTED_TARGET_RULE": 1}  # noqa: RUF012 (Scrapy reads a plain dict)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,17 +12,15 @@ from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import CrawlSpider, Rule
 
+from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.parsing import parse_price
-
-DEFAULT_SITE = "http://127.0.0.1:9312"
-LISTINGS_PER_PAGE = 30
 
 
 class EasySpider(CrawlSpider):
     """Index pages split into SHARDS evenly spaced chains; rule 0 follows `next`, rule 1 items.
 
-    Spider arguments / settings: `site` (SITE_URL), `shards` (SHARDS, 20) and `index_pages`
-    (SITE_INDEX_PAGES, 1667 as for the book's 50,000 listings). The page count only spaces the
+    Spider arguments / settings: `site` (SITE_URL), `shards` (SHARDS) and `index_pages`
+    (SITE_INDEX_PAGES), defaults in the project's settings module. The page count only spaces the
     shards: every chain follows `next` links until it meets pages already seen, so a wrong guess
     costs parallelism, never coverage.
     """
@@ -40,16 +37,15 @@ class EasySpider(CrawlSpider):
         super().__init__(*args, **kwargs)
         self.node = self.node or socket.gethostname()
 
-    def _setting(self, attr: str, setting: str, default: Any) -> Any:
-        return getattr(self, attr, None) or self.settings.get(setting) or default
+    def _setting(self, attr: str, setting: str) -> Any:
+        """The spider argument `attr`, else the setting, else the project's default for it."""
+        return getattr(self, attr, None) or self.settings.get(setting) or getattr(defaults, setting)
 
     def index_urls(self) -> list[str]:
         """The first page of every shard."""
-        site = str(self._setting("site", "SITE_URL", DEFAULT_SITE)).rstrip("/")
-        shards = int(self._setting("shards", "SHARDS", 20))
-        pages = int(
-            self._setting("index_pages", "SITE_INDEX_PAGES", math.ceil(50_000 / LISTINGS_PER_PAGE))
-        )
+        site = str(self._setting("site", "SITE_URL")).rstrip("/")
+        shards = int(self._setting("shards", "SHARDS"))
+        pages = int(self._setting("index_pages", "SITE_INDEX_PAGES"))
         starts = sorted({pages * k // shards for k in range(max(shards, 1))})
         return [f"{site}/properties/index_{page:05d}.html" for page in starts]
 
@@ -58,7 +54,7 @@ class EasySpider(CrawlSpider):
             yield Request(url)
 
     def parse_item(self, response: Response) -> dict[str, Any]:
-        """One listing page -> one item line (see the item contract in ARCHITECTURE.md)."""
+        """One listing page -> one item line (see the item contract in docs/architecture.md)."""
         title = response.xpath('//*[@itemprop="name"][1]/text()').get(default="")
         price = response.xpath('//*[@itemprop="price"][1]/text()').get()
         image = response.xpath('//*[@itemprop="image"][1]/@src').get(default="")

@@ -1,0 +1,69 @@
+"""The end of an attempt: a worker's report or a failed check, written to the ledger; the node's
+fault counted; for a retry, when it may run and which node it should avoid (`rules.py`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+
+from scrapyfleet.crawler import rules
+from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
+from scrapyfleet.crawler.nodepool import NodePool
+from scrapyfleet.crawler.reports import WorkerReport
+
+log = structlog.get_logger("scrapyfleet.crawler.attempts")
+
+
+class Attempts:
+    """Settles attempts; batches failed for good go into `failed` (batch id -> reason)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        nodes: NodePool,
+        max_attempts: int,
+        failed: dict[str, str],
+        wake: Callable[[], None],
+    ) -> None:
+        self.ledger, self.nodes, self.max_attempts = ledger, nodes, max_attempts
+        self.failed = failed
+        self._wake = wake  # something changed: the dispatcher should look again now
+        self._retries: dict[str, tuple[float, str | None]] = {}  # batch -> (not before, avoid)
+
+    def retry_of(self, batch_id: str) -> tuple[float, str | None]:
+        """When a queued batch may run again (monotonic seconds) and the node to avoid."""
+        return self._retries.get(batch_id, (0.0, None))
+
+    def fail(self, batch: Batch, reason: str, node_fault: bool = True) -> None:
+        """The batch's current attempt failed: queue it again, or fail it for good."""
+        assert batch.job is not None, "only a scheduled batch has an attempt to fail"
+        state = self.ledger.attempt_failed(batch.id, batch.job, reason, self.max_attempts)
+        node = self.nodes.get(batch.node)
+        if node is not None and node_fault:
+            self.nodes.fault(node, reason)
+        if state == "failed":
+            self.failed[batch.id] = reason
+            log.error("batch_failed", batch=batch.id, attempts=batch.attempts, reason=reason)
+        else:
+            retry = rules.retry(batch, node_fault)
+            self._retries[batch.id] = (time.monotonic() + retry.delay, retry.avoid)
+            log.warning("batch_retry", batch=batch.id, attempt=batch.attempts, node=batch.node,
+                        reason=reason, delay=retry.delay)  # fmt: skip
+        self._wake()
+
+    def reported(self, batch_id: str, report: WorkerReport) -> str:
+        """A worker's report: the batch is done, or its attempt failed; the batch's state."""
+        batch = self.ledger.batch(batch_id)
+        failure = rules.report_failure(report)
+        if failure is None:
+            if self.ledger.done(batch_id, report.job, report.items, report.pages):
+                log.info("batch_done", batch=batch_id, node=report.node, job=report.job,
+                         items=report.items, pages=report.pages)  # fmt: skip
+                if (node := self.nodes.get(report.node)) is not None:
+                    node.failures = 0
+            self._wake()
+        elif report.job == batch.job and batch.state in ACTIVE:
+            self.fail(batch, failure, node_fault=False)
+        return self.ledger.batch(batch_id).state

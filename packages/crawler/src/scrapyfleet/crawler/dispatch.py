@@ -1,0 +1,148 @@
+"""The dispatch loop: poll the nodes, reconcile their batches, place and schedule queued ones.
+
+Each tick polls every node, applies the rules (`rules.py`) to every active batch (a failed attempt
+is queued again, up to `max_attempts`, see `attempts.py`), then places queued batches on nodes with
+free slots. A worker's report, a new batch or the end of intake wakes the loop at once; with no
+usable node for longer than the node timeout the run aborts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import structlog
+
+from scrapyfleet.core.scrapyd import ScrapydError
+from scrapyfleet.crawler import rules
+from scrapyfleet.crawler.attempts import Attempts
+from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
+from scrapyfleet.crawler.nodepool import NodePool
+from scrapyfleet.crawler.nodes import Node
+from scrapyfleet.crawler.placement import Placer
+
+if TYPE_CHECKING:
+    from scrapyfleet.crawler.fleet import FleetConfig, Outcome
+
+log = structlog.get_logger("scrapyfleet.crawler.dispatch")
+
+
+class Dispatcher:
+    """Moves the ledger's batches through their attempts until every one is settled."""
+
+    def __init__(
+        self, config: FleetConfig, ledger: Ledger, nodes: NodePool, outcome: Outcome
+    ) -> None:
+        self.config, self.ledger, self.nodes, self.outcome = config, ledger, nodes, outcome
+        self.intake_open = True
+        self._job_settings: dict[str, str] = {}
+        self.attempts = Attempts(ledger, nodes, config.max_attempts, outcome.failed, self.wake)
+        self._placer = Placer(config.placement)
+        self._no_node_since: float | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def close_intake(self) -> None:
+        self.intake_open = False
+        self.wake()
+
+    def stop(self) -> None:
+        """End after the tick in flight (its schedule calls complete)."""
+        self._stopping = True
+        self.wake()
+
+    async def run(self, job_settings: dict[str, str], after_tick: Callable[[], None]) -> None:
+        """Tick until stopped or until intake is closed and every batch is settled; every job
+        gets the Scrapy settings `job_settings`."""
+        self._job_settings = job_settings
+        while True:
+            await self.nodes.poll(self.config.project)
+            now = time.monotonic()
+            self._check_usable(now)
+            self._reconcile(now)
+            await self._place(now)
+            after_tick()
+            if self._stopping or self._settled():
+                return
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+
+    def _settled(self) -> bool:
+        counts = self.ledger.counts()
+        busy = any(counts.get(state, 0) for state in ("queued", "scheduled", "running"))
+        return not self.intake_open and not busy
+
+    def _check_usable(self, now: float) -> None:
+        if self.nodes.usable():
+            self._no_node_since = None
+            return
+        self._no_node_since = self._no_node_since or now
+        if rules.abort_run(self._no_node_since, now, self.config.node_timeout):
+            self._abort(
+                "no usable scrapyd node (all unreachable or set aside) for longer than"
+                f" the node timeout ({self.config.node_timeout:g}s)"
+            )
+
+    def _reconcile(self, now: float) -> None:
+        for batch in self.ledger.batches(*ACTIVE):
+            node = self.nodes.get(batch.node)
+            sighting = node.sight(batch.job, now) if node and node.reachable and batch.job else None
+            verdict = rules.judge(batch, node, sighting, now)
+            if verdict.action == "fail":
+                self.attempts.fail(batch, verdict.reason)
+            elif verdict.action == "running" and batch.job is not None:
+                self.ledger.running(batch.id, batch.job)
+
+    async def _place(self, now: float) -> None:
+        for batch in self.ledger.batches("queued"):
+            not_before, avoid = self.attempts.retry_of(batch.id)
+            if not_before > now:
+                continue
+            usable = {node.name: node for node in self.nodes.usable()}
+            free = {name: node.free() for name, node in usable.items()}
+            choice = self._placer.choose(list(usable), free, avoid=avoid)
+            if choice is None:
+                return
+            await self._schedule(batch, usable[choice])
+
+    async def _schedule(self, batch: Batch, node: Node) -> None:
+        attempt = batch.attempts + 1
+        job = f"{batch.id}-a{attempt}"
+        args = {"batch": batch.id, "node": node.name, "attempt": str(attempt)}
+        project, spider, settings = self.config.project, self.config.spider, self._job_settings
+        try:
+            await self.nodes.client(node).schedule(
+                project, spider, settings=settings, args=args, jobid=job
+            )
+        except ScrapydError as exc:
+            outcome = rules.schedule_error(exc.rejected, exc.reason)
+            if outcome == "refused":  # e.g. unknown project or spider: retrying may not help
+                log.error("schedule_rejected", batch=batch.id, node=node.name, reason=exc.reason)
+                self.ledger.scheduled(batch.id, node.name, job)
+                refused = f"{node.name} refused: {exc.reason}"
+                self.attempts.fail(self.ledger.batch(batch.id), refused)
+                return
+            if outcome == "unreachable":
+                log.warning("schedule_failed", batch=batch.id, node=node.name, reason=exc.reason)
+                self.nodes.unreachable(node, exc.reason)
+                return
+            log.warning("schedule_uncertain", batch=batch.id, node=node.name, reason=exc.reason)
+        node.placed += 1
+        self.ledger.scheduled(batch.id, node.name, job)
+        log.info("batch_scheduled", batch=batch.id, node=node.name, job=job, attempt=attempt)
+
+    def _abort(self, reason: str) -> None:
+        if self.outcome.fatal is None:
+            self.outcome.fatal = reason
+            log.error("run_aborted", reason=reason)
+        for batch in self.ledger.batches("queued", *ACTIVE):
+            self.ledger.give_up(batch.id, reason)
+            self.outcome.failed[batch.id] = reason
+        self.intake_open = False
