@@ -49,17 +49,22 @@ def launch(tmp_path: Path) -> Iterator:
 
 def test_help_shows_every_option_with_default():
     out = subprocess.run([FTPSINK, "--help"], capture_output=True, text=True, check=True).stdout
-    for option in ("--host", "--port", "--root", "--passive-ports", "--user", "--anonymous",
-                   "--no-anonymous", "--max-file-size", "--idle-timeout"):  # fmt: skip
+    out = " ".join(out.split())  # help lines wrap anywhere
+    for option in ("--host", "--port", "--root", "--passive-ports", "--accept-timeout",
+                   "--port-wait", "--users-file", "--anonymous", "--no-anonymous",
+                   "--max-connections", "--max-connections-per-address", "--login-delay",
+                   "--max-login-failures", "--tls-cert", "--tls-key", "--require-tls",
+                   "--min-free", "--max-file-size", "--idle-timeout", "hash-password"):  # fmt: skip
         assert option in out
-    for default in ("127.0.0.1", "2121", "items", "30000-30009", "1G", "60"):
+    for default in ("127.0.0.1", "2121", "items", "30000-30099", "10.0", "5.0", "256", "128",
+                    "1.0", "3", "1G", "60"):  # fmt: skip
         assert f"(default: {default})" in out
 
 
 def test_bad_option_is_a_clear_error():
     run = subprocess.run([FTPSINK, "--passive-ports", "lots"], capture_output=True, text=True)
     assert run.returncode == 2
-    assert "passive ports must look like 30000-30009" in run.stderr
+    assert "passive ports must look like 30000-30099" in run.stderr
 
 
 def test_env_vars_configure_the_server(launch, tmp_path, free_port, wait_for):
