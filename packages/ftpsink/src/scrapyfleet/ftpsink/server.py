@@ -114,6 +114,8 @@ class SinkServer(aioftp.Server):
             return
         try:
             await super().dispatcher(reader, writer)
+        except asyncio.CancelledError:
+            pass  # shutdown; a cancelled task would make asyncio's stream callback log an error
         finally:
             self.caps.leave(host)
 
