@@ -128,13 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace) -> SinkConfig:
-    """The server's settings; ValueError (or OSError/SSLError for TLS files) says what is wrong."""
+    """The server's settings; a ValueError says what is wrong."""
     if args.user is not None:
         raise ValueError(
             "--user is not accepted: a password on the command line is visible to every local "
             "user (ps, /proc); put accounts in --users-file or SCRAPYFLEET_FTPSINK_USERS"
         )
-    users = accounts.read_users_file(args.users_file) if args.users_file else []
+    try:
+        users = accounts.read_users_file(args.users_file) if args.users_file else []
+    except OSError as exc:
+        raise ValueError(f"cannot read --users-file: {exc}") from None
     users += accounts.parse_accounts(env("users", ""))
     names = [name for name, _ in users]
     if len(set(names)) != len(names):
@@ -152,7 +155,12 @@ def config_from(args: argparse.Namespace) -> SinkConfig:
         idle_timeout=args.idle_timeout,
     )  # fmt: skip
     if files is not None:
-        tls.server_context(files)  # unreadable or mismatched files fail here, before binding
+        try:
+            tls.server_context(files)  # unreadable or mismatched files fail here, before binding
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"cannot load --tls-cert {files.cert} / --tls-key {files.key}: {exc}"
+            ) from None
     return config
 
 
@@ -174,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from(args)
-    except (ValueError, OSError, ssl.SSLError) as exc:
+    except ValueError as exc:
         parser.error(str(exc))
     configure_logging(args.log_format, args.log_level)
     plain = [name for name, secret in config.users if not accounts.is_hash(secret)]

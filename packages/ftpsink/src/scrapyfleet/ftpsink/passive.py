@@ -74,9 +74,9 @@ class PassiveListener:
             port = await self.pool.lease(wait)
             try:
                 self.server = await asyncio.start_server(self._accept, host, port, limit=limit)
-            except OSError as exc:
+            except BaseException as exc:  # cancellation included: the port must go back
                 self.pool.give_back(port)
-                if exc.errno != errno.EADDRINUSE or not port:
+                if not isinstance(exc, OSError) or exc.errno != errno.EADDRINUSE or not port:
                     raise
                 continue
             self.port = port
