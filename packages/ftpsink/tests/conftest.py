@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ftplib
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -14,9 +15,10 @@ from typing import Any
 import pytest
 import structlog
 
-from scrapyfleet.ftpsink.config import SinkConfig
+from scrapyfleet.ftpsink.config import SinkConfig, TlsFiles
 from scrapyfleet.ftpsink.server import serve
 from scrapyfleet.ftpsink.staging import STAGING_DIR
+from scrapyfleet.ftpsink.tls import self_signed
 
 
 class RunningSink:
@@ -57,6 +59,16 @@ class RunningSink:
         client.login(user, password)
         return client
 
+    def ftps(self, user: str = "anonymous", password: str = "") -> ftplib.FTP_TLS:
+        """A client on explicit FTPS (AUTH TLS, PROT P) that trusts the sink's certificate."""
+        assert self.config.tls is not None, "sink started without TLS"
+        context = ssl.create_default_context(cafile=self.config.tls.cert)
+        client = ftplib.FTP_TLS(context=context, timeout=10)
+        client.connect(self.config.host, self.port)
+        client.login(user, password)
+        client.prot_p()
+        return client
+
     def landed(self) -> dict[str, bytes]:
         """Every visible file under the root, by path relative to it."""
         return {
@@ -85,6 +97,12 @@ def sink_factory(
     yield start
     for sink in started:
         sink.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A self-signed certificate for 127.0.0.1, made at test time."""
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -29,14 +29,18 @@ class SinkProcess:
         return [event for event in map(json.loads, lines) if event["event"] == name]
 
 
+def clean_env(**env: str) -> dict[str, str]:
+    """This process's environment without ftpsink settings, plus `env`."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPYFLEET_FTPSINK_")}
+    return {**inherited, **env}
+
+
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator:
     started: list[SinkProcess] = []
 
     def start(*args: str, **env: str) -> SinkProcess:
-        process = SinkProcess(
-            list(args), tmp_path / f"sink{len(started)}.log", {**os.environ, **env}
-        )
+        process = SinkProcess(list(args), tmp_path / f"sink{len(started)}.log", clean_env(**env))
         started.append(process)
         return process
 
@@ -49,17 +53,22 @@ def launch(tmp_path: Path) -> Iterator:
 
 def test_help_shows_every_option_with_default():
     out = subprocess.run([FTPSINK, "--help"], capture_output=True, text=True, check=True).stdout
-    for option in ("--host", "--port", "--root", "--passive-ports", "--user", "--anonymous",
-                   "--no-anonymous", "--max-file-size", "--idle-timeout"):  # fmt: skip
+    out = " ".join(out.split())  # help lines wrap anywhere
+    for option in ("--host", "--port", "--root", "--passive-ports", "--accept-timeout",
+                   "--port-wait", "--users-file", "--anonymous", "--no-anonymous",
+                   "--max-connections", "--max-connections-per-address", "--login-delay",
+                   "--max-login-failures", "--tls-cert", "--tls-key", "--require-tls",
+                   "--min-free", "--max-file-size", "--idle-timeout", "hash-password"):  # fmt: skip
         assert option in out
-    for default in ("127.0.0.1", "2121", "items", "30000-30009", "1G", "60"):
+    for default in ("127.0.0.1", "2121", "items", "30000-30099", "10.0", "5.0", "256", "128",
+                    "1.0", "3", "1G", "60"):  # fmt: skip
         assert f"(default: {default})" in out
 
 
 def test_bad_option_is_a_clear_error():
     run = subprocess.run([FTPSINK, "--passive-ports", "lots"], capture_output=True, text=True)
     assert run.returncode == 2
-    assert "passive ports must look like 30000-30009" in run.stderr
+    assert "passive ports must look like 30000-30099" in run.stderr
 
 
 def test_env_vars_configure_the_server(launch, tmp_path, free_port, wait_for):
@@ -119,3 +128,50 @@ def test_signal_mid_upload_exits_cleanly_and_lands_nothing(
     assert sink.events("stopped")
     assert sorted(p.name for p in root.iterdir()) == [".staging"]
     assert list(staging.iterdir()) == []
+
+
+def test_public_bind_without_accounts_exits_2_before_binding(free_port):
+    port = free_port()
+    run = subprocess.run(
+        [FTPSINK, "--host", "0.0.0.0", "--port", str(port)],
+        capture_output=True, text=True, timeout=30, env=clean_env(),
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "anonymous upload is off on a non-loopback bind (0.0.0.0)" in run.stderr
+    assert "listening" not in run.stderr
+
+
+def test_password_on_the_command_line_is_refused():
+    run = subprocess.run([FTPSINK, "--user", "worker:secret"], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "--user is not accepted" in run.stderr
+
+
+def test_hashed_account_from_users_file_logs_in_and_no_password_is_logged(
+    launch, tmp_path, free_port, wait_for
+):
+    hashed = subprocess.run(
+        [FTPSINK, "hash-password", "worker"], input="Pa55-cli\n", capture_output=True,
+        text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert hashed.startswith("worker:scrypt$")
+    users = tmp_path / "users"
+    users.write_text(f"# workers\n{hashed}\n")
+    port, root = free_port(), tmp_path / "landing"
+    sink = launch("--no-anonymous", "--port", str(port), "--root", str(root),
+                  "--users-file", str(users), "--passive-ports", "0", "--login-delay", "0",
+                  "--log-level", "DEBUG")  # fmt: skip
+    (listening,) = wait_for(lambda: sink.events("listening"), timeout=20, what="listening")
+    assert (listening["anonymous"], listening["accounts"]) == (False, 1)
+
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        with pytest.raises(ftplib.error_perm, match=r"^530"):
+            ftp.login("worker", "Wrong-cli")
+        ftp.login("worker", "Pa55-cli")
+        ftp.storbinary("STOR hashed.jl", io.BytesIO(b"{}\n"))
+    assert (root / "hashed.jl").read_bytes() == b"{}\n"
+    wait_for(lambda: sink.events("landed"), timeout=10, what="landed")
+    log = sink.log.read_text()
+    assert "Pa55-cli" not in log and "Wrong-cli" not in log
+    assert sink.events("login_failed")[0]["user"] == "worker"

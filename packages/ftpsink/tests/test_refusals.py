@@ -24,10 +24,10 @@ def snapshot(top: Path) -> dict[str, tuple[int, int, bytes]]:
 
 @pytest.fixture
 def stocked(sink):
-    """A sink holding `a.jl` and an empty directory `sub`."""
+    """A sink holding `a.jl` and an empty directory `sub` (made by hand: MKD is refused)."""
     with sink.ftp() as ftp:
         ftp.storbinary("STOR a.jl", io.BytesIO(b'{"a": 1}\n'))
-        ftp.mkd("sub")
+    (sink.root / "sub").mkdir()
     return sink
 
 
@@ -71,17 +71,19 @@ def test_real_client_reads_fail(stocked):
 
 
 def test_dot_dot_and_absolute_paths_stay_inside_root(sink, tmp_path):
+    """`..` is clamped at `/`; a name with a slash is refused (files land in / only)."""
     outside_before = sorted(p.name for p in tmp_path.iterdir())
     with sink.ftp() as ftp:
         ftp.cwd("../../..")
         assert ftp.pwd() == "/"
-        ftp.storbinary("STOR ../../escape.jl", io.BytesIO(b"e\n"))
-        ftp.mkd("../../made")
+        for attempt in ("STOR ../../escape.jl", "STOR /etc/passwd"):
+            with pytest.raises(ftplib.error_perm, match=r"^553"):
+                ftp.storbinary(attempt, io.BytesIO(b"e\n"))
         with pytest.raises(ftplib.error_perm, match=r"^550"):
-            ftp.storbinary("STOR /etc/passwd", io.BytesIO(b"p\n"))
+            ftp.mkd("../../made")
+        ftp.storbinary("STOR /rooted.jl", io.BytesIO(b"r\n"))
     assert sorted(p.name for p in tmp_path.iterdir()) == outside_before
-    assert sink.landed() == {"escape.jl": b"e\n"}
-    assert (sink.root / "made").is_dir()
+    assert sink.landed() == {"rooted.jl": b"r\n"}
 
 
 def test_symlinks_out_of_root_are_refused(sink, tmp_path):
@@ -95,11 +97,12 @@ def test_symlinks_out_of_root_are_refused(sink, tmp_path):
         for attempt in (
             lambda: ftp.cwd("link"),
             lambda: ftp.mkd("link/new"),
-            lambda: ftp.storbinary("STOR link/x.jl", io.BytesIO(b"x\n")),
             lambda: ftp.storbinary("STOR secret.jl", io.BytesIO(b"x\n")),
         ):
             with pytest.raises(ftplib.error_perm, match=r"^550"):
                 attempt()
+        with pytest.raises(ftplib.error_perm, match=r"^553"):
+            ftp.storbinary("STOR link/x.jl", io.BytesIO(b"x\n"))
 
     assert sorted(p.name for p in outside.iterdir()) == ["secret.jl"]
     assert (outside / "secret.jl").read_bytes() == b"s\n"
@@ -119,19 +122,19 @@ def test_hidden_names_are_refused(sink, attempt):
     assert sink.staged() == []
 
 
-def test_stor_into_missing_dir_is_refused(sink):
-    with sink.ftp() as ftp, pytest.raises(ftplib.error_perm, match=r"^550"):
-        ftp.storbinary("STOR nowhere/x.jl", io.BytesIO(b"x\n"))
-    assert sink.landed() == {}
-
-
-def test_mkd_of_existing_dir_succeeds(sink):
+def test_subdirectories_are_not_landing_places(sink):
+    """The analytics reads the root only: no MKD, no CWD below /, no STOR into a directory."""
+    (sink.root / "items").mkdir()
     with sink.ftp() as ftp:
-        assert ftp.mkd("items") == "/items"
-        assert ftp.mkd("items") == "/items"
-        (sink.root / "file").write_bytes(b"")
-        with pytest.raises(ftplib.error_perm, match=r"^550"):
-            ftp.mkd("file")
+        for attempt in (lambda: ftp.mkd("items"), lambda: ftp.mkd("new"), lambda: ftp.cwd("items")):
+            with pytest.raises(ftplib.error_perm, match=r"^550"):
+                attempt()
+        for name in ("items/x.jl", "nowhere/x.jl"):
+            with pytest.raises(ftplib.error_perm, match=r"^553"):
+                ftp.storbinary(f"STOR {name}", io.BytesIO(b"x\n"))
+        ftp.cwd("/")
+    assert sink.landed() == {}
+    assert sorted(p.name for p in sink.root.iterdir()) == [".staging", "items"]
 
 
 def test_wrong_password_is_refused(sink_factory):

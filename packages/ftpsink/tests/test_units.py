@@ -7,8 +7,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from scrapyfleet.ftpsink.config import SinkConfig, parse_port_range, parse_size, parse_user
-from scrapyfleet.ftpsink.paths import PathRefused, landing_target, new_dir, resolve_inside
+from scrapyfleet.ftpsink.accounts import parse_account
+from scrapyfleet.ftpsink.config import SinkConfig, parse_port_range, parse_size
+from scrapyfleet.ftpsink.paths import PathRefused, landing_target, resolve_inside
 from scrapyfleet.ftpsink.staging import StagedFile, clear_staging
 
 
@@ -21,11 +22,11 @@ def test_parse_port_range():
             parse_port_range(bad)
 
 
-def test_parse_user_keeps_colons_in_password():
-    assert parse_user("worker:pa:ss") == ("worker", "pa:ss")
-    for bad in ("worker", ":pw", "worker:"):
+def test_parse_account_keeps_colons_in_password():
+    assert parse_account("worker:pa:ss") == ("worker", "pa:ss")
+    for bad in ("worker", ":pw", "worker:", "worker:scrypt$1$x"):
         with pytest.raises(ValueError):
-            parse_user(bad)
+            parse_account(bad)
 
 
 def test_parse_size():
@@ -41,6 +42,11 @@ def test_parse_size():
 def test_config_without_any_login_is_an_error():
     with pytest.raises(ValueError, match="nobody could log in"):
         SinkConfig(anonymous=False)
+    with pytest.raises(ValueError, match="non-loopback bind"):
+        SinkConfig(host="0.0.0.0")
+    assert SinkConfig(host="0.0.0.0", anonymous=True).anonymous_allowed
+    assert SinkConfig(host="::1").anonymous_allowed
+    assert not SinkConfig(host="10.1.2.3", users=(("w", "pw"),)).anonymous_allowed
 
 
 def test_resolve_inside(tmp_path: Path):
@@ -56,15 +62,18 @@ def test_resolve_inside(tmp_path: Path):
     assert refused.value.code == "553"
 
 
-def test_new_dir_is_idempotent_and_landing_target_refuses_taken_names(tmp_path: Path):
-    root = tmp_path.resolve()
-    assert new_dir(root, PurePosixPath("/a/b")) == new_dir(root, PurePosixPath("/a/b"))
-    (root / "a" / "b" / "x.jl").write_bytes(b"")
+def test_landing_target_takes_only_free_bare_names_in_the_root(tmp_path: Path):
+    root, top = tmp_path.resolve(), PurePosixPath("/")
+    (root / "x.jl").write_bytes(b"")
     with pytest.raises(PathRefused, match="exists"):
-        landing_target(root, PurePosixPath("/a/b/x.jl"))
-    with pytest.raises(PathRefused, match="no such directory"):
-        landing_target(root, PurePosixPath("/missing/x.jl"))
-    assert landing_target(root, PurePosixPath("/a/b/y.jl")) == root / "a" / "b" / "y.jl"
+        landing_target(root, top, "x.jl")
+    for name in ("a/b.jl", "../b.jl", "_tmp.jl", ".h.jl", "b.jl._COPYING_", "a\x00b", "n" * 256):
+        with pytest.raises(PathRefused) as refused:
+            landing_target(root, top, name)
+        assert refused.value.code == "553", name
+    with pytest.raises(PathRefused, match="no subdirectories"):
+        landing_target(root, PurePosixPath("/d"), "y.jl")
+    assert landing_target(root, top, "y.jl") == landing_target(root, top, "/y.jl") == root / "y.jl"
 
 
 def test_staged_file_lands_whole_and_leaves_no_staging(tmp_path: Path):

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from scrapy.utils.ftp import ftp_store_file
 
+from scrapyfleet.ftpsink.config import SinkConfig
+
 
 def test_ftplib_stor_lands_whole_file_and_logs_it(sink, events):
     payload = os.urandom(300_000)
@@ -31,16 +33,14 @@ def test_ftplib_stor_lands_whole_file_and_logs_it(sink, events):
     assert landed["client"].startswith("127.0.0.1:")
 
 
-def test_curl_upload_creates_dirs_and_lands(sink, tmp_path):
+def test_curl_upload_lands(sink, tmp_path):
     source = tmp_path / "feed.jl"
     source.write_bytes(os.urandom(100_000))
-    url = f"ftp://127.0.0.1:{sink.port}/items/run1/3_easy_t.jl"
+    url = f"ftp://127.0.0.1:{sink.port}/3_easy_t.jl"
 
-    subprocess.run(
-        ["curl", "-sS", "--ftp-create-dirs", "-T", str(source), url], check=True, timeout=30
-    )
+    subprocess.run(["curl", "-sS", "-T", str(source), url], check=True, timeout=30)
 
-    assert sink.landed() == {"items/run1/3_easy_t.jl": source.read_bytes()}
+    assert sink.landed() == {"3_easy_t.jl": source.read_bytes()}
 
 
 SPIDER = """
@@ -67,7 +67,7 @@ class Tiny(scrapy.Spider):
 
 def test_scrapy_ftp_feed_lands_with_every_item(sink_factory, tmp_path):
     sink = sink_factory(users=(("worker", "s3cret"),), anonymous=False)
-    feed = f"ftp://worker:s3cret@127.0.0.1:{sink.port}/items/%(batch)s_%(name)s_%(time)s.jl"
+    feed = f"ftp://worker:s3cret@127.0.0.1:{sink.port}/%(batch)s_%(name)s_%(time)s.jl"
     spider = tmp_path / "tiny.py"
     spider.write_text(SPIDER.format(feed=feed, count=250))
 
@@ -81,14 +81,15 @@ def test_scrapy_ftp_feed_lands_with_every_item(sink_factory, tmp_path):
 
     assert run.returncode == 0, run.stderr[-3000:]
     ((name, body),) = sink.landed().items()
-    assert name.startswith("items/b7_tiny_") and name.endswith(".jl"), name
+    assert name.startswith("b7_tiny_") and name.endswith(".jl"), name
     items = [json.loads(line) for line in body.decode().splitlines()]
     assert sorted(item["url"] for item in items) == sorted(f"http://demo/{i}" for i in range(250))
 
 
-def test_twenty_concurrent_scrapy_uploads_into_a_new_dir_land_identical(sink):
-    """Scrapy's own FTP store code, 20 threads at once: CWD fails, MKD races, every file lands."""
-    payloads = {f"/fresh/batch/{i}_easy_t.jl": os.urandom(50_000 + 7_919 * i) for i in range(20)}
+def test_twenty_concurrent_scrapy_uploads_with_every_default_land_identical(sink_factory):
+    """Scrapy's own FTP store code, 20 threads at once, default passive ports and caps."""
+    sink = sink_factory(passive_ports=SinkConfig().passive_ports)
+    payloads = {f"/{i}_easy_t.jl": os.urandom(50_000 + 7_919 * i) for i in range(20)}
 
     def upload(path: str) -> None:
         ftp_store_file(

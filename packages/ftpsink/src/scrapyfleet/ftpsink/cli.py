@@ -1,10 +1,13 @@
-"""`ftpsink`: run the upload-only FTP ingest server until SIGINT/SIGTERM."""
+"""`ftpsink`: run the upload-only FTP ingest server until SIGINT/SIGTERM;
+`ftpsink hash-password [NAME]`: print a salted hash for a users file."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
+import ssl
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -12,14 +15,31 @@ from typing import TypeVar
 import structlog
 
 from scrapyfleet.core.logs import configure_logging
-from scrapyfleet.core.options import EnvDefaults
-from scrapyfleet.ftpsink.config import SinkConfig, parse_port_range, parse_size, parse_user
+from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
+from scrapyfleet.ftpsink import accounts, tls
+from scrapyfleet.ftpsink.config import (
+    SinkConfig,
+    TlsFiles,
+    format_port_range,
+    format_size,
+    parse_free_space,
+    parse_port_range,
+    parse_size,
+)
 from scrapyfleet.ftpsink.server import serve
 
 env = EnvDefaults("ftpsink")
+DEFAULT = SinkConfig()  # the defaults, stated once in config.py
 T = TypeVar("T")
 
 log = structlog.get_logger("scrapyfleet.ftpsink")
+
+EPILOG = (
+    " Accounts come from --users-file and SCRAPYFLEET_FTPSINK_USERS=NAME:SECRET,... (never from"
+    " the command line, where every local user could read them); a SECRET is a hash from"
+    " `ftpsink hash-password NAME` (or a plain password, tolerated with a warning)."
+    " Anonymous upload: allowed on a loopback --host, else only with --anonymous."
+)
 
 
 def typed(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -35,61 +55,113 @@ def typed(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-def env_users() -> list[tuple[str, str]]:
-    listed = env("users", "")
-    return [parse_user(item) for item in listed.split(",") if item.strip()]
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def flag(text: str | None) -> bool | None:
+    return None if text is None else text.lower() in ("1", "true", "yes", "on")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftpsink",
-        description="Upload-only FTP server: lands whole .jl feeds atomically in --root.",
-        epilog=env.epilog("passive-ports") + " --user: SCRAPYFLEET_FTPSINK_USERS=NAME:PASSWORD,...",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Upload-only FTP(S) server: lands whole .jl feeds atomically in --root, "
+        "under names the analytics reads.",
+        epilog=env.epilog("passive-ports") + EPILOG,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--host", default=env("host", "127.0.0.1"), help="address to bind")
-    parser.add_argument("--port", type=int, default=env("port", "2121"), help="FTP port")
-    parser.add_argument(
-        "--root", type=Path, default=Path(env("root", "items")), help="landing directory"
-    )
-    parser.add_argument(
-        "--passive-ports",
-        type=typed(parse_port_range),
-        default=env("passive-ports", "30000-30009"),
-        help="data ports for PASV/EPSV, LOW-HIGH (0: any free port); caps concurrent clients",
-    )
-    parser.add_argument(
-        "--user",
-        dest="users",
-        action="append",
-        type=typed(parse_user),
-        default=None,
-        metavar="NAME:PASSWORD",
-        help="an account (repeatable); default: from SCRAPYFLEET_FTPSINK_USERS, else none",
-    )
-    parser.add_argument(
-        "--anonymous",
-        action=argparse.BooleanOptionalAction,
-        default=env("anonymous", "true").lower() in ("1", "true", "yes", "on"),
-        help="allow login as `anonymous` without a password",
-    )
-    parser.add_argument(
-        "--max-file-size",
-        type=typed(parse_size),
-        default=env("max-file-size", "1G"),
-        help="largest upload accepted, bytes or with K/M/G (0: no limit)",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=env("idle-timeout", "60"),
-        help="seconds a connection may stay silent (0: forever)",
-    )
-    parser.add_argument(
-        "--log-format", choices=("json", "console"), help="console on a TTY, JSON lines otherwise"
-    )
-    parser.add_argument("--log-level", default=env("log-level", "INFO"), help="log level")
+    add = parser.add_argument
+    add("--host", default=env("host", DEFAULT.host), help="address to bind")
+    add("--port", type=port_number, default=env("port", str(DEFAULT.port)), help="FTP port")
+    add("--root", type=Path, default=Path(env("root", str(DEFAULT.root))),
+        help="landing directory (files land directly in it)")  # fmt: skip
+    add("--passive-ports", type=typed(parse_port_range),
+        default=env("passive-ports", format_port_range(DEFAULT.passive_ports)),
+        help="data ports for PASV/EPSV, LOW-HIGH (0: any free port); each is held by one "
+        "transfer from PASV until its data connection arrives")  # fmt: skip
+    add("--accept-timeout", type=seconds,
+        default=env("accept-timeout", str(DEFAULT.accept_timeout)),
+        help="seconds a passive port waits for its data connection before it is freed")  # fmt: skip
+    add("--port-wait", type=seconds, default=env("port-wait", str(DEFAULT.port_wait)),
+        help="seconds a PASV waits for a free passive port (then 421)")  # fmt: skip
+    add("--users-file", type=Path, default=env("users-file"),
+        help="accounts, one NAME:SECRET a line (# comments)")  # fmt: skip
+    add("--user", metavar="NAME:PASSWORD",
+        help="not accepted: a password on the command line is visible to every local user "
+        "(ps); use --users-file or SCRAPYFLEET_FTPSINK_USERS")  # fmt: skip
+    add("--anonymous", action=argparse.BooleanOptionalAction, default=flag(env("anonymous")),
+        help="allow login as `anonymous` without a password (default: on a loopback --host "
+        "only)")  # fmt: skip
+    add("--max-connections", type=at_least(1),
+        default=env("max-connections", str(DEFAULT.max_connections)),
+        help="control connections in total; more get 421")  # fmt: skip
+    add("--max-connections-per-address", type=at_least(1),
+        default=env("max-connections-per-address", str(DEFAULT.max_connections_per_address)),
+        help="control connections from one client address; more get 421")  # fmt: skip
+    add("--login-delay", type=seconds, default=env("login-delay", str(DEFAULT.login_delay)),
+        help="seconds before answering a failed login, doubling with each failure")  # fmt: skip
+    add("--max-login-failures", type=at_least(1),
+        default=env("max-login-failures", str(DEFAULT.max_login_failures)),
+        help="failed logins before the connection is closed")  # fmt: skip
+    add("--tls-cert", type=Path, default=env("tls-cert"),
+        help="PEM certificate chain: enables explicit FTPS (AUTH TLS, PBSZ 0, PROT P)")  # fmt: skip
+    add("--tls-key", type=Path, default=env("tls-key"), help="PEM private key of --tls-cert")
+    add("--require-tls", action=argparse.BooleanOptionalAction,
+        default=flag(env("require-tls")) or DEFAULT.require_tls,
+        help="refuse logins on a plain control connection and uploads without PROT P")  # fmt: skip
+    add("--min-free", type=typed(parse_free_space), default=env("min-free", str(DEFAULT.min_free)),
+        help="free space to keep on the landing file system, a size (512M, 1G) or a percentage "
+        "(5%%); uploads are refused (452) below it")  # fmt: skip
+    add("--max-file-size", type=typed(parse_size),
+        default=env("max-file-size", format_size(DEFAULT.max_file_size)),
+        help="largest upload accepted, bytes or with K/M/G (0: no limit)")  # fmt: skip
+    add("--idle-timeout", type=seconds, default=env("idle-timeout", f"{DEFAULT.idle_timeout:g}"),
+        help="seconds a connection may stay silent (0: forever)")  # fmt: skip
+    add("--log-format", choices=("json", "console"),
+        help="console on a TTY, JSON lines otherwise")  # fmt: skip
+    add("--log-level", default=env("log-level", "INFO"), help="log level")
     return parser
+
+
+def config_from(args: argparse.Namespace) -> SinkConfig:
+    """The server's settings; a ValueError says what is wrong."""
+    if args.user is not None:
+        raise ValueError(
+            "--user is not accepted: a password on the command line is visible to every local "
+            "user (ps, /proc); put accounts in --users-file or SCRAPYFLEET_FTPSINK_USERS"
+        )
+    try:
+        users = accounts.read_users_file(args.users_file) if args.users_file else []
+    except OSError as exc:
+        raise ValueError(f"cannot read --users-file: {exc}") from None
+    users += accounts.parse_accounts(env("users", ""))
+    names = [name for name, _ in users]
+    if len(set(names)) != len(names):
+        raise ValueError("an account name is listed twice (users file and environment)")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    files = TlsFiles(args.tls_cert, args.tls_key) if args.tls_cert else None
+    config = SinkConfig(
+        root=args.root, host=args.host, port=args.port, passive_ports=args.passive_ports,
+        accept_timeout=args.accept_timeout, port_wait=args.port_wait, users=tuple(users),
+        anonymous=args.anonymous, max_connections=args.max_connections,
+        max_connections_per_address=args.max_connections_per_address,
+        login_delay=args.login_delay, max_login_failures=args.max_login_failures, tls=files,
+        require_tls=args.require_tls, min_free=args.min_free, max_file_size=args.max_file_size,
+        idle_timeout=args.idle_timeout,
+    )  # fmt: skip
+    if files is not None:
+        try:
+            tls.server_context(files)  # unreadable or mismatched files fail here, before binding
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"cannot load --tls-cert {files.cert} / --tls-key {files.key}: {exc}"
+            ) from None
+    return config
 
 
 async def run(config: SinkConfig) -> None:
@@ -103,23 +175,19 @@ async def run(config: SinkConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hash-password"]:
+        return accounts.main(argv[1:])
     parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        args = parser.parse_args(argv)
-        users = args.users if args.users is not None else env_users()
-        config = SinkConfig(
-            root=args.root,
-            host=args.host,
-            port=args.port,
-            passive_ports=args.passive_ports,
-            users=tuple(users),
-            anonymous=args.anonymous,
-            max_file_size=args.max_file_size,
-            idle_timeout=args.idle_timeout,
-        )
+        config = config_from(args)
     except ValueError as exc:
         parser.error(str(exc))
     configure_logging(args.log_format, args.log_level)
+    plain = [name for name, secret in config.users if not accounts.is_hash(secret)]
+    if plain:
+        log.warning("plain_passwords", accounts=plain, hint="ftpsink hash-password NAME")
     try:
         asyncio.run(run(config))
     except OSError as exc:

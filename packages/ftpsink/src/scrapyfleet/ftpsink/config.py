@@ -1,35 +1,94 @@
-"""Settings of one ftpsink server and parsers for their command-line forms."""
+"""Settings of one ftpsink server, every default stated once, and parsers for their text forms."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 from pathlib import Path
 
-SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+@dataclass(frozen=True)
+class FreeSpaceFloor:
+    """Free space an upload must leave on the landing file system: bytes, or a percentage."""
+
+    amount: float = 1 << 30
+    percent: bool = False
+
+    def bytes_of(self, total: int) -> int:
+        """The floor in bytes on a file system of `total` bytes."""
+        return int(total * self.amount / 100) if self.percent else int(self.amount)
+
+    def __str__(self) -> str:
+        return f"{self.amount:g}%" if self.percent else format_size(int(self.amount))
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The server's certificate chain and private key (PEM) for FTPS."""
+
+    cert: Path
+    key: Path
 
 
 @dataclass(frozen=True)
 class SinkConfig:
-    """Where and how the sink listens, who may log in, and the limits of one upload."""
+    """Where and how the sink listens, who may log in, and the limits it enforces."""
 
     root: Path = Path("items")
     host: str = "127.0.0.1"
     port: int = 2121
-    # None: each PASV/EPSV takes any free port. A range caps concurrent connections at its size.
-    passive_ports: range | None = range(30000, 30010)
-    users: tuple[tuple[str, str], ...] = ()
-    anonymous: bool = True
+    # Data ports for PASV/EPSV, each held only from PASV until the data connection arrives (or
+    # `accept_timeout`); None: any free port.
+    passive_ports: range | None = range(30000, 30100)
+    accept_timeout: float = 10.0  # seconds a passive port waits for its data connection
+    port_wait: float = 5.0  # seconds a PASV waits for a free port when all are taken
+    # (name, secret): secret is a password or a hash from `ftpsink hash-password`.
+    users: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # None: anonymous upload allowed only on a loopback bind.
+    anonymous: bool | None = None
+    max_connections: int = 256  # control connections in total
+    max_connections_per_address: int = 128  # control connections from one client address
+    login_delay: float = 1.0  # seconds before the reply to the first failed login; doubles
+    max_login_failures: int = 3  # failed logins before a connection is closed
+    tls: TlsFiles | None = None  # explicit FTPS (AUTH TLS) when set
+    require_tls: bool = False  # refuse logins and uploads on a plain connection
+    min_free: FreeSpaceFloor = FreeSpaceFloor()
     max_file_size: int = 1 << 30  # bytes per upload; 0 disables the limit
     idle_timeout: float = 60.0  # seconds of silence on a connection; 0 disables it
     block_size: int = 256 * 1024
 
     def __post_init__(self) -> None:
-        if not self.users and not self.anonymous:
-            raise ValueError("nobody could log in: enable anonymous or add a user")
+        if not self.users and not self.anonymous_allowed:
+            raise ValueError(
+                f"nobody could log in: anonymous upload is off on a non-loopback bind "
+                f"({self.host}) unless --anonymous is given; add accounts with --users-file "
+                f"or SCRAPYFLEET_FTPSINK_USERS"
+                if self.anonymous is None
+                else "nobody could log in: enable anonymous or add an account"
+            )
+        if self.require_tls and self.tls is None:
+            raise ValueError("--require-tls needs --tls-cert and --tls-key")
+
+    @property
+    def anonymous_allowed(self) -> bool:
+        return is_loopback(self.host) if self.anonymous is None else self.anonymous
+
+
+def is_loopback(host: str) -> bool:
+    """Does binding `host` listen on loopback only? (`0.0.0.0`, `::` and names other than
+    `localhost` count as reachable from outside.)"""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_port_range(text: str) -> range | None:
-    """`30000-30009` or `30000` -> ports; `0` or empty -> None (any free port)."""
+    """`30000-30099` or `30000` -> ports; `0` or empty -> None (any free port)."""
     text = text.strip()
     if text in ("", "0"):
         return None
@@ -37,25 +96,44 @@ def parse_port_range(text: str) -> range | None:
     try:
         low, high = int(first), int(last if sep else first)
     except ValueError:
-        raise ValueError(f"passive ports must look like 30000-30009, got {text!r}") from None
+        raise ValueError(f"passive ports must look like 30000-30099, got {text!r}") from None
     if not 0 < low <= high <= 65535:
         raise ValueError(f"passive port range {text!r} is empty or outside 1-65535")
     return range(low, high + 1)
 
 
-def parse_user(text: str) -> tuple[str, str]:
-    """`NAME:PASSWORD` -> (name, password); the password may contain colons."""
-    name, sep, password = text.partition(":")
-    if not name or not sep or not password:
-        raise ValueError(f"user must look like NAME:PASSWORD, got {name or text!r}")
-    return name, password
+def format_port_range(ports: range | None) -> str:
+    """The text `parse_port_range` reads back."""
+    return "0" if ports is None else f"{ports.start}-{ports.stop - 1}"
+
+
+def format_size(size: int) -> str:
+    """Bytes in the largest binary unit that divides them (`1073741824` -> `1G`)."""
+    for suffix, unit in reversed(SIZE_SUFFIXES.items()):
+        if size and size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return str(size)
 
 
 def parse_size(text: str) -> int:
-    """`1048576`, `512K`, `200M` or `1G` -> bytes (binary multiples)."""
+    """`1048576`, `512K`, `200M`, `1G` or `1T` -> bytes (binary multiples)."""
     text = text.strip().upper().removesuffix("B")
     suffix = text[-1:] if text[-1:] in SIZE_SUFFIXES else ""
     number = text[: len(text) - len(suffix)]
     if not number.isdigit():
         raise ValueError(f"size must look like 1048576, 512K, 200M or 1G, got {text!r}")
     return int(number) * SIZE_SUFFIXES[suffix]
+
+
+def parse_free_space(text: str) -> FreeSpaceFloor:
+    """`1G` (a size, see `parse_size`) or `5%` (of the file system) -> a free-space floor."""
+    text = text.strip()
+    if not text.endswith("%"):
+        return FreeSpaceFloor(parse_size(text))
+    try:
+        percent = float(text[:-1])
+    except ValueError:
+        percent = -1.0
+    if not 0 <= percent < 100:
+        raise ValueError(f"free-space percentage must be within 0-100, got {text!r}")
+    return FreeSpaceFloor(percent, percent=True)

@@ -1,9 +1,18 @@
-"""Map a client's virtual path to a real path that provably stays inside the landing root."""
+"""Where an upload may land: a bare name in the root that the analytics reads, never outside it.
+
+Every name ftpsink accepts passes `landing_name_problem` (scrapyfleet.core.contracts): no
+subdirectory, printable UTF-8, at most 255 bytes, not hidden from Spark. Paths stay inside the
+(resolved) root: `..` is clamped at `/` by aioftp, symlinks leading out of the root are refused.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+
+from scrapyfleet.core.contracts import HIDDEN_PREFIXES, landing_name_problem
+
+ROOT = PurePosixPath("/")
 
 
 class PathRefused(Exception):
@@ -18,11 +27,11 @@ class PathRefused(Exception):
 def resolve_inside(root: Path, virtual: PurePosixPath) -> Path:
     """Real path of a normalised absolute `virtual` path under the (already resolved) `root`.
 
-    Names starting with `.` or `_` are refused: Spark ignores them and `.staging` is ours.
-    Symlinks are followed and must not lead out of the root.
+    Names starting with `.` or `_` are refused (553): Spark ignores them and `.staging` is ours.
+    Symlinks are followed and must not lead out of the root (550).
     """
     parts = virtual.parts[1:]
-    hidden = next((part for part in parts if part.startswith((".", "_"))), None)
+    hidden = next((part for part in parts if part.startswith(HIDDEN_PREFIXES)), None)
     if hidden is not None:
         raise PathRefused("553", f"name {hidden!r} is hidden from readers (starts with . or _)")
     real = Path(os.path.realpath(root.joinpath(*parts)))
@@ -31,29 +40,24 @@ def resolve_inside(root: Path, virtual: PurePosixPath) -> Path:
     return real
 
 
-def existing_dir(root: Path, virtual: PurePosixPath) -> Path:
-    """Real path of a directory the client may CWD into."""
+def root_dir(root: Path, virtual: PurePosixPath) -> Path:
+    """The root, the only directory a client may CWD into (Scrapy CWDs to `/` before STOR)."""
     real = resolve_inside(root, virtual)
-    if not real.is_dir():
-        raise PathRefused("550", "no such directory")
+    if real != root:
+        raise PathRefused("550", "files land in / only: no subdirectories")
     return real
 
 
-def new_dir(root: Path, virtual: PurePosixPath) -> Path:
-    """Create a directory (and parents); an existing one is fine, so concurrent MKDs all win."""
-    real = resolve_inside(root, virtual)
-    try:
-        real.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise PathRefused("550", "a file is in the way") from None
-    return real
-
-
-def landing_target(root: Path, virtual: PurePosixPath) -> Path:
-    """Real path a STOR may land at: inside the root, in an existing directory, not taken."""
-    real = resolve_inside(root, virtual)
-    if real == root or not real.parent.is_dir():
-        raise PathRefused("550", "no such directory")
+def landing_target(root: Path, cwd: PurePosixPath, argument: str) -> Path:
+    """Real path a `STOR argument` may land at: a name the analytics reads, in the root, free."""
+    name = argument.removeprefix("/")
+    if cwd != ROOT:
+        raise PathRefused("553", "files land in / only: no subdirectories")
+    problem = landing_name_problem(name)
+    if problem is not None:
+        raise PathRefused("553", problem)
+    resolve_inside(root, ROOT / name)  # a symlink out of the root: 550
+    real = root / name
     if os.path.lexists(real):
         raise PathRefused("553", "file exists and is never overwritten")
     return real

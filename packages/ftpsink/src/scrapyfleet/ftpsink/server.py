@@ -1,8 +1,10 @@
-"""The upload-only FTP server: aioftp's `Server` with atomic landing and every read command refused.
+"""The upload-only FTP server: aioftp's `Server` with atomic landing and its defences.
 
-Files land in the directory the client STORs them to (inside the root); the bytes go to
-`<root>/.staging` first and are linked into place only once the transfer completed cleanly.
-A STOR to an existing name is refused (553): nothing is ever overwritten.
+Each concern lives in its own module; this one wires them into aioftp's hooks:
+sessions (`admission`: connection caps, failed-login backoff; `accounts`: who may log in),
+explicit FTPS (`tls`, AUTH TLS / PBSZ / PROT), passive data ports (`passive`), names
+(`paths`), the free-space floor (`space`) and the upload itself (`staging`, `transfer`).
+Every refusal is a reply code plus a log event, never a traceback or a dropped connection.
 
 aioftp's decorators are typed for methods of `aioftp.Server` itself, hence the
 `type: ignore[arg-type]` on the overridden, decorated commands.
@@ -13,17 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ssl
 import time
 from pathlib import PurePosixPath
-from typing import Unpack
+from typing import Any, Unpack
 
 import aioftp
 import structlog
 from aioftp.common import Connection, StreamIO, ThrottleStreamIO
+from aioftp.errors import NoAvailablePort
 from aioftp.server import AsyncIOStartServerKwargs, ConnectionConditions, worker
 
+from scrapyfleet.ftpsink import tls
+from scrapyfleet.ftpsink.accounts import Accounts
+from scrapyfleet.ftpsink.admission import ConnectionCaps, login_delay
 from scrapyfleet.ftpsink.config import SinkConfig
-from scrapyfleet.ftpsink.paths import PathRefused, existing_dir, landing_target, new_dir
+from scrapyfleet.ftpsink.passive import Handler, PassiveListener, PortPool
+from scrapyfleet.ftpsink.paths import PathRefused, landing_target, resolve_inside, root_dir
+from scrapyfleet.ftpsink.space import free_space_problem
 from scrapyfleet.ftpsink.staging import STAGING_DIR, StagedFile, clear_staging
 from scrapyfleet.ftpsink.transfer import Aborted, Upload, abort_reason, client_of, hung_up
 
@@ -34,6 +43,13 @@ REFUSED_COMMANDS = (
     "appe", "dele", "list", "mlsd", "mlst", "nlst", "rest", "retr", "rmd", "rnfr", "rnto", "site",
     "stou",
 )  # fmt: skip
+# Pseudo-commands for lines that cannot be parsed (a space: no client can send these names).
+BAD_ENCODING, TOO_LONG = "bad encoding", "line too long"
+
+
+def state(connection: Connection, name: str, default: Any) -> Any:
+    """A value this module keeps on aioftp's connection (futures underneath), or `default`."""
+    return connection[name].result() if name in connection and connection[name].done() else default
 
 
 class SinkServer(aioftp.Server):
@@ -43,29 +59,24 @@ class SinkServer(aioftp.Server):
         self.config = config
         self.root = config.root.resolve()
         self.staging = self.root / STAGING_DIR
+        self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_address)
+        self.ports = PortPool(config.passive_ports)
+        self.tls_context = tls.server_context(config.tls) if config.tls else None
         timeout = config.idle_timeout or None
         super().__init__(
-            users=self._users(),
+            users=Accounts(config.users, config.anonymous_allowed, self.root),
             block_size=config.block_size,
             socket_timeout=timeout,  # bounds each data-connection read: a stalled upload aborts
             idle_timeout=timeout,
-            data_ports=config.passive_ports,
+            wait_future_timeout=config.accept_timeout,  # STOR waiting for its data connection
             welcome_message="scrapyfleet ftpsink, upload-only",
         )
-        self.commands_mapping.update(feat=self.feat, noop=self.noop, opts=self.opts)
+        self.commands_mapping.update(
+            auth=self.auth, feat=self.feat, noop=self.noop, opts=self.opts,
+            **{BAD_ENCODING: self.bad_encoding, TOO_LONG: self.too_long},
+        )  # fmt: skip
         for command in REFUSED_COMMANDS:
             self.commands_mapping[command] = functools.partial(self.refuse, command)
-
-    def _users(self) -> list[aioftp.User]:
-        # Nothing here ever reads; aioftp's own read checks stay closed all the same.
-        upload_only = [aioftp.Permission("/", readable=False, writable=True)]
-        logins: list[tuple[str, str | None]] = list(self.config.users)
-        if self.config.anonymous:
-            logins.append(("anonymous", None))
-        return [
-            aioftp.User(name, password, base_path=self.root, permissions=upload_only)
-            for name, password in logins
-        ]
 
     async def start(
         self, host: str | None = None, port: int = 0, **kwargs: Unpack[AsyncIOStartServerKwargs]
@@ -74,8 +85,11 @@ class SinkServer(aioftp.Server):
         discarded = await asyncio.to_thread(clear_staging, self.staging)
         kwargs.setdefault("limit", self.config.block_size)
         await super().start(host, port, **kwargs)
-        log.info("listening", host=self.server_host, port=self.server_port, root=str(self.root),
-                 discarded=discarded)  # fmt: skip
+        log.info(
+            "listening", host=self.server_host, port=self.server_port, root=str(self.root),
+            discarded=discarded, tls=self.tls_context is not None,
+            anonymous=self.config.anonymous_allowed, accounts=len(self.config.users),
+        )  # fmt: skip
 
     async def close(self) -> None:
         """Stop listening, abort in-flight uploads (nothing partial lands), close connections."""
@@ -87,21 +101,64 @@ class SinkServer(aioftp.Server):
             await asyncio.wait(uploads)
         await super().close()
 
+    # -- sessions ---------------------------------------------------------------------------------
+    async def dispatcher(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """aioftp's session, unless the server or the client's address is at its connection cap
+        (then `421` at once)."""
+        host, port, *_ = writer.get_extra_info("peername")
+        refusal = self.caps.admit(host)
+        if refusal is not None:
+            log.warning("connection_refused", client=f"{host}:{port}", reason=refusal)
+            writer.write(f"421 {refusal}\r\n".encode())
+            writer.close()
+            return
+        try:
+            await super().dispatcher(reader, writer)
+        except asyncio.CancelledError:
+            pass  # shutdown; a cancelled task would make asyncio's stream callback log an error
+        finally:
+            self.caps.leave(host)
+
     async def parse_command(
         self, stream: StreamIO, censor_commands: tuple[str] = ("pass",)
     ) -> tuple[str, str]:
-        """aioftp's, except that a quiet control connection during an upload is not idle, and an
-        idle or hung-up one ends the session like QUIT (aioftp would leave an exception behind)."""
+        """aioftp's, except that a quiet control connection during an upload is not idle, an idle
+        or hung-up one ends the session like QUIT, and a line that is not UTF-8 or too long gets a
+        reply (aioftp would leave an exception behind and drop the connection)."""
         while True:
             try:
                 return await super().parse_command(stream, censor_commands)
             except ConnectionResetError:
                 return "quit", ""
+            except UnicodeDecodeError:
+                return BAD_ENCODING, ""
+            except ValueError:  # StreamReader: line over the limit (the buffer is dropped)
+                return TOO_LONG, ""
             except TimeoutError:
                 connection = self.connections[stream]  # type: ignore[index]
                 if not connection.extra_workers:
                     log.info("idle_closed", client=client_of(connection))
                     return "quit", ""
+
+    async def write_response(
+        self, stream: StreamIO, code: str, lines: str = "", list: bool = False
+    ) -> None:
+        """aioftp's; after `234` (AUTH TLS) the control connection is upgraded to TLS before
+        anything else is sent."""
+        await super().write_response(stream, code, lines, list)
+        if code == "234":
+            await self._secure_control(stream)
+
+    async def _secure_control(self, stream: StreamIO) -> None:
+        connection = self.connections[stream]  # type: ignore[index]
+        assert self.tls_context is not None, "234 is only sent with TLS configured"
+        try:
+            await tls.upgrade(stream.writer, self.tls_context)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            log.warning("tls_failed", channel="control", client=client_of(connection),
+                        error=repr(exc))  # fmt: skip
+            stream.writer.transport.abort()
+            stream.reader.feed_eof()  # the pending command read ends the session like QUIT
 
     def _refuse(self, connection: Connection, command: str, code: str, reason: str) -> bool:
         log.info("refused", command=command.upper(), client=client_of(connection), reason=reason)
@@ -111,8 +168,16 @@ class SinkServer(aioftp.Server):
     async def refuse(self, command: str, connection: Connection, rest: str) -> bool:
         return self._refuse(connection, command, "502", "upload-only server")
 
+    async def bad_encoding(self, connection: Connection, rest: str) -> bool:
+        return self._refuse(connection, "?", "501", "command line is not valid UTF-8")
+
+    async def too_long(self, connection: Connection, rest: str) -> bool:
+        self._refuse(connection, "?", "500", "command line too long, closing")
+        return False
+
     async def feat(self, connection: Connection, rest: str) -> bool:
-        connection.response("211", ["features:", "EPSV", "PASV", "UTF8", "end"], True)
+        secure = ["AUTH TLS", "PBSZ", "PROT"] if self.tls_context else []
+        connection.response("211", ["features:", *secure, "EPSV", "PASV", "UTF8", "end"], True)
         return True
 
     async def noop(self, connection: Connection, rest: str) -> bool:
@@ -124,12 +189,126 @@ class SinkServer(aioftp.Server):
         connection.response(*(("200", "always in UTF8") if ok else ("501", "unknown option")))
         return True
 
+    # -- logins -----------------------------------------------------------------------------------
+    def _secure(self, connection: Connection) -> bool:
+        return tls.is_secure(connection.command_connection.writer)
+
+    async def user(self, connection: Connection, rest: str) -> bool:
+        """aioftp's USER (every name but anonymous gets 331), refused on a plain connection when
+        TLS is required."""
+        if self.config.require_tls and not self._secure(connection):
+            return self._refuse(connection, "USER", "530", "TLS required: AUTH TLS first")
+        connection.login_name = rest
+        return await super().user(connection, rest)
+
+    @ConnectionConditions(ConnectionConditions.user_required)  # type: ignore[arg-type]
+    async def pass_(self, connection: Connection, rest: str) -> bool:
+        """Check a password; failures (unknown name or wrong password alike) are logged, answered
+        after a growing delay, and the connection is closed after `max_login_failures`."""
+        lock = state(connection, "login_lock", None)
+        if lock is None:
+            lock = connection.login_lock = asyncio.Lock()
+        async with lock:  # pipelined PASS commands wait their turn (and their delay)
+            if connection.future.logged.done():
+                connection.response("503", "already logged in")
+                return True
+            started = time.monotonic()
+            if await self.user_manager.authenticate(connection.user, rest):
+                connection.logged = True
+                log.info("logged_in", user=connection.login_name, client=client_of(connection))
+                connection.response("230", "logged in, upload only")
+                return True
+            failures = state(connection, "login_failures", 0) + 1
+            connection.login_failures = failures
+            closing = failures >= self.config.max_login_failures
+            log.warning(
+                "login_failed", user=connection.login_name[:64], client=client_of(connection),
+                failures=failures, closing=closing,
+            )  # fmt: skip
+            delay = login_delay(self.config.login_delay, failures)
+            await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
+            del connection.user
+            connection.response("530", "login incorrect" + (", closing" if closing else ""))
+            return not closing
+
+    # -- explicit TLS (RFC 4217) ------------------------------------------------------------------
+    async def auth(self, connection: Connection, rest: str) -> bool:
+        """AUTH TLS: reply 234, then the TLS handshake (see `write_response`)."""
+        if self.tls_context is None:
+            return self._refuse(connection, "AUTH", "502", "TLS is not configured")
+        if rest.upper() not in ("TLS", "TLS-C", "SSL"):
+            return self._refuse(connection, "AUTH", "504", "only AUTH TLS is supported")
+        if self._secure(connection):
+            return self._refuse(connection, "AUTH", "503", "already on TLS")
+        # Nothing may be read as plain text once the client has seen 234: its ClientHello follows.
+        connection.command_connection.writer.transport.pause_reading()
+        connection.response("234", "AUTH TLS ok, start the handshake")
+        return True
+
+    async def pbsz(self, connection: Connection, rest: str | PurePosixPath) -> bool:
+        if not self._secure(connection):
+            return self._refuse(connection, "PBSZ", "503", "AUTH TLS first")
+        connection.response("200", "PBSZ=0")
+        return True
+
+    async def prot(self, connection: Connection, rest: str | PurePosixPath) -> bool:
+        """PROT P: data connections use TLS; PROT C: plain (refused when TLS is required)."""
+        level = str(rest).upper()
+        if not self._secure(connection):
+            return self._refuse(connection, "PROT", "503", "AUTH TLS first")
+        if level == "C" and self.config.require_tls:
+            return self._refuse(connection, "PROT", "534", "TLS required on data connections")
+        if level not in ("P", "C"):
+            return self._refuse(connection, "PROT", "504", "only PROT P or PROT C")
+        connection.protected = level == "P"
+        connection.response("200", f"PROT {level} ok")
+        return True
+
+    def _data_tls(self, connection: Connection) -> ssl.SSLContext | None:
+        return self.tls_context if state(connection, "protected", False) else None
+
+    # -- passive data connections -----------------------------------------------------------------
+    async def _start_passive_server(
+        self, connection: Connection, handler_callback: Handler
+    ) -> asyncio.Server:
+        """Listen on a leased port for the data connection of this client only (`passive`)."""
+        listener = PassiveListener(
+            self.ports, client_of(connection), handler_callback, self.config.accept_timeout,
+            functools.partial(self._data_tls, connection),
+        )  # fmt: skip
+        try:
+            server = await listener.open(
+                connection.server_host, self.config.port_wait, self.config.block_size
+            )
+        except NoAvailablePort:
+            log.warning("passive_ports_exhausted", client=client_of(connection),
+                        ports=self.ports.size, waited=self.config.port_wait)  # fmt: skip
+            raise
+        connection._dispatcher.add_done_callback(lambda _: listener.close())
+        return server
+
+    def _forget_finished_listener(self, connection: Connection) -> None:
+        """A listener that took its data connection or expired: the next PASV opens a new one."""
+        passive = connection.future.passive_server
+        if passive.done() and not passive.result().is_serving():
+            del connection.passive_server
+
+    async def pasv(self, connection: Connection, rest: str | PurePosixPath) -> bool:
+        self._forget_finished_listener(connection)
+        return await super().pasv(connection, rest)
+
+    async def epsv(self, connection: Connection, rest: str | PurePosixPath) -> bool:
+        self._forget_finished_listener(connection)
+        return await super().epsv(connection, rest)
+
+    # -- directories: only the root ---------------------------------------------------------------
     @ConnectionConditions(ConnectionConditions.login_required)  # type: ignore[arg-type]
     async def cwd(self, connection: Connection, rest: str | PurePosixPath) -> bool:
-        """Change directory without aioftp's read-permission check (Scrapy CWDs before STOR)."""
+        """CWD to `/` (Scrapy CWDs before STOR) without aioftp's read-permission check; files land
+        in the root only, so no other directory is entered."""
         _, virtual = self.get_paths(connection, rest)
         try:
-            await asyncio.to_thread(existing_dir, self.root, virtual)
+            await asyncio.to_thread(root_dir, self.root, virtual)
         except PathRefused as exc:
             return self._refuse(connection, "CWD", exc.code, exc.reason)
         connection.current_directory = virtual
@@ -138,15 +317,15 @@ class SinkServer(aioftp.Server):
 
     @ConnectionConditions(ConnectionConditions.login_required)  # type: ignore[arg-type]
     async def mkd(self, connection: Connection, rest: str | PurePosixPath) -> bool:
-        """Make a directory; one that exists already is success, so concurrent MKDs never fail."""
+        """Refused: files land in the root, where the analytics reads them."""
         _, virtual = self.get_paths(connection, rest)
         try:
-            await asyncio.to_thread(new_dir, self.root, virtual)
+            await asyncio.to_thread(resolve_inside, self.root, virtual)
         except PathRefused as exc:
             return self._refuse(connection, "MKD", exc.code, exc.reason)
-        connection.response("257", f'"{virtual}" created')
-        return True
+        return self._refuse(connection, "MKD", "550", "files land in / only: no subdirectories")
 
+    # -- uploads ----------------------------------------------------------------------------------
     @ConnectionConditions(ConnectionConditions.login_required)  # type: ignore[arg-type]
     async def abor(self, connection: Connection, rest: str | PurePosixPath) -> bool:
         """aioftp's ABOR, tagging the cancellation so the upload is logged as aborted by `abor`."""
@@ -163,13 +342,23 @@ class SinkServer(aioftp.Server):
     async def stor(
         self, connection: Connection, rest: str | PurePosixPath, mode: str = "wb"
     ) -> bool:
-        """Accept an upload to a free name inside the root (`mode` is aioftp's, APPE is refused)."""
-        _, virtual = self.get_paths(connection, rest)
+        """Accept an upload to a free name the analytics reads, in the root, with enough free
+        space (`mode` is aioftp's, APPE is refused). A refusal takes no byte."""
         try:
-            target = await asyncio.to_thread(landing_target, self.root, virtual)
+            if self.config.require_tls and self._data_tls(connection) is None:
+                raise PathRefused("521", "TLS required on data connections: PROT P first")
+            target = await asyncio.to_thread(
+                landing_target, self.root, connection.current_directory, str(rest)
+            )
+            problem = await asyncio.to_thread(free_space_problem, self.root, self.config.min_free)
+            if problem is not None:
+                raise PathRefused("452", problem)
         except PathRefused as exc:
+            if connection.future.data_connection.done():
+                connection.data_connection.close()
+                del connection.data_connection
             return self._refuse(connection, "STOR", exc.code, exc.reason)
-        upload = Upload(str(virtual.relative_to("/")), target, client_of(connection))
+        upload = Upload(target.name, target, client_of(connection))
         receive = self._receive(connection, upload)
         connection.extra_workers.add(asyncio.create_task(receive))  # type: ignore[arg-type]
         connection.response("150", "data transfer started")
@@ -218,6 +407,9 @@ class SinkServer(aioftp.Server):
         async for block in stream.iter_by_block(self.config.block_size):
             if limit and staged.size + len(block) > limit:
                 raise Aborted("too_large", "552", f"upload exceeds the {limit}-byte limit")
+            problem = free_space_problem(self.root, self.config.min_free, len(block))
+            if problem is not None:
+                raise Aborted("disk_full", "452", f"{problem}, nothing stored")
             staged.write(block)
 
     def _report_landing(

@@ -1,8 +1,8 @@
 """Staging files: an upload's bytes stay out of sight until the whole file is linked into place.
 
-The staging directory is `<root>/.staging` (same filesystem as the landing directories, hidden
-from Spark). Landing is `fsync` of the file, `link` into place (atomic, never replaces an
-existing name), `unlink` of the staging name, `fsync` of the landing directory.
+The staging directory is `<root>/.staging` (same file system as the root, hidden from Spark).
+Landing is `fsync` of the file, `link` into place (atomic, never replaces an existing name),
+`unlink` of the staging name, `fsync` of the landing directory.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ class Aborted(Exception):
 
 @dataclass(frozen=True)
 class Upload:
-    name: str  # path relative to the root, as logged
+    name: str  # as landed (a bare name in the root)
     target: Path
     client: str
 
@@ -55,4 +56,6 @@ def abort_reason(exc: BaseException) -> Aborted:
         return Aborted("idle_timeout", "426", "data connection idle too long")
     if isinstance(exc, ConnectionError):
         return Aborted("reset", "426", "data connection reset")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Aborted("disk_full", "452", "insufficient storage, nothing stored")
     return Aborted("error", "451", "local error, nothing stored")

@@ -1,0 +1,61 @@
+"""`ftps://` feed storage: explicit FTPS (AUTH TLS, PROT P) to ftpsink, verified against a CA file.
+
+Scrapy's own FTP storage verifies an `ftps://` server against the system's CAs only; an ingest
+server usually has a private or self-signed certificate. This storage trusts the PEM file in the
+setting `FEED_STORAGE_FTPS_CA_FILE` (default: the system's CAs) and otherwise behaves like
+Scrapy's: passive mode unless `FEED_STORAGE_FTP_ACTIVE`, CWD to the URI's directory, then STOR.
+Enable it with `FEED_STORAGES = {"ftps": "scrapyfleet.crawler.ftps.FTPSFeedStorage"}`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import ssl
+from contextlib import closing
+from ftplib import FTP_TLS
+from typing import IO, Any, Self
+
+from scrapy.crawler import Crawler
+from scrapy.extensions.feedexport import FTPFeedStorage
+from scrapy.utils.ftp import ftp_makedirs_cwd
+
+TIMEOUT = 60.0  # seconds per socket operation
+
+
+class FTPSFeedStorage(FTPFeedStorage):
+    """Scrapy's FTP feed storage over explicit FTPS, trusting `ca_file` (None: system CAs)."""
+
+    def __init__(
+        self,
+        uri: str,
+        use_active_mode: bool = False,
+        *,
+        feed_options: dict[str, Any] | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        super().__init__(uri, use_active_mode, feed_options=feed_options)
+        self.ca_file = ca_file
+
+    @classmethod
+    def from_crawler(
+        cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None
+    ) -> Self:
+        return cls(
+            uri,
+            use_active_mode=crawler.settings.getbool("FEED_STORAGE_FTP_ACTIVE"),
+            feed_options=feed_options,
+            ca_file=crawler.settings.get("FEED_STORAGE_FTPS_CA_FILE") or None,
+        )
+
+    def _store_in_thread(self, file: IO[bytes]) -> None:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        with FTP_TLS(context=context, timeout=TIMEOUT) as ftp, closing(file):
+            ftp.connect(self.host, self.port)
+            ftp.login(self.username, self.password)  # AUTH TLS first: no password in clear
+            ftp.prot_p()
+            if self.use_active_mode:
+                ftp.set_pasv(False)
+            file.seek(0)
+            dirname, filename = posixpath.split(self.path)
+            ftp_makedirs_cwd(ftp, dirname)
+            ftp.storbinary(f"{'STOR' if self.overwrite else 'APPE'} {filename}", file)
