@@ -11,7 +11,7 @@ def test_batch_lifecycle_and_retries(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     batch = ledger.add_batch("run", ["http://a/1", "http://a/2"])
     assert (batch.id, batch.state, batch.size, batch.attempts) == ("run-00001", "queued", 2, 0)
-    assert ledger.urls(batch.id) == ["http://a/1", "http://a/2"]
+    assert ledger.payload(batch.id) == ["http://a/1", "http://a/2"]
 
     assert ledger.scheduled(batch.id, "n1", "job-a1") == 1
     ledger.running(batch.id, "job-a1")
@@ -46,5 +46,5 @@ def test_attempts_run_out_and_state_survives_reopen(tmp_path: Path) -> None:
     assert reopened.get_meta("token") == "secret"
     assert reopened.batch(first.id).error == "boom"
     assert [b.id for b in reopened.batches("queued")] == [second.id]
-    assert sorted(reopened.all_urls()) == ["u1", "u2"]
+    assert sorted(reopened.urls.all_urls()) == ["u1", "u2"]
     assert reopened.add_batch("r", ["u3"]).id == "r-00003"

@@ -32,6 +32,10 @@ class Attempts:
         self._wake = wake  # something changed: the dispatcher should look again now
         self._retries: dict[str, tuple[float, str | None]] = {}  # batch -> (not before, avoid)
 
+    def avoid(self, batch_id: str, node: str | None) -> None:
+        """A new (retry) batch should go to another node than `node`."""
+        self._retries[batch_id] = (0.0, node)
+
     def retry_of(self, batch_id: str) -> tuple[float, str | None]:
         """When a queued batch may run again (monotonic seconds) and the node to avoid."""
         return self._retries.get(batch_id, (0.0, None))
@@ -58,9 +62,14 @@ class Attempts:
         batch = self.ledger.batch(batch_id)
         failure = rules.report_failure(report)
         if failure is None:
-            if self.ledger.done(batch_id, report.job, report.items, report.pages):
+            if self.ledger.done(batch_id, report.job, report.items, report.pages, report.feed):
+                urls = self.ledger.urls.settle(
+                    batch_id, report.node, report.failures, self.max_attempts
+                )
                 log.info("batch_done", batch=batch_id, node=report.node, job=report.job,
-                         items=report.items, pages=report.pages)  # fmt: skip
+                         items=report.items, pages=report.pages,
+                         feed=report.feed.name if report.feed else None,
+                         **{k: v for k, v in urls.items() if v})  # fmt: skip
                 if (node := self.nodes.get(report.node)) is not None:
                     node.failures = 0
             self._wake()

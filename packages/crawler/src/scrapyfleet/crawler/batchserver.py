@@ -1,23 +1,30 @@
-"""The master's HTTP endpoint for workers: fetch a batch's URLs, report its outcome.
+"""The master's HTTP endpoint for workers: fetch a batch attempt's URLs, report its outcome.
 
-Both routes want the run's bearer token (401 otherwise); a malformed report is 400 and changes
-nothing. The payloads come from the ledger, so they survive a master restart. `serve` starts it.
+Both routes name the attempt (`?attempt=N`) and want that attempt's credential as a bearer token
+(`credentials.py`): a wrong one is 403, an attempt that is not the batch's current, active one is
+409, and neither changes anything; a malformed report is 400. The fetch answers the URLs and the
+feed destination (with its password: it never goes on a command line). The payloads come from the
+ledger, so they survive a master restart. `serve` starts it. docs/architecture.md, "Batch
+endpoint".
 """
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-from scrapyfleet.crawler.ledger import Ledger
+from scrapyfleet.crawler.credentials import verify
+from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
 from scrapyfleet.crawler.reports import WorkerReport
 
 log = structlog.get_logger("scrapyfleet.crawler.batchserver")
+
+REPORT_MAX_BYTES = 16 * 1024**2  # a report names every URL of its batch that did not land
 
 OnFetch = Callable[[str, str], None]
 OnReport = Callable[[str, WorkerReport], str]  # returns the batch's state
@@ -25,10 +32,12 @@ OnReport = Callable[[str, WorkerReport], str]  # returns the batch's state
 
 @dataclass(frozen=True, slots=True)
 class BatchEndpoint:
-    """What the routes need: the ledger, the token and the master's handlers."""
+    """What the routes need: the ledger, the run secret, the feed destination and the master's
+    handlers."""
 
     ledger: Ledger
-    token: str
+    secret: str
+    feed_destination: str
     on_fetch: OnFetch
     on_report: OnReport
 
@@ -36,57 +45,67 @@ class BatchEndpoint:
 ENDPOINT = web.AppKey("endpoint", BatchEndpoint)
 
 
-@web.middleware
-async def require_token(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if request.path == "/health":
-        return await handler(request)
-    given = request.headers.get("Authorization", "")
-    expected = f"Bearer {request.app[ENDPOINT].token}"
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        log.warning("unauthorized", path=request.path, peer=request.remote)
-        raise web.HTTPUnauthorized(text="missing or wrong bearer token\n")
-    return await handler(request)
-
-
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def get_batch(request: web.Request) -> web.Response:
+def authorize(request: web.Request) -> tuple[Batch, int]:
+    """The batch and attempt a request may act on, or the HTTP error that refuses it."""
     endpoint = request.app[ENDPOINT]
     batch_id = request.match_info["batch"]
     try:
+        attempt = int(request.query["attempt"])
+    except (KeyError, ValueError):
+        raise web.HTTPBadRequest(text="name the attempt: ?attempt=N\n") from None
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or not verify(endpoint.secret, batch_id, attempt, credential):
+        log.warning("unauthorized", path=request.path, attempt=attempt, peer=request.remote)
+        raise web.HTTPForbidden(text="not this attempt's credential\n")
+    try:
         batch = endpoint.ledger.batch(batch_id)
-        urls = endpoint.ledger.urls(batch_id)
     except KeyError:
         raise web.HTTPNotFound(text=f"no batch {batch_id}\n") from None
+    if attempt != batch.attempts or batch.state not in ACTIVE:
+        log.warning("stale_attempt", batch=batch_id, attempt=attempt, current=batch.attempts,
+                    state=batch.state, peer=request.remote)  # fmt: skip
+        raise web.HTTPConflict(text=f"attempt {attempt} of {batch_id} is not current\n")
+    return batch, attempt
+
+
+async def get_batch(request: web.Request) -> web.Response:
+    endpoint = request.app[ENDPOINT]
+    batch, attempt = authorize(request)
     job = request.query.get("job", "")
     if job:
-        endpoint.on_fetch(batch_id, job)
-    return web.json_response({"batch": batch_id, "attempt": batch.attempts, "urls": urls})
+        endpoint.on_fetch(batch.id, job)
+    return web.json_response(
+        {
+            "batch": batch.id,
+            "attempt": attempt,
+            "urls": endpoint.ledger.payload(batch.id),
+            "feed": endpoint.feed_destination,
+        }
+    )
 
 
 async def post_report(request: web.Request) -> web.Response:
     endpoint = request.app[ENDPOINT]
-    batch_id = request.match_info["batch"]
-    try:
-        endpoint.ledger.batch(batch_id)
-    except KeyError:
-        raise web.HTTPNotFound(text=f"no batch {batch_id}\n") from None
+    batch, attempt = authorize(request)
     try:
         report = WorkerReport.from_json(json.loads(await request.read()))
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        log.warning("report_rejected", batch=batch_id, reason=str(exc))
+        log.warning("report_rejected", batch=batch.id, reason=str(exc))
         raise web.HTTPBadRequest(text=f"malformed report: {exc}\n") from None
-    state = endpoint.on_report(batch_id, report)
-    return web.json_response({"batch": batch_id, "state": state})
+    if report.attempt != attempt or report.job != batch.job:
+        log.warning("report_rejected", batch=batch.id, reason="another attempt's report")
+        raise web.HTTPConflict(text="the report is not of this attempt\n")
+    state = endpoint.on_report(batch.id, report)
+    return web.json_response({"batch": batch.id, "state": state})
 
 
 def make_app(endpoint: BatchEndpoint) -> web.Application:
     """The aiohttp application serving workers."""
-    app = web.Application(middlewares=[require_token], client_max_size=1024**2)
+    app = web.Application(client_max_size=REPORT_MAX_BYTES)
     app[ENDPOINT] = endpoint
     app.router.add_get("/health", health)
     app.router.add_get("/batches/{batch}", get_batch)
@@ -94,14 +113,17 @@ def make_app(endpoint: BatchEndpoint) -> web.Application:
     return app
 
 
-async def serve(endpoint: BatchEndpoint, host: str, port: int) -> tuple[web.AppRunner, str, int]:
-    """Serve on host:port, or on any free port if that one is taken (a resumed run's old port:
-    workers of old attempts retry, then fail); the runner, the bound host and port."""
+async def serve(
+    endpoint: BatchEndpoint, host: str, port: int, tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, str, int]:
+    """Serve on host:port (over TLS with `tls`), or on any free port if that one is taken (a
+    resumed run's old port: workers of old attempts retry, then fail); the runner, the bound
+    host and port."""
     runner = web.AppRunner(make_app(endpoint), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=tls).start()
     except OSError:
-        await web.TCPSite(runner, host, 0).start()
+        await web.TCPSite(runner, host, 0, ssl_context=tls).start()
     bound_host, bound_port = runner.addresses[0][:2]
     return runner, str(bound_host), int(bound_port)

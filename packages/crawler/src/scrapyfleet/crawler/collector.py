@@ -2,8 +2,10 @@
 
 Requests of the target rule are de-duplicated by request fingerprint (also across `--resume`,
 from the ledger) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that the `Fleet`
-dispatches. Everything else passes through. On spider close the partial batch is flushed; after a
-finished crawl the master waits for every batch to be settled and writes the run summary.
+dispatches. Everything else (the index crawl) passes through, with failed pages tried again
+(`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
+master waits for every batch and URL to be settled and writes the run summary. `--resume` of a run
+whose index crawl had finished crawls only its failed index pages and retries its failed URLs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from scrapy.settings import BaseSettings
 from scrapyfleet.core.targets import find_config, resolve_targets
 from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.fleet import Fleet, FleetConfig
+from scrapyfleet.crawler.indexkeeper import IndexKeeper
 from scrapyfleet.crawler.ledger import Ledger
 from scrapyfleet.crawler.progress import ProgressReporter
 from scrapyfleet.crawler.summary import write_summary
@@ -31,6 +34,8 @@ log = structlog.get_logger("scrapyfleet.crawler.collector")
 # Sent by crawl-master on SIGINT/SIGTERM: close the master spider (or stop waiting for the
 # workers) and write the summary, so the run can be resumed.
 interrupt = object()
+
+INDEX_DONE = "index_done"  # ledger meta: the master's index crawl ran to its end
 
 
 def new_run_dir() -> Path:
@@ -74,6 +79,7 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         default_slots=s.getint("DISTRIBUTED_NODE_SLOTS"),
         placement=s.get("DISTRIBUTED_PLACEMENT"),
         max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS"),
+        batch_size=s.getint("DISTRIBUTED_BATCH_SIZE"),
         node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT"),
         poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL"),
     )
@@ -95,6 +101,8 @@ class MasterSide:
         self.seen: set[bytes] = set()
         self.pending: list[str] = []
         self.started = time.time()
+        s = distributed_settings(crawler.settings)
+        self.keeper = IndexKeeper(crawler, fleet.ledger.urls, s.getint("DISTRIBUTED_MAX_ATTEMPTS"))
         self._closing = False
         self._closer: asyncio.Future[None] | None = None
         self._interrupted = asyncio.Event()
@@ -122,12 +130,28 @@ class MasterSide:
         return self.crawler.request_fingerprinter.fingerprint(request)
 
     async def spider_opened(self, spider: Spider) -> None:
-        known = [self._fingerprint(Request(url)) for url in self.fleet.ledger.all_urls()]
+        urls = self.fleet.ledger.urls
+        known = [self._fingerprint(Request(url)) for url in urls.all_urls()]
         self.seen.update(known)
         if known:
+            retried = urls.retry_failed()
             log.info("resumed", run_dir=str(self.fleet.config.run_dir), urls=len(known),
-                     batches=self.fleet.ledger.counts())  # fmt: skip
+                     batches=self.fleet.ledger.counts(), retried=retried)  # fmt: skip
         await self.fleet.start()
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """The spider's start requests; on resuming a run whose index crawl finished, only the
+        index pages that failed."""
+        ledger = self.fleet.ledger
+        if ledger.get_meta(INDEX_DONE) == "1":
+            pages = [url for url, _ in ledger.urls.failed_index_pages()]
+            ledger.urls.reset_index_attempts()
+            log.info("index_resumed", failed_pages=len(pages))
+            for url in pages:
+                yield self.keeper.wrap(Request(url, dont_filter=True))
+            return
+        async for request in start:
+            yield self.keeper.wrap(request) if isinstance(request, Request) else request
 
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
@@ -135,6 +159,8 @@ class MasterSide:
         async for output in result:
             if isinstance(output, Request) and output.meta.get("rule") == self.rule:
                 self._collect(output)
+            elif isinstance(output, Request):
+                yield self.keeper.wrap(output)
             else:
                 yield output
 
@@ -174,7 +200,9 @@ class MasterSide:
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         self._closing = True
         self._flush()
+        self.keeper.cancel()
         if reason == "finished":
+            self.fleet.ledger.set_meta(INDEX_DONE, "1")
             self.fleet.close_intake()
             reason = await self._wait_unless_interrupted()
         if reason != "finished":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -29,16 +30,24 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("scrapyfleet.crawler.dispatch")
 
+JobSettings = Callable[[str, int], dict[str, str]]  # (batch, attempt) -> the job's settings
+
 
 class Dispatcher:
     """Moves the ledger's batches through their attempts until every one is settled."""
 
     def __init__(
-        self, config: FleetConfig, ledger: Ledger, nodes: NodePool, outcome: Outcome
+        self,
+        config: FleetConfig,
+        ledger: Ledger,
+        nodes: NodePool,
+        outcome: Outcome,
+        new_batch: Callable[[list[str]], Batch],
     ) -> None:
         self.config, self.ledger, self.nodes, self.outcome = config, ledger, nodes, outcome
         self.intake_open = True
-        self._job_settings: dict[str, str] = {}
+        self._new_batch = new_batch
+        self._job_settings: JobSettings = lambda batch, attempt: {}
         self.attempts = Attempts(ledger, nodes, config.max_attempts, outcome.failed, self.wake)
         self._placer = Placer(config.placement)
         self._no_node_since: float | None = None
@@ -57,15 +66,16 @@ class Dispatcher:
         self._stopping = True
         self.wake()
 
-    async def run(self, job_settings: dict[str, str], after_tick: Callable[[], None]) -> None:
-        """Tick until stopped or until intake is closed and every batch is settled; every job
-        gets the Scrapy settings `job_settings`."""
+    async def run(self, job_settings: JobSettings, after_tick: Callable[[], None]) -> None:
+        """Tick until stopped or until intake is closed and every batch and URL is settled;
+        attempt N of batch B gets the Scrapy settings `job_settings(B, N)`."""
         self._job_settings = job_settings
         while True:
             await self.nodes.poll(self.config.project)
             now = time.monotonic()
             self._check_usable(now)
             self._reconcile(now)
+            self._retry_urls()
             await self._place(now)
             after_tick()
             if self._stopping or self._settled():
@@ -77,7 +87,19 @@ class Dispatcher:
     def _settled(self) -> bool:
         counts = self.ledger.counts()
         busy = any(counts.get(state, 0) for state in ("queued", "scheduled", "running"))
-        return not self.intake_open and not busy
+        waiting = self.ledger.urls.next_retry() is not None
+        return not self.intake_open and not busy and not waiting
+
+    def _retry_urls(self) -> None:
+        """URLs whose retry is due go into retry batches, away from the node they failed on."""
+        due = self.ledger.urls.due(limit=self.config.batch_size)
+        if not due:
+            return
+        batch = self._new_batch([url for url, _ in due])
+        nodes = Counter(node for _, node in due if node)
+        avoid = nodes.most_common(1)[0][0] if nodes else None
+        self.attempts.avoid(batch.id, avoid)
+        log.info("urls_retried", batch=batch.id, urls=len(due), avoid=avoid)
 
     def _check_usable(self, now: float) -> None:
         if self.nodes.usable():
@@ -116,7 +138,8 @@ class Dispatcher:
         attempt = batch.attempts + 1
         job = f"{batch.id}-a{attempt}"
         args = {"batch": batch.id, "node": node.name, "attempt": str(attempt)}
-        project, spider, settings = self.config.project, self.config.spider, self._job_settings
+        project, spider = self.config.project, self.config.spider
+        settings = self._job_settings(batch.id, attempt)
         try:
             await self.nodes.client(node).schedule(
                 project, spider, settings=settings, args=args, jobid=job

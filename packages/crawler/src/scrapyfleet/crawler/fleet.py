@@ -23,7 +23,9 @@ from aiohttp import web
 
 from scrapyfleet.core.targets import Target
 from scrapyfleet.crawler.batchserver import BatchEndpoint, serve
+from scrapyfleet.crawler.credentials import attempt_credential, new_secret
 from scrapyfleet.crawler.dispatch import Dispatcher
+from scrapyfleet.crawler.feedstorage import SCHEME, split_feed_uri
 from scrapyfleet.crawler.ledger import Batch, Ledger
 from scrapyfleet.crawler.nodepool import NodePool
 from scrapyfleet.crawler.placement import Placement
@@ -49,7 +51,8 @@ class FleetConfig:
     worker_settings: dict[str, str]
     default_slots: int
     placement: Placement
-    max_attempts: int
+    max_attempts: int  # per batch (infrastructure) and per URL (the site's transient failures)
+    batch_size: int  # the largest retry batch
     node_timeout: float
     poll_interval: float
     request_timeout: float = 5.0  # seconds per scrapyd API call
@@ -71,16 +74,18 @@ class Fleet:
         self.config = config
         self.ledger = ledger
         self.run_id = ledger.get_meta("run_id") or secrets.token_hex(4)
-        self.token = ledger.get_meta("token") or secrets.token_urlsafe(24)
+        # Per-attempt credentials derive from the secret; it never leaves this process.
+        self._secret = ledger.get_meta("secret") or new_secret()
         ledger.set_meta("run_id", self.run_id)
-        ledger.set_meta("token", self.token)
+        ledger.set_meta("secret", self._secret)
+        self._feed_destination, self._feed_name = split_feed_uri(config.feed_uri)
         self.outcome = Outcome()
         self.on_tick: Callable[[dict[str, Any]], None] | None = None
         self.master_url = ""
         self._nodes = NodePool(
             config.targets, config.default_slots, config.node_timeout, self.outcome.troubled_nodes
         )
-        self._dispatcher = Dispatcher(config, ledger, self._nodes, self.outcome)
+        self._dispatcher = Dispatcher(config, ledger, self._nodes, self.outcome, self.add_batch)
         self._done = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -91,7 +96,11 @@ class Fleet:
         self._session = aiohttp.ClientSession()
         self._nodes.connect(self._session, self.config.request_timeout)
         endpoint = BatchEndpoint(
-            self.ledger, self.token, self.ledger.running, self._dispatcher.attempts.reported
+            self.ledger,
+            self._secret,
+            self._feed_destination,
+            self.ledger.running,
+            self._dispatcher.attempts.reported,
         )
         port = self.config.listen_port or int(self.ledger.get_meta("port") or 0)
         self._runner, host, port = await serve(endpoint, self.config.listen_host, port)
@@ -102,16 +111,21 @@ class Fleet:
         self._task = asyncio.create_task(self._run(), name="fleet-dispatch")
 
     async def _run(self) -> None:
-        job_settings = {
-            "DISTRIBUTED_MASTER_URL": self.master_url,
-            "DISTRIBUTED_TOKEN": self.token,
-            "FEEDS": json.dumps({self.config.feed_uri: {"format": "jsonlines"}}),
-            **self.config.worker_settings,
-        }
         try:
-            await self._dispatcher.run(job_settings, self._tick)
+            await self._dispatcher.run(self._job_settings, self._tick)
         finally:
             self._done.set()
+
+    def _job_settings(self, batch_id: str, attempt: int) -> dict[str, str]:
+        """The Scrapy settings of one attempt's job: no long-lived secret (they end up in
+        `scrapyd.out`, `ps` and the job's log): the attempt's own credential, and a `fleet:`
+        feed whose destination the worker fetches with its batch."""
+        return {
+            "DISTRIBUTED_MASTER_URL": self.master_url,
+            "DISTRIBUTED_TOKEN": attempt_credential(self._secret, batch_id, attempt),
+            "FEEDS": json.dumps({f"{SCHEME}:{self._feed_name}": {"format": "jsonlines"}}),
+            **self.config.worker_settings,
+        }
 
     def _tick(self) -> None:
         if self.on_tick is not None:
@@ -142,11 +156,12 @@ class Fleet:
         return batch
 
     def snapshot(self) -> dict[str, Any]:
-        """Batch counts, items and per-node state, for progress views."""
+        """Batch and URL counts, items and per-node state, for progress views."""
         counts = self.ledger.counts()
         items, pages = self.ledger.done_totals()
         return {
             "batches": counts,
+            "urls": self.ledger.urls.counts(),
             "items": items,
             "pages": pages,
             "total": sum(counts.values()),

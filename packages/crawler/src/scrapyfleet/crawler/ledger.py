@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
+from scrapyfleet.core.files import PRIVATE
 from scrapyfleet.crawler import rules
+from scrapyfleet.crawler.reports import FeedFile
+from scrapyfleet.crawler.urlbook import UrlBook
 
 State = Literal["queued", "scheduled", "running", "done", "failed"]
 ACTIVE: tuple[State, ...] = ("scheduled", "running")
@@ -47,6 +50,9 @@ CREATE TABLE IF NOT EXISTS attempts (
     outcome TEXT,
     reason TEXT,
     items INTEGER,
+    feed_name TEXT,
+    feed_bytes INTEGER,
+    feed_lines INTEGER,
     finished_at REAL,
     PRIMARY KEY (batch, attempt)
 );
@@ -85,6 +91,9 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self.urls = UrlBook(self._db)
+        for file in path.parent.glob(f"{path.name}*"):  # with its -wal and -shm files
+            file.chmod(PRIVATE)
 
     def close(self) -> None:
         self._db.close()
@@ -99,14 +108,19 @@ class Ledger:
 
     # -- batches ---------------------------------------------------------------------------------
     def add_batch(self, prefix: str, urls: Sequence[str]) -> Batch:
-        """Record a new batch `<prefix>-<seq>`, queued for dispatch."""
-        seq = int(self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0])
-        batch_id = f"{prefix}-{seq:05d}"
-        self._db.execute(
-            "INSERT INTO batches (id, seq, urls, size, state, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (batch_id, seq, json.dumps(list(urls)), len(urls), "queued", time.time()),
-        )
+        """Record a new batch `<prefix>-<seq>`, queued for dispatch, and its URLs as pending."""
+        with self._db:
+            self._db.execute("BEGIN")
+            seq = int(
+                self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0]
+            )
+            batch_id = f"{prefix}-{seq:05d}"
+            self._db.execute(
+                "INSERT INTO batches (id, seq, urls, size, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (batch_id, seq, json.dumps(list(urls)), len(urls), "queued", time.time()),
+            )
+            self.urls.add(batch_id, urls)
         return self.batch(batch_id)
 
     def batch(self, batch_id: str) -> Batch:
@@ -117,15 +131,12 @@ class Ledger:
             raise KeyError(batch_id)
         return Batch(*row)
 
-    def urls(self, batch_id: str) -> list[str]:
+    def payload(self, batch_id: str) -> list[str]:
+        """The batch's URLs."""
         row = self._db.execute("SELECT urls FROM batches WHERE id = ?", (batch_id,)).fetchone()
         if row is None:
             raise KeyError(batch_id)
         return list(json.loads(row[0]))
-
-    def all_urls(self) -> Iterator[str]:
-        for (payload,) in self._db.execute("SELECT urls FROM batches"):
-            yield from json.loads(payload)
 
     def batches(self, *states: State) -> list[Batch]:
         """Batches in any of `states` (all when none given), in creation order."""
@@ -170,8 +181,11 @@ class Ledger:
             (batch_id, job),
         )
 
-    def done(self, batch_id: str, job: str, items: int, pages: int) -> bool:
-        """A worker reported success. False when the batch was already done."""
+    def done(
+        self, batch_id: str, job: str, items: int, pages: int, feed: FeedFile | None = None
+    ) -> bool:
+        """A worker reported success (and the feed it uploaded). False when the batch was
+        already done."""
         now = time.time()
         with self._db:
             self._db.execute("BEGIN")
@@ -181,10 +195,11 @@ class Ledger:
                 (items, pages, now, batch_id),
             )
             self._db.execute(
-                "UPDATE attempts SET outcome = 'done', items = ?, finished_at = ?"
-                " WHERE batch = ? AND job = ?",
-                (items, now, batch_id, job),
-            )
+                "UPDATE attempts SET outcome = 'done', items = ?, finished_at = ?, feed_name = ?,"
+                " feed_bytes = ?, feed_lines = ? WHERE batch = ? AND job = ?",
+                (items, now, feed and feed.name, feed and feed.bytes, feed and feed.lines,
+                 batch_id, job),
+            )  # fmt: skip
         return cur.rowcount == 1
 
     def attempt_failed(self, batch_id: str, job: str, reason: str, max_attempts: int) -> State:
@@ -205,15 +220,20 @@ class Ledger:
                 "UPDATE batches SET state = ?, error = ?, finished_at = ? WHERE id = ?",
                 (state, reason, now if state == "failed" else None, batch_id),
             )
+            if state == "failed":
+                self.urls.fail_batch(batch_id, reason)
         return state
 
     def give_up(self, batch_id: str, reason: str) -> None:
-        """Fail a batch for good, whatever its state (the run is aborting)."""
-        self._db.execute(
-            "UPDATE batches SET state = 'failed', error = ?, finished_at = ?"
-            " WHERE id = ? AND state != 'done'",
-            (reason, time.time(), batch_id),
-        )
+        """Fail a batch for good, whatever its state (the run is aborting), and its URLs."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE batches SET state = 'failed', error = ?, finished_at = ?"
+                " WHERE id = ? AND state != 'done'",
+                (reason, time.time(), batch_id),
+            )
+            self.urls.fail_batch(batch_id, reason)
 
     def attempt_history(self) -> list[dict[str, object]]:
         cur = self._db.execute(

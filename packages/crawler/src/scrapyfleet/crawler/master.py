@@ -17,11 +17,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, cast
+from urllib.parse import quote, urlsplit
 
 import structlog
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.utils.project import get_project_settings
 
+from scrapyfleet.core.files import PRIVATE, write_json_atomic
 from scrapyfleet.core.logs import configure_logging, quiet_loggers
 from scrapyfleet.core.options import EnvDefaults, parse_pairs
 from scrapyfleet.core.targets import (
@@ -34,7 +36,7 @@ from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.collector import interrupt, new_run_dir
 from scrapyfleet.crawler.deploy import deploy
 from scrapyfleet.crawler.spiders.distr import DistrSpider
-from scrapyfleet.crawler.summary import SUMMARY_NAME
+from scrapyfleet.crawler.summary import FAILED_NAME, SUMMARY_NAME
 
 log = structlog.get_logger("scrapyfleet.crawler.master")
 
@@ -96,7 +98,9 @@ def parser() -> argparse.ArgumentParser:
     add(
         "--feed-uri",
         default=ENV("feed-uri", defaults.DISTRIBUTED_TARGET_FEED_URL),
-        help="where workers export items (Scrapy FEEDS URI; %%(batch)s is the batch id)",
+        help="where workers export items (Scrapy FEEDS URI; %%(batch)s is the batch id); its "
+        "password is best given as SCRAPYFLEET_CRAWL_MASTER_FEED_PASSWORD: it is never written "
+        "to the run directory, never logged and never on a job's command line",
     )
     add(
         "--concurrency",
@@ -211,6 +215,62 @@ def load_options(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def with_feed_password(uri: str) -> str:
+    """The feed URI with the password from SCRAPYFLEET_CRAWL_MASTER_FEED_PASSWORD when it names a
+    user but no password; ValueError when a user other than `anonymous` has none at all."""
+    parts = urlsplit(uri)
+    if parts.username is None or parts.password is not None:
+        return uri
+    password = ENV("feed-password")
+    if password:
+        netloc = f"{parts.username}:{quote(password, safe='')}@{parts.netloc.partition('@')[2]}"
+        return parts._replace(netloc=netloc).geturl()
+    if parts.username != "anonymous":
+        raise ValueError(
+            f"the feed URI's user {parts.username!r} needs a password: set "
+            "SCRAPYFLEET_CRAWL_MASTER_FEED_PASSWORD (or put it in --feed-uri)"
+        )
+    return uri
+
+
+def without_password(uri: str) -> str:
+    """What the run directory keeps of the feed URI."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)).geturl()
+
+
+def save_options(args: argparse.Namespace) -> None:
+    """The run's options for `--resume`, without the feed password; the run directory is the
+    user's alone (0700, files 0600)."""
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    args.run_dir.chmod(0o700)
+    stored = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    stored.pop("resume")
+    stored["feed_uri"] = without_password(args.feed_uri)
+    write_json_atomic(args.run_dir / OPTIONS_NAME, stored, indent=2, mode=PRIVATE)
+
+
+def report(summary: dict[str, Any], run_dir: Path) -> None:
+    """The end of the run on stderr: URL counts, index coverage, where the failures are."""
+    urls = summary["urls"]
+    print(f"crawl-master: {urls['landed']:,} URLs landed, {urls['gone']:,} gone, "
+          f"{urls['no_item']:,} without an item, {urls['failed']:,} failed, "
+          f"{urls['pending']:,} unsettled ({summary['urls_retried']:,} needed a retry)",
+          file=sys.stderr)  # fmt: skip
+    if summary["urls_total"] > urls["landed"]:
+        print(f"crawl-master: every URL that did not land: {run_dir / FAILED_NAME}",
+              file=sys.stderr)  # fmt: skip
+    index = summary["index"]
+    for page in index["failed_pages"]:
+        print(f"crawl-master: index page {page['url']} failed: {page['reason']}", file=sys.stderr)
+    if not index["complete"]:
+        print(f"crawl-master: the index is incomplete: at least "
+              f"{index['missing_listings_at_least']:,} listings may be missing",
+              file=sys.stderr)  # fmt: skip
+
+
 def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
     if not 0 <= args.first_batch_size <= args.batch_size or args.batch_size < 1:
         raise ValueError("want 1 <= --batch-size and 0 <= --first-batch-size <= --batch-size")
@@ -222,7 +282,7 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "DISTRIBUTED_PROJECT": args.project,
         "DISTRIBUTED_BATCH_SIZE": args.batch_size,
         "DISTRIBUTED_FIRST_BATCH_SIZE": args.first_batch_size,
-        "DISTRIBUTED_TARGET_FEED_URL": args.feed_uri,
+        "DISTRIBUTED_TARGET_FEED_URL": with_feed_password(args.feed_uri),
         "DISTRIBUTED_RUN_DIR": str(args.run_dir),
         "DISTRIBUTED_LISTEN": args.listen,
         "DISTRIBUTED_ADVERTISE_URL": args.advertise_url or "",
@@ -295,10 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownTargetError, TargetConfigError, ValueError) as exc:
         print(f"crawl-master: {exc}", file=sys.stderr)
         return 2
-    args.run_dir.mkdir(parents=True, exist_ok=True)
-    stored = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    stored.pop("resume")
-    (args.run_dir / OPTIONS_NAME).write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    os.umask(0o077)  # the ledger, the log and the summary are the user's alone
+    save_options(args)
     _log_to_file(args.run_dir / "master.log")
     log.info(
         "run_started",
@@ -330,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("no_summary", run_dir=str(args.run_dir))
         return 1
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    report(summary, args.run_dir)
     if summary["ok"]:
         return 0
     if summary["fatal"]:

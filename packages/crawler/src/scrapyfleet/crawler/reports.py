@@ -1,9 +1,38 @@
-"""The worker report: what a worker tells the master about its batch when it closes."""
+"""The worker report: what a worker tells the master about its batch attempt when it closes.
+
+Besides the attempt's counts it names the feed file it uploaded and every URL of the batch that
+did not yield an item, with why (`outcomes.UrlFailure`); the URLs it does not name are landed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from scrapyfleet.crawler.outcomes import UrlFailure
+
+COUNTS = ("attempt", "items", "pages")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFile:
+    """The feed file an attempt uploaded: its name, size and item lines."""
+
+    name: str
+    bytes: int
+    lines: int
+
+    @classmethod
+    def from_json(cls, obj: object) -> FeedFile:
+        if not isinstance(obj, dict):
+            raise ValueError("feed must be a JSON object")
+        name, size, lines = obj.get("name"), obj.get("bytes"), obj.get("lines")
+        if not isinstance(name, str) or not name:
+            raise ValueError("feed needs its name")
+        for key, value in (("bytes", size), ("lines", lines)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"feed {key} must be an integer >= 0")
+        return cls(name, size, lines)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,28 +46,55 @@ class WorkerReport:
     pages: int
     finish_reason: str
     feed_ok: bool
+    feed: FeedFile | None = None
+    failures: list[UrlFailure] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
         return self.finish_reason == "finished" and self.feed_ok
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "job": self.job,
+            "node": self.node,
+            "attempt": self.attempt,
+            "items": self.items,
+            "pages": self.pages,
+            "finish_reason": self.finish_reason,
+            "feed_ok": self.feed_ok,
+            "feed": None
+            if self.feed is None
+            else {"name": self.feed.name, "bytes": self.feed.bytes, "lines": self.feed.lines},
+            "failures": [f.to_json() for f in self.failures],
+        }
 
     @classmethod
     def from_json(cls, obj: object) -> WorkerReport:
         """Validate a decoded JSON body; ValueError says what is wrong."""
         if not isinstance(obj, dict):
             raise ValueError("report must be a JSON object")
-        types: dict[str, type | tuple[type, ...]] = {
-            "job": str, "node": str, "attempt": int, "items": int, "pages": int,
-            "finish_reason": str, "feed_ok": bool,
-        }  # fmt: skip
-        for name, kind in types.items():
+        for name in ("job", "node", "finish_reason"):
+            if not isinstance(obj.get(name), str):
+                raise ValueError(f"field {name!r} must be str")
+        for name in COUNTS:
             value = obj.get(name)
             # bool is an int: keep counts strictly numeric and flags strictly boolean.
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ValueError(f"field {name!r} must be {getattr(kind, '__name__', kind)}")
-            if isinstance(value, int) and value < 0:
-                raise ValueError(f"field {name!r} must be >= 0")
-        return cls(**{name: obj[name] for name in types})
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"field {name!r} must be an integer >= 0")
+        if not isinstance(obj.get("feed_ok"), bool):
+            raise ValueError("field 'feed_ok' must be bool")
+        feed = obj.get("feed")
+        failures = obj.get("failures", [])
+        if not isinstance(failures, list):
+            raise ValueError("field 'failures' must be a list")
+        return cls(
+            job=obj["job"],
+            node=obj["node"],
+            attempt=obj["attempt"],
+            items=obj["items"],
+            pages=obj["pages"],
+            finish_reason=obj["finish_reason"],
+            feed_ok=obj["feed_ok"],
+            feed=None if feed is None else FeedFile.from_json(feed),
+            failures=[UrlFailure.from_json(f) for f in failures],
+        )

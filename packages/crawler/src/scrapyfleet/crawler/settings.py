@@ -27,6 +27,12 @@ DOWNLOAD_DELAY = 0
 COOKIES_ENABLED = False
 RETRY_TIMES = 3
 FEED_EXPORT_ENCODING = "utf-8"
+FEED_STORAGES = {
+    # Workers' feeds: the destination comes from the master with the batch (feedstorage.py).
+    "fleet": "scrapyfleet.crawler.feedstorage.FleetFeedStorage",
+    # Explicit FTPS that trusts FEED_STORAGE_FTPS_CA_FILE (Scrapy's own trusts system CAs only).
+    "ftps": "scrapyfleet.crawler.ftps.FTPSFeedStorage",
+}
 
 SPIDER_MIDDLEWARES = {
     # Inactive unless DISTRIBUTED_TARGET_RULE is set (the `distr` spider sets it to 1).
@@ -55,7 +61,7 @@ DISTRIBUTED_WORKER_CONCURRENCY = 64  # CONCURRENT_REQUESTS (per domain too) of e
 DISTRIBUTED_WORKER_SETTINGS: dict[str, str] = {}  # more Scrapy settings for every worker
 DISTRIBUTED_NODE_SLOTS = 2  # slots of a node whose deploy section has no `slots`
 DISTRIBUTED_PLACEMENT = "free"  # "free" (most free slots) or "round-robin"
-DISTRIBUTED_MAX_ATTEMPTS = 3  # attempts per batch before it fails the run
+DISTRIBUTED_MAX_ATTEMPTS = 3  # attempts per batch, and per URL the site failed transiently
 DISTRIBUTED_NODE_TIMEOUT = 30.0  # seconds a node may stay silent before its batches move
 DISTRIBUTED_POLL_INTERVAL = 1.0  # seconds between polls of the nodes
 DISTRIBUTED_LISTEN = "127.0.0.1:0"  # HOST:PORT of the batch endpoint (0: any free port)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from scrapyfleet.core.files import write_json_atomic
+from scrapyfleet.core.contracts import LISTINGS_PER_PAGE
+from scrapyfleet.core.files import PRIVATE, write_json_atomic, write_text_atomic
+from scrapyfleet.crawler.outcomes import OUTCOMES, SETTLED_OK
 
 if TYPE_CHECKING:
     from scrapyfleet.crawler.fleet import Fleet
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("scrapyfleet.crawler.summary")
 
 SUMMARY_NAME = "summary.json"
+FAILED_NAME = "failed.jl"  # every URL that did not land: url, outcome, reason, attempts, node
 
 
 def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> dict[str, Any]:
@@ -32,7 +36,24 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
     retried = sorted({str(a["batch"]) for a in history if a["outcome"] == "failed"})
     failed = {b.id: b.error or "unknown" for b in batches if b.state == "failed"}
     unsettled = [b.id for b in batches if b.state not in ("done", "failed")]
-    ok = reason == "finished" and not failed and not unsettled and fleet.outcome.fatal is None
+    book = fleet.ledger.urls
+    urls = book.counts()
+    failed_pages = book.failed_index_pages()
+    index = {
+        "complete": not failed_pages,
+        "failed_pages": [{"url": url, "reason": why} for url, why in failed_pages],
+        # Each failed page hid its own listings and the rest of its shard's `next` chain.
+        "missing_listings_at_least": len(failed_pages) * LISTINGS_PER_PAGE,
+    }
+    all_accounted = not any(urls[o] for o in OUTCOMES if o not in SETTLED_OK)
+    ok = (
+        reason == "finished"
+        and not failed
+        and not unsettled
+        and fleet.outcome.fatal is None
+        and all_accounted
+        and not failed_pages
+    )
     return {
         "ok": ok,
         "reason": reason,
@@ -42,7 +63,11 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
         "batches": len(batches),
         "batches_done": len(done),
         "items": sum(b.items or 0 for b in done),
-        "urls": sum(b.size for b in batches),
+        "urls": urls,
+        "urls_total": sum(urls.values()),
+        "urls_retried": book.retried(),
+        "index": index,
+        "failed_list": FAILED_NAME,
         "pages": pages,
         "pages_per_second": round(pages / wall, 1) if wall > 0 else None,
         "nodes": dict(nodes),
@@ -58,7 +83,9 @@ def write_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
     """Write `summary.json` into the run directory (atomically) and log it."""
     summary = build_summary(fleet, reason, wall, master_pages)
     path = fleet.config.run_dir / SUMMARY_NAME
-    write_json_atomic(path, summary, indent=2)
+    lines = [json.dumps(r.to_json()) + "\n" for r in fleet.ledger.urls.not_landed()]
+    write_text_atomic(fleet.config.run_dir / FAILED_NAME, "".join(lines), PRIVATE)
+    write_json_atomic(path, summary, indent=2, mode=PRIVATE)
     fields = {k: v for k, v in summary.items() if k != "failed_attempts"}
     log.info("run_summary", path=str(path), **fields)
     return summary

@@ -1,8 +1,10 @@
-"""Worker side of the distributed middleware: crawl one batch, then report to the master.
+"""Worker side of the distributed middleware: crawl one batch attempt, then report to the master.
 
 scrapyd starts the job with spider arguments `batch`, `node`, `attempt` (and its own `_job`) and the
-settings `DISTRIBUTED_MASTER_URL`, `DISTRIBUTED_TOKEN` and `FEEDS`. The batch's URLs are fetched
-from the master, never passed on the command line.
+settings `DISTRIBUTED_MASTER_URL`, `DISTRIBUTED_TOKEN` (this attempt's credential) and `FEEDS` (a
+`fleet:` feed). The batch's URLs and the feed's destination are fetched from the master, never
+passed on the command line. The report names the feed file and every URL that yielded no item
+(`tracker.py`); docs/architecture.md, "Batch endpoint".
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any
 
 import aiohttp
 import structlog
-from scrapy import Request, Spider, signals
+from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import CrawlSpider
 
-from scrapyfleet.crawler.reports import WorkerReport
+from scrapyfleet.crawler.feedstorage import set_destination, stored_feeds
+from scrapyfleet.crawler.reports import FeedFile, WorkerReport
+from scrapyfleet.crawler.tracker import UrlTracker
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
@@ -41,8 +45,12 @@ class WorkerSide:
         self.url = f"{master.rstrip('/')}/batches/{self.batch}"
         self.headers = {"Authorization": f"Bearer {token}"}
         self.fetch_error: str | None = None
+        self.urls: list[str] = []
+        self.tracker = UrlTracker(crawler)
+        self.lines = 0
         self._feeds_closed = asyncio.Event()
         crawler.signals.connect(self._feeds_closed.set, signals.feed_exporter_closed)
+        crawler.signals.connect(self._slot_closed, signals.feed_slot_closed)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
     async def _request(self, method: str, path: str = "", **kwargs: Any) -> Any:
@@ -73,20 +81,25 @@ class WorkerSide:
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The batch replaces the spider's own start requests."""
         try:
-            payload = await self._request("GET", params={"job": self.job})
-            urls = [u for u in payload["urls"] if isinstance(u, str)]
+            payload = await self._request("GET", params={"job": self.job, **self._attempt()})
+            self.urls = [u for u in payload["urls"] if isinstance(u, str)]
+            set_destination(self.crawler, str(payload["feed"]))
         except (ConnectionError, aiohttp.ClientResponseError, KeyError, TypeError) as exc:
             self.fetch_error = str(exc) or type(exc).__name__
             log.error("batch_unavailable", batch=self.batch, reason=self.fetch_error)
             return
-        log.info("batch_fetched", batch=self.batch, urls=len(urls), job=self.job)
-        for url in urls:
-            yield Request(
-                url,
-                callback=self.spider._callback,  # the rule's callback, as CrawlSpider routes it
-                errback=self.spider._errback,
-                meta={"rule": self.rule},
+        log.info("batch_fetched", batch=self.batch, urls=len(self.urls), job=self.job)
+        for url in self.urls:
+            # The rule's callback, as CrawlSpider routes it; the tracker records final errors.
+            yield self.tracker.request(
+                url, self.spider._callback, self.spider._errback, rule=self.rule
             )
+
+    def _attempt(self) -> dict[str, str]:
+        return {"attempt": str(self.attempt)}
+
+    def _slot_closed(self, slot: Any) -> None:
+        self.lines += int(getattr(slot, "itemcount", 0))
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         try:
@@ -96,8 +109,9 @@ class WorkerSide:
         stats = self.crawler.stats
         assert stats is not None
         counters = stats.get_stats()
-        stored = sum(v for k, v in counters.items() if k.startswith("feedexport/success_count/"))
+        stored = stored_feeds(self.crawler)
         failed = sum(v for k, v in counters.items() if k.startswith("feedexport/failed_count/"))
+        failures = self.tracker.failures(self.urls)
         report = WorkerReport(
             job=self.job,
             node=self.node,
@@ -105,11 +119,21 @@ class WorkerSide:
             items=int(counters.get("item_scraped_count", 0)),
             pages=int(counters.get("response_received_count", 0)),
             finish_reason="batch_unavailable" if self.fetch_error else reason,
-            feed_ok=stored > 0 and failed == 0,
+            # A batch without a single item stores no feed: nothing to upload, nothing lost.
+            feed_ok=failed == 0 and (bool(stored) or len(failures) == len(self.urls)),
+            feed=FeedFile(stored[0].name, sum(f.bytes for f in stored), self.lines)
+            if stored
+            else None,
+            failures=failures,
         )
         try:
-            answer = await self._request("POST", "/report", json=report.to_json())
+            answer = await self._request(
+                "POST", "/report", params=self._attempt(), json=report.to_json()
+            )
         except (ConnectionError, aiohttp.ClientResponseError) as exc:
             log.error("report_failed", batch=self.batch, reason=str(exc))
             return
-        log.info("reported", batch=self.batch, state=answer.get("state"), **report.to_json())
+        log.info("reported", batch=self.batch, state=answer.get("state"), job=self.job,
+                 attempt=self.attempt, items=report.items, pages=report.pages,
+                 finish_reason=report.finish_reason, feed_ok=report.feed_ok,
+                 not_landed=len(failures))  # fmt: skip

@@ -29,4 +29,4 @@ class ConnectionCaps:
 
 def login_delay(base: float, failures: int) -> float:
     """Seconds before replying to a connection's `failures`-th failed login: base, 2x, 4x..."""
-    return base * 2 ** (failures - 1)
+    return base * 2.0 ** (failures - 1)

@@ -135,7 +135,7 @@ class SinkServer(aioftp.Server):
             except ValueError:  # StreamReader: line over the limit (the buffer is dropped)
                 return TOO_LONG, ""
             except TimeoutError:
-                connection = self.connections[stream]  # type: ignore[index]
+                connection = self.connections[stream]
                 if not connection.extra_workers:
                     log.info("idle_closed", client=client_of(connection))
                     return "quit", ""
@@ -150,7 +150,7 @@ class SinkServer(aioftp.Server):
             await self._secure_control(stream)
 
     async def _secure_control(self, stream: StreamIO) -> None:
-        connection = self.connections[stream]  # type: ignore[index]
+        connection = self.connections[stream]
         assert self.tls_context is not None, "234 is only sent with TLS configured"
         try:
             await tls.upgrade(stream.writer, self.tls_context)
