@@ -106,11 +106,13 @@ def site_factory(
 ) -> Iterator[Callable[..., Site]]:
     started: list[Site] = []
 
-    def start(total: int, latency: float = 0.0) -> Site:
+    def start(total: int, latency: float = 0.0, faults: Path | None = None) -> Site:
+        """A demo site; `faults` names its fault plan (scrapyfleet.demosite.faults)."""
         port = free_port()
+        extra = ["--faults", str(faults)] if faults is not None else []
         process = subprocess.Popen(
             [BIN / "demosite", "--port", str(port), "--total", str(total),
-             "--latency", str(latency)],
+             "--latency", str(latency), *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         site = Site(f"http://127.0.0.1:{port}", total, process)
