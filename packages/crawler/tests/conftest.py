@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from scrapyfleet.demo.cluster import NodeSpec, answers, start_node, stop_node, write_configs
+from scrapyfleet.demo.cluster import (
+    Credentials,
+    NodeSpec,
+    answers,
+    start_node,
+    stop_node,
+    write_configs,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -60,18 +67,22 @@ class Sink:
     root: Path
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    users: str = ""  # SCRAPYFLEET_FTPSINK_USERS: NAME:PASSWORD,... (anonymous upload when empty)
 
     @property
     def feed_uri(self) -> str:
-        return f"ftp://anonymous:test@127.0.0.1:{self.port}/%(batch)s_%(name)s_%(time)s.jl"
+        """The workers' feed URI; with accounts, the first user's, without its password."""
+        user = self.users.partition(":")[0] if self.users else "anonymous:test"
+        return f"ftp://{user}@127.0.0.1:{self.port}/%(batch)s_%(name)s_%(time)s.jl"
 
     def start(self) -> None:
         assert self.log is not None
+        env = {**os.environ, "SCRAPYFLEET_FTPSINK_USERS": self.users} if self.users else None
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [BIN / "ftpsink", "--port", str(self.port), "--root", str(self.root),
                  "--passive-ports", "0", "--log-format", "json"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env,
             )  # fmt: skip
 
     def stop(self) -> None:
@@ -159,10 +170,11 @@ def cluster_factory(
         name: str = "cluster",
         env: dict[str, str] | None = None,
         projects: dict[str, str] | None = None,
+        auth: Credentials | None = None,
     ) -> Cluster:
         directory = tmp_path / name
         specs = [
-            NodeSpec(f"scrapyd{i}", "127.0.0.1", free_port(), n, directory / f"scrapyd{i}")
+            NodeSpec(f"scrapyd{i}", "127.0.0.1", free_port(), n, directory / f"scrapyd{i}", auth)
             for i, n in enumerate(slots, start=1)
         ]
         write_configs(directory, specs, projects)
@@ -171,7 +183,8 @@ def cluster_factory(
         for spec in specs:
             start_node(spec, env)
         for spec in specs:
-            wait_for(lambda s=spec: answers(s.url), timeout=60, what=f"{spec.name} to answer")
+            wait_for(lambda s=spec: answers(s.url, auth=auth), timeout=60,
+                     what=f"{spec.name} to answer")  # fmt: skip
         return cluster
 
     yield start

@@ -6,16 +6,18 @@ Each node lives in its own working directory (`<dir>/scrapydN/`) with its `scrap
 Nodes are stopped by the PIDs recorded in `<dir>/scrapydN/scrapyd.pid`, process group and all.
 
 With `--user` (password from SCRAPYFLEET_CLUSTER_PASSWORD or `--password-file`, never the command
-line) every node requires HTTP basic auth: the credentials go into each node's `scrapyd.conf` and
-the deploy targets, both written 0600, so crawl-master, the monitor and `--deploy` use them. A
-bind address other than loopback is refused without them: an open scrapyd runs anyone's egg.
+line) every node requires HTTP basic auth: each node gets the credentials in its environment
+(scrapyd's `SCRAPYD_USERNAME`/`SCRAPYD_PASSWORD`, so nothing in its directory holds them), and the
+deploy targets in `<dir>/scrapy.cfg`, written 0600, carry them for crawl-master, the monitor and
+`--deploy`. A bind address other than loopback is refused without them: an open scrapyd runs
+anyone's egg.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import configparser
+import os
 import signal
 import subprocess
 import sys
@@ -32,6 +34,7 @@ from scrapyfleet.core.files import PRIVATE, READABLE, write_text_atomic
 from scrapyfleet.core.logs import configure_logging
 from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
 from scrapyfleet.core.procs import is_loopback, stop_group, url_ok
+from scrapyfleet.core.targets import resolve_targets
 
 log = structlog.get_logger("scrapyfleet.demo.cluster")
 
@@ -124,9 +127,8 @@ def write_configs(
             f"slots = {spec.slots}",
         ]
         if spec.auth is not None:
-            conf += f"username = {spec.auth.user}\npassword = {spec.auth.password}\n"
             section += [f"username = {spec.auth.user}", f"password = {spec.auth.password}"]
-        write_text_atomic(spec.root / "scrapyd.conf", conf, _mode(spec))
+        write_text_atomic(spec.root / "scrapyd.conf", conf)
         write_text_atomic(spec.root / "scrapy.cfg", node_cfg)
         deploy += section
     config = directory / "scrapy.cfg"
@@ -139,13 +141,18 @@ def _mode(*specs: NodeSpec) -> int:
     return PRIVATE if any(spec.auth for spec in specs) else READABLE
 
 
-def configured_auth(spec: NodeSpec) -> Credentials | None:
-    """The credentials in the node's own `scrapyd.conf` (what `cluster up` wrote), if any."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(spec.root / "scrapyd.conf", encoding="utf-8")
-    user = parser.get("scrapyd", "username", fallback="")
-    password = parser.get("scrapyd", "password", fallback="")
-    return Credentials(user, password) if user and password else None
+def configured_auth(spec: NodeSpec, directory: Path) -> Credentials | None:
+    """The node's credentials in the cluster's deploy targets (what `cluster up` wrote), if any."""
+    config = directory / "scrapy.cfg"
+    if not config.is_file():
+        return None
+    try:
+        (target,) = resolve_targets([spec.name], config)
+    except (LookupError, ValueError):
+        return None
+    if target.username and target.password:
+        return Credentials(target.username, target.password)
+    return None
 
 
 def answers(url: str, timeout: float = 1.0, auth: Credentials | None = None) -> bool:
@@ -157,6 +164,9 @@ def start_node(spec: NodeSpec, env: dict[str, str] | None = None) -> int:
     """Start one scrapyd in its directory, in its own process group; returns its PID."""
     if answers(spec.url, auth=spec.auth):
         raise RuntimeError(f"{spec.url} already answers: is {spec.name} running?")
+    if spec.auth is not None:
+        env = {**(env or os.environ), "SCRAPYD_USERNAME": spec.auth.user,
+               "SCRAPYD_PASSWORD": spec.auth.password}  # fmt: skip
     with (spec.root / "scrapyd.out").open("ab") as out:
         process = subprocess.Popen(
             # No twistd.pid: the PID is ours to keep, and a stale one (a node that died with
@@ -222,7 +232,7 @@ def cmd_down(args: argparse.Namespace) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     down = 0
     for spec in _specs_from_args(args):
-        up = answers(spec.url, auth=spec.auth or configured_auth(spec))
+        up = answers(spec.url, auth=spec.auth or configured_auth(spec, args.dir))
         down += not up
         log.info("node", node=spec.name, url=spec.url, up=up)
     return 0 if down == 0 else 1
