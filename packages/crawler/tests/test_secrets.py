@@ -100,3 +100,24 @@ def _listening(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_batch_endpoint_over_tls(
+    tmp_path: Path, site_factory, sink, cluster_factory, run_master, events
+) -> None:
+    from scrapyfleet.ftpsink.tls import self_signed
+
+    (tmp_path / "tls").mkdir()
+    tls = self_signed(tmp_path / "tls")
+    site = site_factory(total=300)
+    cluster = cluster_factory([2])
+    result = run_master(
+        ["--config", str(cluster.config), "--targets", "scrapyd*", "--site", site.url,
+         "--index-pages", "10", "--batch-size", "100", "--feed-uri", sink.feed_uri,
+         "--run-dir", str(tmp_path / "run"), "--tls-cert", str(tls.cert), "--tls-key",
+         str(tls.key)]
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (started,) = events(result.stderr, "batch_server_started")
+    assert str(started["url"]).startswith("https://127.0.0.1:")
+    assert {item["url"] for item in sink.items()} == site.listing_urls()

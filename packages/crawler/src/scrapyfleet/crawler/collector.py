@@ -75,6 +75,10 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         listen_host=host or "127.0.0.1",
         listen_port=int(port or 0),
         advertise_url=s.get("DISTRIBUTED_ADVERTISE_URL") or None,
+        tls_cert=s.get("DISTRIBUTED_TLS_CERT"),
+        tls_key=s.get("DISTRIBUTED_TLS_KEY"),
+        # A self-signed endpoint certificate is its own CA.
+        master_ca_file=s.get("DISTRIBUTED_MASTER_CA_FILE") or s.get("DISTRIBUTED_TLS_CERT"),
         worker_settings={k: str(v) for k, v in worker_settings.items()},
         default_slots=s.getint("DISTRIBUTED_NODE_SLOTS"),
         placement=s.get("DISTRIBUTED_PLACEMENT"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,9 @@ class FleetConfig:
     listen_host: str
     listen_port: int
     advertise_url: str | None
+    tls_cert: str  # "" for plain HTTP
+    tls_key: str
+    master_ca_file: str  # what workers trust for the endpoint's certificate ("": system CAs)
     worker_settings: dict[str, str]
     default_slots: int
     placement: Placement
@@ -103,9 +107,14 @@ class Fleet:
             self._dispatcher.attempts.reported,
         )
         port = self.config.listen_port or int(self.ledger.get_meta("port") or 0)
-        self._runner, host, port = await serve(endpoint, self.config.listen_host, port)
+        tls = None
+        if self.config.tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.config.tls_cert, self.config.tls_key or None)
+        self._runner, host, port = await serve(endpoint, self.config.listen_host, port, tls)
         self.ledger.set_meta("port", str(port))
-        self.master_url = self.config.advertise_url or f"http://{host}:{port}"
+        scheme = "https" if tls else "http"
+        self.master_url = self.config.advertise_url or f"{scheme}://{host}:{port}"
         log.info("batch_server_started", url=self.master_url, run_dir=str(self.config.run_dir))
         await self._nodes.check(self.config.project)
         self._task = asyncio.create_task(self._run(), name="fleet-dispatch")
@@ -124,6 +133,7 @@ class Fleet:
             "DISTRIBUTED_MASTER_URL": self.master_url,
             "DISTRIBUTED_TOKEN": attempt_credential(self._secret, batch_id, attempt),
             "FEEDS": json.dumps({f"{SCHEME}:{self._feed_name}": {"format": "jsonlines"}}),
+            "DISTRIBUTED_MASTER_CA_FILE": self.config.master_ca_file,
             **self.config.worker_settings,
         }
 

@@ -180,6 +180,20 @@ def parser() -> argparse.ArgumentParser:
         help="URL workers use to reach the batch endpoint (default: http://HOST:PORT)",
     )
     add(
+        "--tls-cert",
+        default=ENV("tls-cert", defaults.DISTRIBUTED_TLS_CERT or None),
+        help="PEM certificate of the batch endpoint: serve it over HTTPS (workers then fetch "
+        "batches and report over TLS)",
+    )
+    add("--tls-key", default=ENV("tls-key", defaults.DISTRIBUTED_TLS_KEY or None),
+        help="the certificate's private key (if not in --tls-cert)")  # fmt: skip
+    add(
+        "--master-ca-file",
+        default=ENV("master-ca-file", defaults.DISTRIBUTED_MASTER_CA_FILE or None),
+        help="CA file the workers (on their nodes) trust for the endpoint's certificate "
+        "(default: --tls-cert itself, right for a self-signed one)",
+    )
+    add(
         "--progress",
         choices=["auto", "bar", "log", "off"],
         default=ENV("progress", "auto"),
@@ -286,6 +300,9 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "DISTRIBUTED_RUN_DIR": str(args.run_dir),
         "DISTRIBUTED_LISTEN": args.listen,
         "DISTRIBUTED_ADVERTISE_URL": args.advertise_url or "",
+        "DISTRIBUTED_TLS_CERT": args.tls_cert or "",
+        "DISTRIBUTED_TLS_KEY": args.tls_key or "",
+        "DISTRIBUTED_MASTER_CA_FILE": args.master_ca_file or "",
         "DISTRIBUTED_WORKER_CONCURRENCY": args.concurrency,
         "DISTRIBUTED_WORKER_SETTINGS": {"LOG_LEVEL": "INFO", **extra},
         "DISTRIBUTED_NODE_SLOTS": args.slots,

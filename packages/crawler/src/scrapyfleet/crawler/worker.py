@@ -10,6 +10,7 @@ passed on the command line. The report names the feed file and every URL that yi
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,6 +45,8 @@ class WorkerSide:
         self.attempt = int(getattr(spider, "attempt", 0) or 0)
         self.url = f"{master.rstrip('/')}/batches/{self.batch}"
         self.headers = {"Authorization": f"Bearer {token}"}
+        ca_file = crawler.settings.get("DISTRIBUTED_MASTER_CA_FILE")
+        self.tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self.fetch_error: str | None = None
         self.urls: list[str] = []
         self.tracker = UrlTracker(crawler)
@@ -61,7 +64,9 @@ class WorkerSide:
             try:
                 async with (
                     aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
-                    session.request(method, url, headers=self.headers, **kwargs) as resp,
+                    session.request(
+                        method, url, headers=self.headers, ssl=self.tls or True, **kwargs
+                    ) as resp,
                 ):
                     if resp.status < 500:
                         resp.raise_for_status()
