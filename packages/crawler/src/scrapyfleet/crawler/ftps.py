@@ -4,7 +4,7 @@ Scrapy's own FTP storage verifies an `ftps://` server against the system's CAs o
 server usually has a private or self-signed certificate. This storage trusts the PEM file in the
 setting `FEED_STORAGE_FTPS_CA_FILE` (default: the system's CAs) and otherwise behaves like
 Scrapy's: passive mode unless `FEED_STORAGE_FTP_ACTIVE`, CWD to the URI's directory, then STOR.
-Enable it with `FEED_STORAGES = {"ftps": "scrapyfleet.crawler.ftps.FTPSFeedStorage"}`.
+The project registers it for `ftps` in `FEED_STORAGES` (settings.py).
 """
 
 from __future__ import annotations
