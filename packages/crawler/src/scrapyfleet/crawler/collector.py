@@ -11,6 +11,7 @@ whose index crawl had finished crawls only its failed index pages and retries it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,12 +22,14 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
 from scrapyfleet.core.targets import find_config, resolve_targets
 from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.fleet import Fleet, FleetConfig
 from scrapyfleet.crawler.indexkeeper import IndexKeeper
 from scrapyfleet.crawler.ledger import Ledger
 from scrapyfleet.crawler.progress import ProgressReporter
+from scrapyfleet.crawler.prometheus import CrawlMetrics
 from scrapyfleet.crawler.summary import write_summary
 
 log = structlog.get_logger("scrapyfleet.crawler.collector")
@@ -110,6 +113,9 @@ class MasterSide:
         self._closing = False
         self._closer: asyncio.Future[None] | None = None
         self._interrupted = asyncio.Event()
+        self.metrics: CrawlMetrics | None = None
+        self.exporter: Exporter | None = None
+        self.linger = 0.0
         crawler.signals.connect(self.interrupt, interrupt)
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
@@ -126,8 +132,20 @@ class MasterSide:
         fleet = Fleet(config, ledger)
         mode = s.get("DISTRIBUTED_PROGRESS")
         if mode != "off":
-            fleet.on_tick = ProgressReporter(rich_bar=mode == "bar")
-        return cls(crawler, rule, fleet, batch_size, first_size)
+            fleet.on_tick.append(ProgressReporter(rich_bar=mode == "bar"))
+        side = cls(crawler, rule, fleet, batch_size, first_size)
+        if s.get("DISTRIBUTED_METRICS"):
+            side.serve_metrics(parse_address(s.get("DISTRIBUTED_METRICS")),
+                               s.getfloat("DISTRIBUTED_METRICS_LINGER"))  # fmt: skip
+        return side
+
+    def serve_metrics(self, where: Address, linger: float) -> None:
+        """Serve the crawl's Prometheus metrics until `linger` seconds after the summary."""
+        self.metrics = CrawlMetrics()
+        self.exporter = start_exporter(where, self.metrics.registry)
+        self.linger = linger
+        self.fleet.on_tick.append(self.metrics)
+        log.info("metrics_serving", url=self.exporter.url)
 
     def _fingerprint(self, request: Request) -> bytes:
         assert self.crawler.request_fingerprinter is not None
@@ -213,9 +231,24 @@ class MasterSide:
             log.warning("master_interrupted", reason=reason,
                         resume=f"crawl-master --resume {self.fleet.config.run_dir}")  # fmt: skip
         await self.fleet.stop()
-        if isinstance(self.fleet.on_tick, ProgressReporter):
-            self.fleet.on_tick.close()
+        for listener in self.fleet.on_tick:
+            if isinstance(listener, ProgressReporter):
+                listener.close()
         stats = self.crawler.stats
         master_pages = int(stats.get_value("response_received_count", 0)) if stats else 0
-        write_summary(self.fleet, reason, time.time() - self.started, master_pages)
+        summary = write_summary(self.fleet, reason, time.time() - self.started, master_pages)
+        if self.metrics is not None:
+            self.metrics.finish(self.fleet.snapshot(), summary)
         self.fleet.ledger.close()
+        if self.exporter is not None:
+            await self._linger()
+
+    async def _linger(self) -> None:
+        """Keep serving the final metrics a while, so that scrapers see how the run ended
+        (a second SIGINT/SIGTERM cuts it short)."""
+        assert self.exporter is not None
+        log.info("metrics_linger", seconds=self.linger, url=self.exporter.url)
+        self._interrupted.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._interrupted.wait(), self.linger)
+        self.exporter.close()

@@ -84,7 +84,7 @@ class Fleet:
         ledger.set_meta("secret", self._secret)
         self._feed_destination, self._feed_name = split_feed_uri(config.feed_uri)
         self.outcome = Outcome()
-        self.on_tick: Callable[[dict[str, Any]], None] | None = None
+        self.on_tick: list[Callable[[dict[str, Any]], None]] = []  # each gets every snapshot
         self.master_url = ""
         self._nodes = NodePool(
             config.targets, config.default_slots, config.node_timeout, self.outcome.troubled_nodes
@@ -138,8 +138,10 @@ class Fleet:
         }
 
     def _tick(self) -> None:
-        if self.on_tick is not None:
-            self.on_tick(self.snapshot())
+        if self.on_tick:
+            snap = self.snapshot()
+            for listener in self.on_tick:
+                listener(snap)
 
     def close_intake(self) -> None:
         """No more batches will come: the fleet ends once the ledger's batches are settled."""
@@ -172,6 +174,7 @@ class Fleet:
         return {
             "batches": counts,
             "urls": self.ledger.urls.counts(),
+            "attempts": self.ledger.attempt_counts(),
             "items": items,
             "pages": pages,
             "total": sum(counts.values()),

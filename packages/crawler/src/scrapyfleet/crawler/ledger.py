@@ -235,6 +235,13 @@ class Ledger:
             )
             self.urls.fail_batch(batch_id, reason)
 
+    def attempt_counts(self) -> dict[str, int]:
+        """Attempts scheduled in all, and how many of them were retries."""
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(attempt > 1), 0) FROM attempts"
+        ).fetchone()
+        return {"scheduled": int(row[0]), "retries": int(row[1])}
+
     def attempt_history(self) -> list[dict[str, object]]:
         cur = self._db.execute(
             "SELECT batch, attempt, node, job, outcome, reason, items FROM attempts"

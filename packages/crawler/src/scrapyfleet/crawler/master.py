@@ -194,6 +194,18 @@ def parser() -> argparse.ArgumentParser:
         "(default: --tls-cert itself, right for a self-signed one)",
     )
     add(
+        "--metrics",
+        default=ENV("metrics", defaults.DISTRIBUTED_METRICS or None),
+        help="HOST:PORT serving the crawl's Prometheus metrics (the monitor's --crawl-metrics "
+        "reads them); no authentication, so keep it on loopback or a trusted network",
+    )
+    add(
+        "--metrics-linger",
+        type=float,
+        default=ENV("metrics-linger", str(defaults.DISTRIBUTED_METRICS_LINGER)),
+        help="seconds the metrics stay up after the run, so scrapers see its outcome",
+    )
+    add(
         "--progress",
         choices=["auto", "bar", "log", "off"],
         default=ENV("progress", "auto"),
@@ -300,6 +312,8 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "DISTRIBUTED_RUN_DIR": str(args.run_dir),
         "DISTRIBUTED_LISTEN": args.listen,
         "DISTRIBUTED_ADVERTISE_URL": args.advertise_url or "",
+        "DISTRIBUTED_METRICS": args.metrics or "",
+        "DISTRIBUTED_METRICS_LINGER": args.metrics_linger,
         "DISTRIBUTED_TLS_CERT": args.tls_cert or "",
         "DISTRIBUTED_TLS_KEY": args.tls_key or "",
         "DISTRIBUTED_MASTER_CA_FILE": args.master_ca_file or "",

@@ -69,4 +69,6 @@ DISTRIBUTED_ADVERTISE_URL = ""  # URL workers use to reach the endpoint; "": htt
 DISTRIBUTED_TLS_CERT = ""  # PEM certificate (chain) of the batch endpoint; "": plain HTTP
 DISTRIBUTED_TLS_KEY = ""  # its private key
 DISTRIBUTED_MASTER_CA_FILE = ""  # workers: CA file that signs the endpoint's certificate
+DISTRIBUTED_METRICS = ""  # HOST:PORT serving the crawl's Prometheus metrics; "": none
+DISTRIBUTED_METRICS_LINGER = 10.0  # seconds the metrics stay up after the run ends
 DISTRIBUTED_PROGRESS = "log"  # "log" (progress events), "bar" or "off"
