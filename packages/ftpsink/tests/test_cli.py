@@ -175,3 +175,42 @@ def test_hashed_account_from_users_file_logs_in_and_no_password_is_logged(
     log = sink.log.read_text()
     assert "Pa55-cli" not in log and "Wrong-cli" not in log
     assert sink.events("login_failed")[0]["user"] == "worker"
+
+
+def test_metrics_count_uploads_and_bytes(launch, tmp_path, free_port, wait_for):
+    """`--metrics`: Prometheus text that parses; counters equal what landed and was refused."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port, metrics, root = free_port(), free_port(), tmp_path / "items"
+    sink = launch("--port", str(port), "--root", str(root), "--passive-ports", "0",
+                  "--metrics", f"127.0.0.1:{metrics}", "--log-format", "json")  # fmt: skip
+    wait_for(lambda: sink.events("metrics_serving"), timeout=20, what="the metrics exporter")
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login()
+        for name, body in (("a.jl", b'{"url": "a"}\n'), ("b.jl", b'{"url": "b"}\n' * 3)):
+            ftp.storbinary(f"STOR {name}", io.BytesIO(body))
+        with pytest.raises(ftplib.error_perm):
+            ftp.storbinary("STOR _hidden.jl", io.BytesIO(b"x"))
+
+    def samples() -> dict[tuple[str, str], float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        return {
+            (s.name, s.labels.get("outcome", "")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    got = wait_for(
+        lambda: (m := samples())[("scrapyfleet_ftpsink_uploads_total", "landed")] == 2 and m,
+        timeout=10, what="two landed uploads counted",
+    )  # fmt: skip
+    assert got[("scrapyfleet_ftpsink_uploads_total", "refused")] == 1
+    assert got[("scrapyfleet_ftpsink_uploads_total", "aborted")] == 0
+    landed = sum(path.stat().st_size for path in root.glob("*.jl"))
+    assert got[("scrapyfleet_ftpsink_bytes_total", "")] == landed == 13 * 4
+    sink.process.send_signal(signal.SIGTERM)
+    assert sink.process.wait(timeout=15) == 0

@@ -15,6 +15,7 @@ from typing import TypeVar
 import structlog
 
 from scrapyfleet.core.logs import configure_logging
+from scrapyfleet.core.metrics import Address, address
 from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
 from scrapyfleet.ftpsink import accounts, tls
 from scrapyfleet.ftpsink.config import (
@@ -121,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest upload accepted, bytes or with K/M/G (0: no limit)")  # fmt: skip
     add("--idle-timeout", type=seconds, default=env("idle-timeout", f"{DEFAULT.idle_timeout:g}"),
         help="seconds a connection may stay silent (0: forever)")  # fmt: skip
+    add("--metrics", type=address, default=env("metrics"),
+        help="HOST:PORT serving Prometheus metrics (uploads, bytes, connections); none if unset; "
+        "no authentication, so keep it on loopback or a trusted network")  # fmt: skip
     add("--log-format", choices=("json", "console"),
         help="console on a TTY, JSON lines otherwise")  # fmt: skip
     add("--log-level", default=env("log-level", "INFO"), help="log level")
@@ -164,13 +168,13 @@ def config_from(args: argparse.Namespace) -> SinkConfig:
     return config
 
 
-async def run(config: SinkConfig) -> None:
+async def run(config: SinkConfig, metrics: Address | None) -> None:
     """Serve until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await serve(config, stop)
+    await serve(config, stop, metrics)
     log.info("stopped")
 
 
@@ -189,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if plain:
         log.warning("plain_passwords", accounts=plain, hint="ftpsink hash-password NAME")
     try:
-        asyncio.run(run(config))
+        asyncio.run(run(config, args.metrics))
     except OSError as exc:
         log.error("failed", error=str(exc))
         return 1

@@ -48,6 +48,10 @@ class PortPool:
         if self.free is not None:
             self.free.put_nowait(port)
 
+    def in_use(self) -> int:
+        """Ports leased now (0 when the kernel picks them)."""
+        return self.size - self.free.qsize() if self.free is not None else 0
+
 
 class PassiveListener:
     """One PASV/EPSV listening socket, waiting for the data connection of one client."""

@@ -26,10 +26,12 @@ from aioftp.common import Connection, StreamIO, ThrottleStreamIO
 from aioftp.errors import NoAvailablePort
 from aioftp.server import AsyncIOStartServerKwargs, ConnectionConditions, worker
 
+from scrapyfleet.core.metrics import Address, start_exporter
 from scrapyfleet.ftpsink import tls
 from scrapyfleet.ftpsink.accounts import Accounts
 from scrapyfleet.ftpsink.admission import ConnectionCaps, login_delay
 from scrapyfleet.ftpsink.config import SinkConfig
+from scrapyfleet.ftpsink.metrics import SinkMetrics
 from scrapyfleet.ftpsink.passive import Handler, PassiveListener, PortPool
 from scrapyfleet.ftpsink.paths import PathRefused, landing_target, resolve_inside, root_dir
 from scrapyfleet.ftpsink.space import free_space_problem
@@ -61,6 +63,7 @@ class SinkServer(aioftp.Server):
         self.staging = self.root / STAGING_DIR
         self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_address)
         self.ports = PortPool(config.passive_ports)
+        self.metrics = SinkMetrics(lambda: self.caps.open.total(), self.ports.in_use)
         self.tls_context = tls.server_context(config.tls) if config.tls else None
         timeout = config.idle_timeout or None
         super().__init__(
@@ -162,6 +165,8 @@ class SinkServer(aioftp.Server):
 
     def _refuse(self, connection: Connection, command: str, code: str, reason: str) -> bool:
         log.info("refused", command=command.upper(), client=client_of(connection), reason=reason)
+        if command.lower() == "stor":
+            self.metrics.refused()
         connection.response(code, f"{command.upper()} refused: {reason}")
         return True
 
@@ -390,6 +395,7 @@ class SinkServer(aioftp.Server):
             aborted = abort_reason(exc)
             log.warning("aborted", name=upload.name, reason=aborted.reason, bytes=staged.size,
                         client=upload.client)  # fmt: skip
+            self.metrics.aborted()
             if not isinstance(exc, Aborted | OSError):
                 raise  # cancellation (aioftp's @worker replies 426 + 226) or a bug
             connection.response(aborted.code, aborted.message)
@@ -424,6 +430,7 @@ class SinkServer(aioftp.Server):
         if exc is None:
             seconds = round(time.monotonic() - started, 6)
             log.info("landed", name=upload.name, bytes=size, seconds=seconds, client=upload.client)
+            self.metrics.landed(size)
             connection.response("226", f"landed {upload.name}")
             return
         reason, code, message = (
@@ -433,6 +440,7 @@ class SinkServer(aioftp.Server):
         )
         log.warning("aborted", name=upload.name, reason=reason, bytes=size, client=upload.client,
                     error=repr(exc))  # fmt: skip
+        self.metrics.aborted()
         connection.response(code, message)
 
 
@@ -441,11 +449,17 @@ def make_server(config: SinkConfig) -> SinkServer:
     return SinkServer(config)
 
 
-async def serve(config: SinkConfig, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set, then shut down cleanly (in-flight uploads aborted)."""
+async def serve(config: SinkConfig, stop: asyncio.Event, metrics: Address | None = None) -> None:
+    """Serve until `stop` is set, then shut down cleanly (in-flight uploads aborted); with
+    `metrics`, its Prometheus metrics there."""
     server = make_server(config)
     await server.start(config.host, config.port)
+    exporter = start_exporter(metrics, server.metrics.registry) if metrics else None
+    if exporter is not None:
+        log.info("metrics_serving", url=exporter.url)
     try:
         await stop.wait()
     finally:
         await server.close()
+        if exporter is not None:
+            exporter.close()
