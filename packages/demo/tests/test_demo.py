@@ -100,6 +100,8 @@ def test_small_run_recovers_the_ground_truth_and_leaves_nothing(
     assert set(report["processes"]) == {
         "demosite", "ftpsink", "cluster", "spark", "monitor", "crawl-master"
     }  # fmt: skip
+    consoles = [e["console"] for e in demo_events(run_dir, "progress") if e.get("console")]
+    assert consoles and consoles[-1].startswith("http://127.0.0.1:")  # the console's URL, told
     assert_nothing_left(run_dir, wait_for)
 
 

@@ -179,7 +179,8 @@ def run(plan: Plan, timeout: float, keep_running: bool, console: Console) -> int
         report = summarise(plan, state, catalog, started_wall, console)
         code = 0 if report["ok"] else 1
         if keep_running:
-            console.print("every component keeps running; Ctrl-C stops them")
+            console.print(f"every component keeps running (web console: {state.console_url}); "
+                          "Ctrl-C stops them")  # fmt: skip
             while True:
                 sup.check()
                 time.sleep(TICK)

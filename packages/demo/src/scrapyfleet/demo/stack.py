@@ -16,6 +16,7 @@ from scrapyfleet.demo.tail import JsonTail
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 120.0  # Spark's JVM on a busy 2-core machine is the slowest
+METRICS_LINGER = 3.0  # seconds crawl-master's metrics outlive it: the console polls every second
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +64,15 @@ class Stack:
 
     site_url: str
     ftp_port: int
+    master_metrics: int  # crawl-master's Prometheus port (the console reads it)
 
 
 def start_stack(plan: Plan, sup: Supervisor) -> Stack:
     """Start every component but crawl-master and wait until each is ready."""
     for folder in (plan.items_dir, plan.analytics_dir, plan.cluster_dir, plan.master_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    site_port, ftp_port = free_port(), free_port()
+    site_port, ftp_port, web_port = free_port(), free_port(), free_port()
+    sink_metrics, master_metrics = free_port(), free_port()
     try:
         base_port = free_port_block(plan.nodes)
     except OSError as exc:
@@ -82,7 +85,8 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
     ftpsink = sup.start(
         "ftpsink",
         [script("ftpsink"), "--host", HOST, "--port", str(ftp_port), "--root",
-         str(plan.items_dir), "--passive-ports", "0", "--log-format", "json"],
+         str(plan.items_dir), "--passive-ports", "0", "--log-format", "json", "--metrics",
+         f"{HOST}:{sink_metrics}"],
     )  # fmt: skip
     cluster = sup.start(
         "cluster",
@@ -110,12 +114,15 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
     monitor = sup.start(
         "monitor",
         [script("monitor"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
-         "scrapyd*", "--format", "json", "--interval", "1"],
+         "scrapyd*", "--format", "json", "--interval", "1", "--web", f"{HOST}:{web_port}",
+         "--crawl-metrics", f"http://{HOST}:{master_metrics}/metrics", "--ftpsink-metrics",
+         f"http://{HOST}:{sink_metrics}/metrics", "--items", str(plan.items_dir),
+         "--analytics-output", str(plan.analytics_dir)],
         log_name=plan.monitor_log.name,
     )  # fmt: skip
     monitor_log = JsonTail(plan.monitor_log)
     sup.wait_ready(monitor, lambda: monitor_log.seen("cluster_status"), STARTUP_TIMEOUT)
-    return Stack(site_url, ftp_port)
+    return Stack(site_url, ftp_port, master_metrics)
 
 
 def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
@@ -127,7 +134,8 @@ def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
          "scrapyd*", "--site", stack.site_url, "--index-pages", str(plan.index_pages),
          "--batch-size", str(plan.batch_size), "--first-batch-size",
          str(min(plan.first_batch_size, plan.batch_size)), "--feed-uri", feed, "--run-dir",
-         str(plan.master_dir), "--format", "json", "--progress", "log"],
+         str(plan.master_dir), "--format", "json", "--progress", "log", "--metrics",
+         f"{HOST}:{stack.master_metrics}", "--metrics-linger", str(METRICS_LINGER)],
     )  # fmt: skip
 
 

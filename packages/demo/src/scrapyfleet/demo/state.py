@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE
+from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE, Events
 from scrapyfleet.demo.tail import JsonTail
 
 
@@ -41,6 +41,7 @@ class DemoState:
     nodes: dict[str, NodeView] = field(default_factory=dict)
     table: dict[str, Any] | None = None
     crawled: list[tuple[float, int]] = field(default_factory=list)  # (seconds, items) samples
+    console_url: str | None = None  # the monitor's web console
     _table_mtime: float = 0.0
 
     def refresh(self) -> None:
@@ -80,6 +81,8 @@ class DemoState:
 
     def _monitor_event(self, event: dict[str, Any]) -> None:
         name, node = event.get("event"), event.get("node")
+        if name == Events.WEB_CONSOLE:
+            self.console_url = str(event.get("url"))
         if not isinstance(node, str):
             return
         view = self.nodes.setdefault(node, NodeView())

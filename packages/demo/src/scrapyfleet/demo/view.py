@@ -28,6 +28,8 @@ def render(state: DemoState, planted: dict[str, float], phase: str) -> Group:
     crawl.add_row("batches", batches, "items crawled", f"{state.items:,}")
     crawl.add_row("pages/s", f"{state.pages_per_second:,.1f}", "ETA", eta)
     crawl.add_row("listings in table", f"{state.listings:,}/{state.total:,}", "", "")
+    if state.console_url:
+        crawl.add_row("web console", state.console_url, "", "")
     nodes = Table("node", "status", "pending", "running", "finished", title="scrapyd nodes")
     for name, node in sorted(state.nodes.items()):
         status = "up" if node.up else f"[red]down[/red] {node.reason[:40]}"
@@ -88,5 +90,5 @@ class LiveView:
             log.info("progress", phase=phase, batches_done=s.batches_done,
                      batches_total=s.batches_total, items=s.items,
                      pages_per_second=s.pages_per_second, eta_seconds=s.eta_seconds,
-                     listings=s.listings, total=s.total,
+                     listings=s.listings, total=s.total, console=s.console_url,
                      nodes_up=sum(n.up for n in s.nodes.values()))  # fmt: skip
