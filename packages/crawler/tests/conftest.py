@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.core.procs import stop_group, url_ok
 from scrapyfleet.demo.cluster import (
     Credentials,
     NodeSpec,
@@ -28,24 +27,6 @@ from scrapyfleet.demo.cluster import (
 )
 
 BIN = Path(sys.executable).parent
-
-
-def _serving(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
 
 
 @dataclass
@@ -87,7 +68,7 @@ class Sink:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop_group(self.process.pid)
 
     def items(self) -> list[dict[str, Any]]:
         """Every item line of every landed file (staging excluded)."""
@@ -128,12 +109,12 @@ def site_factory(
         )  # fmt: skip
         site = Site(f"http://127.0.0.1:{port}", total, process)
         started.append(site)
-        wait_for(lambda: _serving(site.url + "/health"), timeout=30, what="demo site")
+        wait_for(lambda: url_ok(site.url + "/health"), timeout=30, what="demo site")
         return site
 
     yield start
     for site in started:
-        _stop(site.process)
+        stop_group(site.process.pid)
 
 
 @pytest.fixture

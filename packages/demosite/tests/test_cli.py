@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from scrapyfleet.core.procs import url_ok
 from scrapyfleet.demosite.catalog import Catalog
 from scrapyfleet.demosite.cli import main
 
@@ -24,13 +25,6 @@ DEMOSITE = str(Path(sys.executable).with_name("demosite"))
 def get(url: str) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read()
-
-
-def answers(url: str) -> bool:
-    try:
-        return get(url)[0] == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -72,7 +66,7 @@ def test_serves_from_env_options_and_exits_cleanly_on_signal(
     }
     proc = start(env=env)
     base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: answers(base + "/health"), timeout=20, what="demosite /health")
+    wait_for(lambda: url_ok(base + "/health"), timeout=20, what="demosite /health")
     assert get(base + "/properties/index_00002.html")[0] == 200  # 61 listings: 3 pages
     with pytest.raises(urllib.error.HTTPError) as missing:
         get(base + "/properties/index_00003.html")
