@@ -91,14 +91,19 @@ def _log(path: Path) -> Any:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, lan_factory, wait_for: Callable[..., Any]) -> Fleet:
+def fleet(request, tmp_path: Path, lan_factory, wait_for: Callable[..., Any]) -> Fleet:
+    """The site, ftpsink and three scrapyd nodes on their hosts, ready. Servers bind their host's
+    address, or with the parameter "wildcard" the site and ftpsink bind 0.0.0.0 (scrapyd binds
+    the address its deploy target names)."""
     lan = lan_factory(HOSTS)
     address = lan.addresses
+    wildcard = getattr(request, "param", "address") == "wildcard"
+    bind = {host: "0.0.0.0" if wildcard else address[host] for host in ("site", "ingest")}
     logs = tmp_path / "logs"
     logs.mkdir()
 
     with _log(logs / "demosite.log") as out:
-        lan.popen("site", [BIN / "demosite", "--host", address["site"], "--port", SITE_PORT,
+        lan.popen("site", [BIN / "demosite", "--host", bind["site"], "--port", SITE_PORT,
                            "--total", TOTAL, "--latency", "0"],
                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
@@ -110,7 +115,7 @@ def fleet(tmp_path: Path, lan_factory, wait_for: Callable[..., Any]) -> Fleet:
     items = tmp_path / "items"
     items.mkdir()
     with _log(logs / "ftpsink.log") as out:
-        lan.popen("ingest", [BIN / "ftpsink", "--host", address["ingest"], "--port", SINK_PORT,
+        lan.popen("ingest", [BIN / "ftpsink", "--host", bind["ingest"], "--port", SINK_PORT,
                              "--root", items, "--passive-ports", "{}-{}".format(*PASSIVE),
                              "--log-format", "json"],
                   env=os.environ | {"SCRAPYFLEET_FTPSINK_USERS": hashed},
@@ -182,13 +187,18 @@ def ledger_rows(run_dir: Path, sql: str) -> list[tuple[Any, ...]]:
         return []
 
 
-def test_crawl_across_five_hosts_recovers_the_ground_truth(fleet: Fleet) -> None:
+def assert_ingest_answers_by_address(fleet: Fleet) -> None:
+    """A client on another host is told the ingest's own address for data connections (not
+    127.0.0.1, not 0.0.0.0, whatever ftpsink binds), and uploads need the account."""
     lan, ingest = fleet.lan, fleet.address("ingest")
-    # Address regressions: a client on another host is told the ingest's own address for data
-    # connections (not 127.0.0.1, not 0.0.0.0), and uploads need the account.
     host, port = lan.call("site", pasv_address, ingest, SINK_PORT, FEED_USER, fleet.feed_password)
     assert host == ingest and PASSIVE[0] <= port <= PASSIVE[1]
     assert lan.call("site", anonymous_refused, ingest, SINK_PORT)
+
+
+def test_crawl_across_five_hosts_recovers_the_ground_truth(fleet: Fleet) -> None:
+    lan = fleet.lan
+    assert_ingest_answers_by_address(fleet)
 
     run_dir = fleet.tmp / "run"
     started = time.monotonic()
@@ -237,11 +247,21 @@ def test_crawl_across_five_hosts_recovers_the_ground_truth(fleet: Fleet) -> None
     print(f"crawl {crawl_seconds:.1f}s")
 
 
+@pytest.mark.parametrize("fleet", ["wildcard"], indirect=True)
 def test_a_node_host_dies_mid_crawl_nothing_is_lost(
     fleet: Fleet, wait_for: Callable[..., Any]
 ) -> None:
     lan, site = fleet.lan, fleet.address("site")
     run_dir = fleet.tmp / "run"
+    assert_ingest_answers_by_address(fleet)  # ftpsink on 0.0.0.0 still names its address
+    # Regression: a batch endpoint on 0.0.0.0 was advertised as http://0.0.0.0:PORT, which
+    # works on one machine (0.0.0.0 reaches loopback) and fails every worker on another host.
+    refused = lan.run("site", fleet.master_args(run_dir, "--listen", "0.0.0.0:0"),
+                      env=fleet.master_env(), capture_output=True, text=True,
+                      timeout=60)  # fmt: skip
+    assert refused.returncode == 2 and "--advertise-url" in refused.stderr, refused.stderr
+    assert not run_dir.exists()
+
     victim_host, victim = NODES[1], fleet.nodes[1]
     with _log(fleet.tmp / "logs" / "master.out") as out:
         master = lan.popen(
