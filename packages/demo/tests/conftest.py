@@ -184,7 +184,13 @@ def namespaces_unavailable() -> str | None:
         _ip("netns", "add", probe)
     except subprocess.CalledProcessError as exc:
         return f"`ip netns add` failed: {exc.stderr.strip()}"
-    _ip("netns", "del", probe)
+    try:  # a bridge and a veth pair, as `Lan.up` makes them
+        _ip("-n", probe, "link", "add", "br0", "type", "bridge")
+        _ip("-n", probe, "link", "add", "v1", "type", "veth", "peer", "name", "v2")
+    except subprocess.CalledProcessError as exc:
+        return f"cannot make a bridge or a veth pair: {exc.stderr.strip()}"
+    finally:
+        _ip("netns", "del", probe)
     return None
 
 

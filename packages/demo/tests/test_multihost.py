@@ -204,7 +204,7 @@ def test_crawl_across_five_hosts_recovers_the_ground_truth(fleet: Fleet) -> None
     started = time.monotonic()
     result = lan.run("site", fleet.master_args(run_dir, "--listen", f"{fleet.address('site')}:0"),
                      env=fleet.master_env(), capture_output=True, text=True,
-                     timeout=150)  # fmt: skip
+                     timeout=200)  # fmt: skip
     crawl_seconds = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -233,7 +233,7 @@ def test_crawl_across_five_hosts_recovers_the_ground_truth(fleet: Fleet) -> None
          "--checkpoint", fleet.tmp / "checkpoint", "--available-now", "--master", "local[2]",
          "--log-format", "json"],
         env=os.environ | {"SPARK_LOCAL_IP": "127.0.0.1"},  # the ingest host's own loopback
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=150,
     )  # fmt: skip
     assert spark.returncode == 0, spark.stderr[-3000:]
     shifts = json.loads((output / "shifts.json").read_text())
@@ -280,7 +280,7 @@ def test_a_node_host_dies_mid_crawl_nothing_is_lost(
     lan.link_down(victim_host)  # and its address goes silent (no RST), as a dead machine's
     assert killed and not lan.pids(victim_host)
 
-    code = master.wait(timeout=150)
+    code = master.wait(timeout=200)
     output = (fleet.tmp / "logs" / "master.out").read_text()
     assert code == 0, output[-3000:]
 
