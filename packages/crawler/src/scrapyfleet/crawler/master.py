@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -297,9 +298,26 @@ def report(summary: dict[str, Any], run_dir: Path) -> None:
               file=sys.stderr)  # fmt: skip
 
 
+def check_listen(listen: str, advertise_url: str | None) -> None:
+    """ValueError when the batch endpoint would be advertised at an address workers cannot use:
+    a wildcard bind (0.0.0.0, ::) without --advertise-url (0.0.0.0 only reaches this machine)."""
+    host = listen.rpartition(":")[0].strip("[]")
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return
+    if unspecified and not advertise_url:
+        raise ValueError(
+            f"--listen {listen} binds every address, but workers on other hosts cannot reach "
+            f"{host}: give --advertise-url http://THIS_HOST:PORT with a fixed "
+            "--listen port, or --listen on this host's address"
+        )
+
+
 def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
     if not 0 <= args.first_batch_size <= args.batch_size or args.batch_size < 1:
         raise ValueError("want 1 <= --batch-size and 0 <= --first-batch-size <= --batch-size")
+    check_listen(args.listen, args.advertise_url)
     extra = parse_pairs(args.setting)
     bar = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
     return {
