@@ -86,6 +86,9 @@ def test_canaries_appear_nowhere(
     assert not any(c in (result.stdout + result.stderr).encode() for c in CANARIES)
     node_dirs = [spec.root for spec in cluster.nodes]
     assert leaking_files(run_dir, *node_dirs, tmp_path / "ftpsink.log") == []
+    master_log = (run_dir / "master.log").read_text()
+    for event in ('"batch_done"', '"run_summary"', '"logger": "scrapy.'):  # ours and Scrapy's
+        assert event in master_log, event
     assert run_dir.stat().st_mode & 0o777 == 0o700
     modes = {p.name: p.stat().st_mode & 0o777 for p in run_dir.iterdir() if p.is_file()}
     assert set(modes.values()) == {0o600}, modes

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, TextIO
+from pathlib import Path
+from typing import Any, Literal, TextIO
 
 import structlog
+from structlog.typing import EventDict
 
 LogFormat = Literal["json", "console"]
 
@@ -60,6 +62,43 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     quiet_loggers(quiet, numeric)
+
+
+def copy_to_file(path: Path) -> None:
+    """Write every event of this process, structlog's and stdlib's (Scrapy's), to `path` as JSON
+    lines too, whatever the console's format; after `configure_logging()`."""
+    stream = path.open("a", encoding="utf-8")
+    processors = list(structlog.get_config()["processors"])
+    processors.insert(len(processors) - 1, _JsonCopy(stream))  # before the renderer
+    structlog.configure(processors=processors)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.stdlib.add_logger_name,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    logging.getLogger().addHandler(handler)
+
+
+class _JsonCopy:
+    """A structlog processor that writes the event to a stream as a JSON line, then passes it on."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.render = structlog.processors.JSONRenderer()
+
+    def __call__(self, logger: Any, name: str, event: EventDict) -> EventDict:
+        self.stream.write(str(self.render(logger, name, dict(event))) + "\n")
+        self.stream.flush()
+        return event
 
 
 def quiet_loggers(names: tuple[str, ...] = NOISY_LOGGERS, level: int = logging.INFO) -> None:

@@ -25,7 +25,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from scrapyfleet.core.files import PRIVATE, write_json_atomic
-from scrapyfleet.core.logs import configure_logging, quiet_loggers
+from scrapyfleet.core.logs import configure_logging, copy_to_file, quiet_loggers
 from scrapyfleet.core.options import EnvDefaults, parse_pairs
 from scrapyfleet.core.targets import (
     TargetConfigError,
@@ -42,6 +42,7 @@ from scrapyfleet.crawler.summary import FAILED_NAME, SUMMARY_NAME
 log = structlog.get_logger("scrapyfleet.crawler.master")
 
 OPTIONS_NAME = "options.json"
+MASTER_LOG = "master.log"  # every event of the run, JSON lines
 ENV = EnvDefaults("crawl-master")
 
 
@@ -354,13 +355,6 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
     }
 
 
-def _log_to_file(path: Path) -> None:
-    """Keep the master's log (JSON lines) in the run directory as well."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.getLogger().handlers[0].formatter)
-    logging.getLogger().addHandler(handler)
-
-
 class _Reactor(Protocol):
     """The two calls made on Twisted's global reactor (its module is typed, not the reactor)."""
 
@@ -406,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.umask(0o077)  # the ledger, the log and the summary are the user's alone
     save_options(args)
-    _log_to_file(args.run_dir / "master.log")
+    copy_to_file(args.run_dir / MASTER_LOG)
     log.info(
         "run_started",
         run_dir=str(args.run_dir),
