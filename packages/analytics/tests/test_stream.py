@@ -142,6 +142,14 @@ def test_jacuzzi_example(job: Job) -> None:
     assert doc["words"][0]["shift"] == pytest.approx(0.305, abs=1e-12)
 
 
+def test_one_pass_over_the_input(job: Job) -> None:
+    lines = listing_lines(random.Random(1), 0, 120) + BAD_LINES
+    job.land("b1_easy_t.jl", lines)
+    assert job.query is not None
+    progress = job.query.lastProgress
+    assert progress is not None and progress["numInputRows"] == len(lines)
+
+
 def test_each_step_matches_reference(
     uninterrupted: list[dict], reference_table: Callable, assert_same_table: Callable
 ) -> None:

@@ -38,6 +38,7 @@ def _positive(text: str) -> int:
 
 
 _env = EnvDefaults("boostwords")
+MAX_LINE_BYTES = 1 << 20
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=_env("shuffle_partitions", "1"),
         help="spark.sql.shuffle.partitions (fixed by the first run's checkpoint)",
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=_positive,
+        default=_env("max_line_bytes", str(MAX_LINE_BYTES)),
+        help="item lines longer than this (UTF-8 bytes) count as bad records, unparsed",
     )
     parser.add_argument(
         "--available-now",
