@@ -40,6 +40,7 @@ from scrapyfleet.analytics.options import parse_args
 from scrapyfleet.analytics.report import record_progress, render, shifts_document
 from scrapyfleet.analytics.session import build_session
 from scrapyfleet.analytics.shifts import shifts
+from scrapyfleet.analytics.sourcelog import gone_files
 from scrapyfleet.analytics.table import RunningTable, TableError
 from scrapyfleet.analytics.words import batch_changes
 from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE
@@ -78,6 +79,14 @@ class BatchWriter:
         rows = batch_changes(batch).collect()
         if self.table.apply(batch_id, (tuple(row) for row in rows)):
             self.table.save(self.checkpoint)
+        gone = gone_files(self.checkpoint, batch_id)
+        if gone:
+            log.warning(
+                "files_gone",
+                batch_id=batch_id,
+                files=[path.name for path in gone],
+                reason="listed for this micro-batch but deleted (skipped if gone before read)",
+            )
         totals = self.table.totals
         table = shifts(totals, self.table.per_word())
         updated_at = datetime.now(UTC).isoformat()
@@ -152,7 +161,10 @@ def start_query(
     for folder in (items_dir, output, checkpoint):
         folder.mkdir(parents=True, exist_ok=True)
     table = RunningTable.load(checkpoint)
-    lines = spark.readStream.format("text").load(str(items_dir))
+    reader = spark.readStream.format("text")
+    if args.max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", args.max_files_per_trigger)
+    lines = reader.load(str(items_dir))
     writer = (
         listing_state(parse_items(lines, args.max_line_bytes))
         .writeStream.outputMode("update")
