@@ -25,6 +25,7 @@ import structlog
 from py4j.protocol import Py4JError
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming.listener import (
     QueryIdleEvent,
     QueryProgressEvent,
@@ -148,7 +149,8 @@ def warm_up(spark: SparkSession, max_line_bytes: int) -> None:
     micro-batch needs, so it is not paid for while the crawl competes for the same cores.
     """
     started = time.monotonic()
-    sample = spark.createDataFrame([(line,) for line in WARM_UP_LINES], "value string")
+    values = F.explode(F.array(*(F.lit(line) for line in WARM_UP_LINES)))
+    sample = spark.range(1).select(values.alias("value"))  # built in the JVM: no Python worker
     batch_changes(listing_state(parse_items(sample, max_line_bytes))).collect()
     log.info("warmed_up", seconds=round(time.monotonic() - started, 3))
 
