@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from scrapyfleet.analytics.items import parse_items
+from scrapyfleet.analytics.options import MAX_LINE_BYTES
 
 GOOD = [
     ({"url": "u1", "title": "Flat", "price": 1300}, ("u1", "Flat", 1300.0)),
@@ -42,7 +43,7 @@ BAD = [
 def parsed(spark: SparkSession) -> list[tuple[str | None, str | None, float | None, bool]]:
     lines = [json.dumps(item) for item, _ in GOOD] + BAD + ["", "   "]
     df = spark.createDataFrame([(line,) for line in lines], "value string")
-    return [tuple(row) for row in parse_items(df).collect()]
+    return [tuple(row) for row in parse_items(df, MAX_LINE_BYTES).collect()]
 
 
 def test_good_items_in_every_shape(parsed: list[tuple[object, ...]]) -> None:

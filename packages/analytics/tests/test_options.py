@@ -63,7 +63,10 @@ def test_help_lists_every_option_with_default() -> None:
         "--min-count",
         "--master",
         "--available-now",
+        "--max-line-bytes",
+        "--max-files-per-trigger",
         "(default: local[*])",
+        "(default: 1048576)",
         "(default: 5)",
     ):
         assert option in out.stdout

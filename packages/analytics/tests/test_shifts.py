@@ -10,7 +10,6 @@ from scrapyfleet.analytics.shifts import (
     WordTotal,
     extremes,
     shifts,
-    split_totals,
 )
 
 
@@ -34,16 +33,6 @@ def test_sorted_by_shift_descending() -> None:
 def test_no_listings_no_table() -> None:
     assert shifts(Totals(bad_records=3), []) == []
     assert Totals().avg_price is None
-
-
-def test_split_totals_reads_every_kind() -> None:
-    totals, per_word = split_totals(
-        [("word", "a", 2, 3.0), ("listing", "", 5, 9.0), ("bad", "", 4, 0.0)]
-    )
-    assert totals == Totals(listings=5, price_sum=9.0, bad_records=4)
-    assert per_word == [WordTotal("a", 2, 3.0)]
-    with pytest.raises(ValueError, match="unknown"):
-        split_totals([("what", "", 1, 1.0)])
 
 
 def test_extremes_respect_min_count() -> None:

@@ -15,6 +15,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from scrapyfleet.analytics.job import start_query
 from scrapyfleet.analytics.options import parse_args
+from scrapyfleet.analytics.sourcelog import batch_files
 from scrapyfleet.demosite.catalog import Catalog, price_text
 
 VOCAB = [
@@ -80,7 +81,7 @@ def drop(items: Path, name: str, lines: list[str]) -> None:
 class Job:
     """One streaming query over a run directory (items, checkpoint, output)."""
 
-    def __init__(self, spark: SparkSession, root: Path) -> None:
+    def __init__(self, spark: SparkSession, root: Path, *extra: str) -> None:
         self.spark = spark
         self.items = root / "items"
         self.output = root / "out"
@@ -93,12 +94,13 @@ class Job:
                 str(self.output),
                 "--trigger",
                 "100ms",
+                *extra,
             ]
         )
         self.query: StreamingQuery | None = None
 
-    def start(self) -> None:
-        self.query = start_query(self.spark, self.args, echo=None)
+    def start(self, echo: Callable[[str], None] | None = None) -> None:
+        self.query = start_query(self.spark, self.args, echo=echo)
 
     def stop(self) -> None:
         if self.query is not None:
@@ -140,6 +142,14 @@ def test_jacuzzi_example(job: Job) -> None:
     assert doc["listings"] == 61 and doc["avg_price"] == 1000.0
     assert [row["word"] for row in doc["words"]] == ["jacuzzi"]  # "flat" is everywhere
     assert doc["words"][0]["shift"] == pytest.approx(0.305, abs=1e-12)
+
+
+def test_one_pass_over_the_input(job: Job) -> None:
+    lines = listing_lines(random.Random(1), 0, 120) + BAD_LINES
+    job.land("b1_easy_t.jl", lines)
+    assert job.query is not None
+    progress = job.query.lastProgress
+    assert progress is not None and progress["numInputRows"] == len(lines)
 
 
 def test_each_step_matches_reference(
@@ -192,3 +202,44 @@ def test_demosite_ground_truth(job: Job) -> None:
         assert got[word]["count"] == want.count, word
         assert got[word]["sum"] == pytest.approx(want.sum, rel=1e-12), word
         assert got[word]["shift"] == pytest.approx(want.shift, abs=1e-9), word
+
+
+def test_huge_line_is_a_bad_record(job: Job) -> None:
+    """A 50 MB line (cap 1 MiB) is counted as bad, never parsed; the query stays up."""
+    good = listing_lines(random.Random(2), 0, 50)
+    huge = json.dumps({"url": "http://site/huge", "title": "x " * 25_000_000, "price": 1})
+    doc = job.land("b1_easy_t.jl", [good[0], huge, *good[1:]])
+    assert (doc["listings"], doc["bad_records"]) == (50, 1)
+    assert job.query is not None and job.query.isActive
+    doc = job.land("b2_easy_t.jl", listing_lines(random.Random(3), 50, 10))
+    assert (doc["listings"], doc["bad_records"]) == (60, 1)
+
+
+def test_file_deleted_after_listing(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file listed for a micro-batch but deleted before it is read is skipped and named."""
+    job = Job(spark, tmp_path, "--max-files-per-trigger", "1")
+    job.items.mkdir(parents=True)
+    sizes = {"a_easy_t.jl": 30, "b_easy_t.jl": 20}
+    for start, (name, size) in zip((0, 30), sizes.items(), strict=True):
+        drop(job.items, name, listing_lines(random.Random(start), start, size))
+    checkpoint = tmp_path / "ckpt"
+    read_first: list[str] = []
+
+    def delete_the_other(_: str) -> None:  # after micro-batch 0, before 1 reads its file
+        if not read_first:
+            read_first.extend(path.name for path in batch_files(checkpoint, 0) or [])
+            for name in sizes.keys() - set(read_first):
+                (job.items / name).unlink()
+
+    job.start(echo=delete_the_other)
+    try:
+        doc = job.land("c_easy_t.jl", listing_lines(random.Random(6), 50, 5))
+        assert job.query is not None and job.query.isActive
+    finally:
+        job.stop()
+    (other,) = sizes.keys() - set(read_first)
+    assert [path.name for path in batch_files(checkpoint, 1) or []] == [other]
+    assert (doc["listings"], doc["bad_records"]) == (sizes[read_first[0]] + 5, 0)
+    assert "files_gone" in capsys.readouterr().out

@@ -36,15 +36,15 @@ def test_pairs_count_a_word_once_per_listing(spark: SparkSession) -> None:
     )
     rows = sorted(tuple(r) for r in word_listing_pairs(df).collect())
     assert rows == [
-        ("listing", "", 4.0),
-        ("listing", "", 10.0),
-        ("word", "flat", 10.0),
-        ("word", "garden", 4.0),
-        ("word", "garden", 10.0),
+        ("listing", "", 1, 4.0),
+        ("listing", "", 1, 10.0),
+        ("word", "flat", 1, 10.0),
+        ("word", "garden", 1, 4.0),
+        ("word", "garden", 1, 10.0),
     ]
 
 
 @pytest.mark.parametrize("title", ["", "!!!"])
 def test_title_without_words_still_a_listing(spark: SparkSession, title: str) -> None:
     df = spark.createDataFrame([(title, 5.0)], "title string, price double")
-    assert [tuple(r) for r in word_listing_pairs(df).collect()] == [("listing", "", 5.0)]
+    assert [tuple(r) for r in word_listing_pairs(df).collect()] == [("listing", "", 1, 5.0)]

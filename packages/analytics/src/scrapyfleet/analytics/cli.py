@@ -1,7 +1,7 @@
 """`boostwords`: run the job through the venv's `spark-submit` with local defaults.
 
 Equivalent to `PYSPARK_PYTHON=<venv python> spark-submit --driver-memory 1g <.../job.py> ARGS`,
-plus SPARK_LOCAL_IP=127.0.0.1 and Spark's log4j set to warnings.
+plus SPARK_LOCAL_IP=127.0.0.1, Spark's log4j set to warnings and the driver's JVM options.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from scrapyfleet.analytics.options import parse_args
+from scrapyfleet.analytics.session import DRIVER_MEMORY, JAVA_OPTIONS
 
 HERE = Path(__file__).resolve().parent
 JOB = HERE / "job.py"
 LOG4J = HERE / "log4j2.properties"
-DRIVER_MEMORY = "1g"
 
 
 def spark_submit_command(argv: Sequence[str]) -> list[str]:
@@ -30,7 +30,7 @@ def spark_submit_command(argv: Sequence[str]) -> list[str]:
         "--driver-memory",
         DRIVER_MEMORY,
         "--driver-java-options",
-        f"-Dlog4j2.configurationFile={LOG4J.as_uri()}",
+        f"-Dlog4j2.configurationFile={LOG4J.as_uri()} {JAVA_OPTIONS}",
         str(JOB),
         *argv,
     ]

@@ -41,14 +41,16 @@ def price_value(raw: Column) -> Column:
     )
 
 
-def parse_items(lines: DataFrame) -> DataFrame:
+def parse_items(lines: DataFrame, max_line_bytes: int) -> DataFrame:
     """Text lines (`value`) -> `url`, `title`, `price`, `bad`; blank lines are dropped.
 
-    A line is bad when it is not a JSON object or has no url, no title, or no usable price
-    (not a finite number > 0).
+    A line is bad when it is longer than `max_line_bytes` (UTF-8; it is never parsed), not a JSON
+    object, or has no url, no title, or no usable price (not a finite number > 0).
     """
-    item = F.from_json(F.col("value"), ITEM_SCHEMA)
-    parsed = lines.where(F.trim(F.col("value")) != "").select(
+    value = F.col("value")
+    fits = F.octet_length(value) <= max_line_bytes  # O(1): never scans a huge line
+    item = F.from_json(F.when(fits, value), ITEM_SCHEMA)
+    parsed = lines.where(~fits | (F.trim(value) != "")).select(
         F.trim(item["url"]).alias("url"),
         title_text(item["title"]).alias("title"),
         price_value(item["price"]).alias("price"),

@@ -1,10 +1,12 @@
 """The boostwords Structured Streaming job: `spark-submit job.py ITEMS_DIR [options]`.
 
-Reads the item files landing in ITEMS_DIR, keeps running per-word totals over distinct listings
-(state in the checkpoint), and after each micro-batch writes OUTPUT/shifts.json and
-OUTPUT/progress.json atomically and prints the top and bottom words. The driver's Python must be
-able to import `scrapyfleet.analytics`: run it as `PYSPARK_PYTHON=.venv/bin/python spark-submit
-...`, or through the `boostwords` wrapper, which does that for you.
+Reads the item files landing in ITEMS_DIR once per micro-batch, keeps one state entry per
+distinct url (in the checkpoint's RocksDB state store), brings only the micro-batch's word changes
+to the driver's running table (saved in the checkpoint too), and after each micro-batch writes
+OUTPUT/shifts.json and OUTPUT/progress.json atomically and prints the top and bottom words. The
+driver's Python must be able to import `scrapyfleet.analytics`: run it as
+`PYSPARK_PYTHON=.venv/bin/python spark-submit ...`, or through the `boostwords` wrapper, which does
+that for you.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import structlog
 from py4j.protocol import Py4JError
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming.listener import (
     QueryIdleEvent,
     QueryProgressEvent,
@@ -33,11 +36,14 @@ from pyspark.sql.streaming.listener import (
 from pyspark.sql.streaming.query import StreamingQuery
 
 from scrapyfleet.analytics.items import parse_items
+from scrapyfleet.analytics.listings import listing_state
 from scrapyfleet.analytics.options import parse_args
 from scrapyfleet.analytics.report import record_progress, render, shifts_document
 from scrapyfleet.analytics.session import build_session
-from scrapyfleet.analytics.shifts import shifts, split_totals
-from scrapyfleet.analytics.totals import running_totals
+from scrapyfleet.analytics.shifts import shifts
+from scrapyfleet.analytics.sourcelog import gone_files
+from scrapyfleet.analytics.table import RunningTable, TableError
+from scrapyfleet.analytics.words import batch_changes
 from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE
 from scrapyfleet.core.files import write_json_atomic
 from scrapyfleet.core.logs import configure_logging
@@ -47,14 +53,23 @@ show = partial(print, flush=True)  # the driver's stdout is a pipe under spark-s
 
 
 class BatchWriter:
-    """The foreachBatch sink: running totals -> shifts -> output files and the terminal view.
+    """The foreachBatch sink: changes -> running table -> shifts -> output files and view.
 
-    Idempotent per batch id, so a batch replayed after a restart rewrites the same table.
+    A micro-batch replayed after a restart is run again (its state must be committed) but its
+    changes are not added twice; its table is rewritten as it was.
     """
 
     def __init__(
-        self, output: Path, top: int, min_count: int, echo: Callable[[str], None] | None = show
+        self,
+        table: RunningTable,
+        checkpoint: Path,
+        output: Path,
+        top: int,
+        min_count: int,
+        echo: Callable[[str], None] | None = show,
     ) -> None:
+        self.table = table
+        self.checkpoint = checkpoint
         self.output = output
         self.top = top
         self.min_count = min_count
@@ -62,9 +77,19 @@ class BatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
-        rows = batch.select("kind", "word", "count", "sum").collect()
-        totals, per_word = split_totals(tuple(row) for row in rows)
-        table = shifts(totals, per_word)
+        rows = batch_changes(batch).collect()
+        if self.table.apply(batch_id, (tuple(row) for row in rows)):
+            self.table.save(self.checkpoint)
+        gone = gone_files(self.checkpoint, batch_id)
+        if gone:
+            log.warning(
+                "files_gone",
+                batch_id=batch_id,
+                files=[path.name for path in gone],
+                reason="listed for this micro-batch but deleted (skipped if gone before read)",
+            )
+        totals = self.table.totals
+        table = shifts(totals, self.table.per_word())
         updated_at = datetime.now(UTC).isoformat()
         document = shifts_document(batch_id, updated_at, totals, table)
         write_json_atomic(self.output / SHIFTS_FILE, document)
@@ -77,23 +102,31 @@ class BatchWriter:
             listings=totals.listings,
             bad_records=totals.bad_records,
             words=len(table),
+            changes=len(rows),
             seconds=round(time.monotonic() - started, 3),
         )
 
 
+SST_BYTES = "rocksdbSstFileSize"  # the state store's files on disk (RocksDB provider)
+
+
 class ProgressLogger(StreamingQueryListener):
-    """Logs each micro-batch's duration and input rows."""
+    """Logs each micro-batch's duration, input rows and state size."""
 
     def onQueryStarted(self, event: QueryStartedEvent) -> None:
         pass
 
     def onQueryProgress(self, event: QueryProgressEvent) -> None:
         progress = event.progress
+        state = progress.stateOperators[0] if progress.stateOperators else None
         log.info(
             "batch_done",
             batch_id=progress.batchId,
             input_rows=progress.numInputRows,
             millis=progress.durationMs.get("triggerExecution"),
+            state_rows_updated=state.numRowsUpdated if state else None,
+            state_memory_bytes=state.memoryUsedBytes if state else None,
+            state_file_bytes=state.customMetrics.get(SST_BYTES) if state else None,
         )
 
     def onQueryIdle(self, event: QueryIdleEvent) -> None:
@@ -109,31 +142,36 @@ WARM_UP_LINES = (
 )
 
 
-def warm_up(spark: SparkSession) -> None:
+def warm_up(spark: SparkSession, max_line_bytes: int) -> None:
     """Run the query's batch twin once on two in-memory lines, before any file lands.
 
     The JVM then has the classes loaded, the code generated and JIT-compiled that the first
     micro-batch needs, so it is not paid for while the crawl competes for the same cores.
     """
     started = time.monotonic()
-    sample = spark.createDataFrame([(line,) for line in WARM_UP_LINES], "value string")
-    running_totals(parse_items(sample)).collect()
+    values = F.explode(F.array(*(F.lit(line) for line in WARM_UP_LINES)))
+    sample = spark.range(1).select(values.alias("value"))  # built in the JVM: no Python worker
+    batch_changes(listing_state(parse_items(sample, max_line_bytes))).collect()
     log.info("warmed_up", seconds=round(time.monotonic() - started, 3))
 
 
 def start_query(
     spark: SparkSession, args: argparse.Namespace, echo: Callable[[str], None] | None = show
 ) -> StreamingQuery:
-    """Start the streaming query described by the parsed options."""
-    items_dir, output = Path(args.items_dir), Path(args.output)
-    items_dir.mkdir(parents=True, exist_ok=True)
-    output.mkdir(parents=True, exist_ok=True)
-    lines = spark.readStream.format("text").load(str(items_dir))
+    """Start the streaming query described by the parsed options (TableError: see `table`)."""
+    items_dir, output, checkpoint = Path(args.items_dir), Path(args.output), Path(args.checkpoint)
+    for folder in (items_dir, output, checkpoint):
+        folder.mkdir(parents=True, exist_ok=True)
+    table = RunningTable.load(checkpoint)
+    reader = spark.readStream.format("text")
+    if args.max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", args.max_files_per_trigger)
+    lines = reader.load(str(items_dir))
     writer = (
-        running_totals(parse_items(lines))
-        .writeStream.outputMode("complete")
-        .foreachBatch(BatchWriter(output, args.top, args.min_count, echo))
-        .option("checkpointLocation", str(args.checkpoint))
+        listing_state(parse_items(lines, args.max_line_bytes))
+        .writeStream.outputMode("update")
+        .foreachBatch(BatchWriter(table, checkpoint, output, args.top, args.min_count, echo))
+        .option("checkpointLocation", str(checkpoint))
     )
     if args.available_now:
         writer = writer.trigger(availableNow=True)
@@ -156,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spark = build_session(args.master, args.shuffle_partitions)
         spark.streams.addListener(ProgressLogger())
-        warm_up(spark)
+        warm_up(spark, args.max_line_bytes)
         query = start_query(spark, args)
         log.info(
             "started",
@@ -172,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             query.stop()
         log.info("stopped", reason="signal" if stop.is_set() else "done")
         spark.stop()
+    except TableError as exc:
+        log.error("table_mismatch", reason=str(exc))
+        return 1
     except StreamingQueryException as exc:
         log.error("failed", error=exc.getMessage())
         return 1

@@ -38,6 +38,7 @@ def _positive(text: str) -> int:
 
 
 _env = EnvDefaults("boostwords")
+MAX_LINE_BYTES = 1 << 20
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,12 +78,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("min_count", "5"),
         help="rank only words in at least this many listings (shifts.json always has every word)",
     )
-    parser.add_argument("--master", default=_env("master", "local[*]"), help="Spark master")
+    parser.add_argument(
+        "--master",
+        default=_env("master", "local[*]"),
+        help="Spark master: local[N], or spark://HOST:PORT of a standalone cluster (the driver "
+        "runs here in client mode; executors must reach ITEMS_DIR and the checkpoint)",
+    )
     parser.add_argument(
         "--shuffle-partitions",
         type=_positive,
         default=_env("shuffle_partitions", "1"),
         help="spark.sql.shuffle.partitions (fixed by the first run's checkpoint)",
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=_positive,
+        default=_env("max_line_bytes", str(MAX_LINE_BYTES)),
+        help="item lines longer than this (UTF-8 bytes) count as bad records, unparsed",
+    )
+    parser.add_argument(
+        "--max-files-per-trigger",
+        type=_count,
+        default=_env("max_files_per_trigger", "0"),
+        help="read at most this many new files per micro-batch (0: all that have landed)",
     )
     parser.add_argument(
         "--available-now",

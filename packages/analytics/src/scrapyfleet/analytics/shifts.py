@@ -1,12 +1,9 @@
-"""The shift of each word, from running totals (plain Python: the table is small)."""
+"""The shift of each word, from the running totals (plain Python: the table is small)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from scrapyfleet.analytics.totals import BAD
-from scrapyfleet.analytics.words import LISTING, WORD
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,22 +34,6 @@ class WordShift:
     shift: float
     count: int
     sum: float
-
-
-def split_totals(rows: Iterable[tuple[str, str, int, float]]) -> tuple[Totals, list[WordTotal]]:
-    """`running_totals` rows (kind, word, count, sum) -> overall totals and per-word totals."""
-    totals = Totals()
-    per_word = []
-    for kind, word, count, total in rows:
-        if kind == WORD:
-            per_word.append(WordTotal(word, int(count), float(total)))
-        elif kind == LISTING:
-            totals = Totals(int(count), float(total), totals.bad_records)
-        elif kind == BAD:
-            totals = Totals(totals.listings, totals.price_sum, int(count))
-        else:
-            raise ValueError(f"unknown totals kind {kind!r}")
-    return totals, per_word
 
 
 def shifts(totals: Totals, per_word: Iterable[WordTotal]) -> list[WordShift]:

@@ -1,13 +1,16 @@
-"""Title words: lower-cased runs of letters and digits, each counted once per title."""
+"""Title words and the (kind, word) entries a micro-batch adds to the running word table."""
 
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from scrapyfleet.analytics.listings import FIRST_SEEN, LAST_SEEN, PRICE, SEEN, TITLE, URL
+
 NON_WORD = r"[^\p{L}\p{N}]+"
 WORD = "word"  # an entry for one word of a listing's title
 LISTING = "listing"  # the entry every listing has once, whatever its title
+BAD = "bad"  # the entry of the bad records (its count is the running total, not a change)
 
 
 def title_words(title: Column) -> Column:
@@ -16,17 +19,41 @@ def title_words(title: Column) -> Column:
     return F.array_distinct(F.filter(words, lambda word: word != ""))
 
 
-def word_listing_pairs(listings: DataFrame) -> DataFrame:
-    """Listings (`title`, `price`) -> `kind`, `word`, `price` entries.
-
-    One (`word`, w, price) entry per distinct word w of each title, plus one (`listing`, "",
-    price) entry per listing, so a single aggregation yields both per-word and overall totals.
-    """
-    entries = F.concat(
-        F.array(F.struct(F.lit(LISTING).alias("kind"), F.lit("").alias("word"))),
-        F.transform(
-            title_words(F.col("title")),
-            lambda word: F.struct(F.lit(WORD).alias("kind"), word.alias("word")),
-        ),
+def _entry(kind: str, word: Column, n: Column, price: Column) -> Column:
+    return F.struct(
+        F.lit(kind).alias("kind"), word.alias("word"), n.alias("n"), price.alias("price")
     )
-    return listings.select(F.inline(entries), "price")
+
+
+def listing_entries(title: Column, price: Column) -> Column:
+    """One listing -> (`listing`, "", 1, price) and (`word`, w, 1, price) per distinct word w."""
+    one = F.lit(1).cast("bigint")
+    return F.concat(
+        F.array(_entry(LISTING, F.lit(""), one, price)),
+        F.transform(title_words(title), lambda word: _entry(WORD, word, one, price)),
+    )
+
+
+def word_listing_pairs(listings: DataFrame) -> DataFrame:
+    """Listings (`title`, `price`) -> their `kind`, `word`, `n`, `price` entries."""
+    return listings.select(F.inline(listing_entries(F.col(TITLE), F.col(PRICE))))
+
+
+def batch_changes(updates: DataFrame) -> DataFrame:
+    """A micro-batch's `listing_state` rows -> `kind`, `word`, `count`, `sum`.
+
+    New listings add to `listing` and to each of their words (changes to apply); the bad-record
+    row carries the running count of bad records. One select over the rows: the micro-batch is
+    computed once (computing it twice would run the stateful step twice).
+    """
+    bad = F.col(URL).isNull()
+    new = F.col(FIRST_SEEN) == F.col(LAST_SEEN)
+    entries = F.when(bad, F.array(_entry(BAD, F.lit(""), F.col(SEEN), F.lit(0.0)))).otherwise(
+        listing_entries(F.col(TITLE), F.col(PRICE))
+    )
+    return (
+        updates.where(bad | new)
+        .select(F.inline(entries))
+        .groupBy("kind", "word")
+        .agg(F.sum("n").alias("count"), F.sum("price").alias("sum"))
+    )

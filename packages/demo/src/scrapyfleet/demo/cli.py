@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     option("batch-size", "5000", at_least(1), "detail-page URLs per batch")
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
     option("timeout", "900", seconds, "give up if the table is not complete after this long")
+    option(
+        "spark-master",
+        "local[*]",
+        str,
+        "the Spark job's master, e.g. spark://127.0.0.1:PORT from `boostwords-cluster up`",
+    )
     parser.add_argument(
         "--keep-running",
         action="store_true",
@@ -224,5 +230,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         nodes=args.nodes,
         slots=args.slots,
         batch_size=args.batch_size,
+        spark_master=args.spark_master,
     )
     return run(plan, args.timeout, args.keep_running, Console())

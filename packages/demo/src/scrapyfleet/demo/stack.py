@@ -32,6 +32,7 @@ class Plan:
     batch_size: int = 5000
     first_batch_size: int = 250  # the first batches are small: the first table comes early
     trigger: str = "1s"
+    spark_master: str = "local[*]"  # or a standalone cluster's spark://HOST:PORT
 
     @property
     def index_pages(self) -> int:
@@ -97,7 +98,7 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
         "spark",
         [script("boostwords"), str(plan.items_dir), "--output", str(plan.analytics_dir),
          "--checkpoint", str(plan.run_dir / "checkpoint"), "--trigger", plan.trigger,
-         "--log-format", "json"],
+         "--master", plan.spark_master, "--log-format", "json"],
     )  # fmt: skip
     site_url = f"http://{HOST}:{site_port}"
     sup.wait_ready(site, lambda: url_ok(site_url + "/health"), STARTUP_TIMEOUT)

@@ -1,0 +1,44 @@
+"""The files Spark's file source listed for a micro-batch (its log in CHECKPOINT/sources/0).
+
+Spark skips a listed file that is gone when the micro-batch reads it
+(`spark.sql.files.ignoreMissingFiles`) with only a warning in its own log; the job checks the
+files of each micro-batch afterwards and names the ones that are gone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+SOURCE_LOG = Path("sources") / "0"  # the query's only source
+
+
+def batch_files(checkpoint: Path, batch_id: int) -> list[Path] | None:
+    """Local paths of the files listed for `batch_id`, or None if the log cannot be read.
+
+    A batch's entries are in the file named by its id, or in the `.compact` file that Spark
+    writes every few batches (which holds every earlier entry too).
+    """
+    log = checkpoint / SOURCE_LOG
+    for path in (log / str(batch_id), log / f"{batch_id}.compact"):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()[1:]  # after the "v1" header
+        except OSError:
+            continue
+        try:
+            entries = [json.loads(line) for line in lines if line.strip()]
+            return [
+                Path(unquote(urlparse(e["path"]).path))
+                for e in entries
+                if e.get("batchId", batch_id) == batch_id
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+    return None
+
+
+def gone_files(checkpoint: Path, batch_id: int) -> list[Path] | None:
+    """The files listed for `batch_id` that no longer exist (None: the log cannot be read)."""
+    files = batch_files(checkpoint, batch_id)
+    return None if files is None else [path for path in files if not path.exists()]
