@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,18 @@ def land(items: Path, name: str, lines: list[str]) -> None:
 def table(output: Path) -> dict[str, Any] | None:
     path = output / "shifts.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The job's Prometheus samples by name (labels dropped), or {} if it does not answer."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return {}
+    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
 
 
 def group_alive(pgid: int) -> bool:
@@ -105,18 +118,26 @@ def runs(tmp_path: Path) -> Iterator[Runs]:
 def test_stop_on_signal_then_restart_from_checkpoint(
     runs: Runs,
     wait_for: Callable[..., Any],
+    free_port: Callable[[], int],
     reference_table: Callable,
     assert_same_table: Callable,
 ) -> None:
     first, second, third = catalog_lines(0, 400), catalog_lines(400, 700), catalog_lines(700, 1000)
     second += [*first[:100], "{broken"]
     land(runs.items, "b1_easy_t.jl", first)
-    proc = runs.start()
+    port = free_port()
+    proc = runs.start("--metrics", f"127.0.0.1:{port}")
     wait_for(
         lambda: (table(runs.output) or {}).get("listings") == 400, DEADLINE, what="first table"
     )
     land(runs.items, "b2_easy_t.jl", second)
     wait_for(lambda: (table(runs.output) or {}).get("listings") == 700, DEADLINE, what="2nd table")
+    metrics = wait_for(lambda: (m := scrape(port)).get("scrapyfleet_analytics_listings") == 700
+                       and m, 30, what="the metrics to count 700 listings")  # fmt: skip
+    assert metrics["scrapyfleet_analytics_bad_records"] == 1
+    assert metrics["scrapyfleet_analytics_micro_batches_total"] >= 2
+    assert metrics["scrapyfleet_analytics_landed_to_updated_seconds_count"] == 2  # two files
+    assert metrics["scrapyfleet_analytics_micro_batch_seconds_count"] >= 2
 
     os.killpg(proc.pid, signal.SIGTERM)  # as Ctrl-C or a supervisor would: JVM and Python driver
     proc.wait(timeout=60)

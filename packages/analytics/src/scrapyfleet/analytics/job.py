@@ -37,16 +37,18 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from scrapyfleet.analytics.items import parse_items
 from scrapyfleet.analytics.listings import listing_state
+from scrapyfleet.analytics.metrics import JobMetrics
 from scrapyfleet.analytics.options import parse_args
 from scrapyfleet.analytics.report import record_progress, render, shifts_document
 from scrapyfleet.analytics.session import build_session
 from scrapyfleet.analytics.shifts import shifts
-from scrapyfleet.analytics.sourcelog import gone_files
+from scrapyfleet.analytics.sourcelog import batch_files
 from scrapyfleet.analytics.table import RunningTable, TableError
 from scrapyfleet.analytics.words import batch_changes
 from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE
 from scrapyfleet.core.files import write_json_atomic
 from scrapyfleet.core.logs import configure_logging
+from scrapyfleet.core.metrics import start_exporter
 
 log = structlog.get_logger("scrapyfleet.analytics")
 show = partial(print, flush=True)  # the driver's stdout is a pipe under spark-submit
@@ -67,7 +69,9 @@ class BatchWriter:
         top: int,
         min_count: int,
         echo: Callable[[str], None] | None = show,
+        metrics: JobMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.table = table
         self.checkpoint = checkpoint
         self.output = output
@@ -80,7 +84,8 @@ class BatchWriter:
         rows = batch_changes(batch).collect()
         if self.table.apply(batch_id, (tuple(row) for row in rows)):
             self.table.save(self.checkpoint)
-        gone = gone_files(self.checkpoint, batch_id)
+        files = batch_files(self.checkpoint, batch_id) or []
+        gone = [path for path in files if not path.exists()]
         if gone:
             log.warning(
                 "files_gone",
@@ -96,6 +101,8 @@ class BatchWriter:
         record_progress(self.output / PROGRESS_FILE, batch_id, updated_at, totals.listings)
         if self.echo is not None:
             self.echo(render(batch_id, totals, table, self.top, self.min_count))
+        if self.metrics is not None:
+            self.metrics.table_written(totals.listings, totals.bad_records, len(table), files)
         log.info(
             "table_written",
             batch_id=batch_id,
@@ -111,7 +118,11 @@ SST_BYTES = "rocksdbSstFileSize"  # the state store's files on disk (RocksDB pro
 
 
 class ProgressLogger(StreamingQueryListener):
-    """Logs each micro-batch's duration, input rows and state size."""
+    """Logs each micro-batch's duration, input rows and state size (and counts it in `metrics`)."""
+
+    def __init__(self, metrics: JobMetrics | None = None) -> None:
+        super().__init__()
+        self.metrics = metrics
 
     def onQueryStarted(self, event: QueryStartedEvent) -> None:
         pass
@@ -128,6 +139,8 @@ class ProgressLogger(StreamingQueryListener):
             state_memory_bytes=state.memoryUsedBytes if state else None,
             state_file_bytes=state.customMetrics.get(SST_BYTES) if state else None,
         )
+        if self.metrics is not None:
+            self.metrics.micro_batch(progress.durationMs.get("triggerExecution"))
 
     def onQueryIdle(self, event: QueryIdleEvent) -> None:
         pass
@@ -156,7 +169,10 @@ def warm_up(spark: SparkSession, max_line_bytes: int) -> None:
 
 
 def start_query(
-    spark: SparkSession, args: argparse.Namespace, echo: Callable[[str], None] | None = show
+    spark: SparkSession,
+    args: argparse.Namespace,
+    echo: Callable[[str], None] | None = show,
+    metrics: JobMetrics | None = None,
 ) -> StreamingQuery:
     """Start the streaming query described by the parsed options (TableError: see `table`)."""
     items_dir, output, checkpoint = Path(args.items_dir), Path(args.output), Path(args.checkpoint)
@@ -170,7 +186,9 @@ def start_query(
     writer = (
         listing_state(parse_items(lines, args.max_line_bytes))
         .writeStream.outputMode("update")
-        .foreachBatch(BatchWriter(table, checkpoint, output, args.top, args.min_count, echo))
+        .foreachBatch(
+            BatchWriter(table, checkpoint, output, args.top, args.min_count, echo, metrics)
+        )
         .option("checkpointLocation", str(checkpoint))
     )
     if args.available_now:
@@ -192,10 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
+        metrics = JobMetrics() if args.metrics else None
+        exporter = start_exporter(args.metrics, metrics.registry) if metrics else None
+        if exporter is not None:
+            log.info("metrics_serving", url=exporter.url)
         spark = build_session(args.master, args.shuffle_partitions)
-        spark.streams.addListener(ProgressLogger())
+        spark.streams.addListener(ProgressLogger(metrics))
         warm_up(spark, args.max_line_bytes)
-        query = start_query(spark, args)
+        query = start_query(spark, args, metrics=metrics)
         log.info(
             "started",
             items_dir=args.items_dir,

@@ -6,6 +6,7 @@ import argparse
 import re
 from collections.abc import Sequence
 
+from scrapyfleet.core.metrics import address
 from scrapyfleet.core.options import EnvDefaults
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(ms|milliseconds?|s|secs?|seconds?)?\s*")
@@ -106,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--available-now",
         action="store_true",
         help="process the files present at start-up, then exit",
+    )
+    parser.add_argument(
+        "--metrics",
+        type=address,
+        default=_env("metrics"),
+        help="HOST:PORT serving Prometheus metrics (listings, bad records, micro-batch and "
+        "landed-to-updated seconds); none if unset",
     )
     parser.add_argument(
         "--log-format",

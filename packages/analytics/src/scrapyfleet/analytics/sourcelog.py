@@ -36,9 +36,3 @@ def batch_files(checkpoint: Path, batch_id: int) -> list[Path] | None:
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
     return None
-
-
-def gone_files(checkpoint: Path, batch_id: int) -> list[Path] | None:
-    """The files listed for `batch_id` that no longer exist (None: the log cannot be read)."""
-    files = batch_files(checkpoint, batch_id)
-    return None if files is None else [path for path in files if not path.exists()]
