@@ -37,7 +37,7 @@ def describe(url: str, failure: Failure) -> UrlFailure:
 
 
 class UrlTracker:
-    """Collects per-URL results of one worker's batch."""
+    """Collects per-URL results of the worker's current batch."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.answered: set[str] = set()
@@ -45,6 +45,12 @@ class UrlTracker:
         self.failed: dict[str, UrlFailure] = {}
         crawler.signals.connect(self.response_received, signals.response_received)
         crawler.signals.connect(self.item_scraped, signals.item_scraped)
+
+    def reset(self) -> None:
+        """Forget the last batch: the job takes its next one (`leases.py`)."""
+        self.answered.clear()
+        self.with_item.clear()
+        self.failed.clear()
 
     def request(
         self, url: str, callback: Callable[..., Any], errback: Errback | None, **meta: Any
