@@ -61,7 +61,10 @@ class UrlTracker:
             self.record_error(url, failure)
             return errback(failure) if errback is not None else None
 
-        return Request(url, callback=callback, errback=record, meta={BATCH_URL: url, **meta})
+        # Not filtered: the master deduplicates, and a job that keeps its process may be given a
+        # URL again (a retry batch) that its scheduler's dupefilter saw in an earlier batch.
+        return Request(url, callback=callback, errback=record, meta={BATCH_URL: url, **meta},
+                       dont_filter=True)  # fmt: skip
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         url = request.meta.get(BATCH_URL)
