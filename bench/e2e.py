@@ -1,6 +1,7 @@
 """End-to-end benchmark: the demo's distributed pipeline against one plain `scrapy crawl easy`.
 
-For each latency: (a) `demo` (site, ftpsink, scrapyd cluster, Spark, monitor, crawl-master);
+For each latency: (a) `demo` (site, ftpsink, scrapyd cluster, Spark, monitor, crawl-master), once
+per worker lifecycle (`keep`: jobs lease batch after batch; `once`: a Scrapy process per batch);
 (b) `demosite` + one `scrapy crawl easy` with a local jsonlines feed and high concurrency.
 Prints wall time, pages/s and their ratio, CPU seconds per page and peak memory of every
 component, time to the first shift table, landed-file to table-updated latency p50/p95.
@@ -8,6 +9,7 @@ CPU seconds come from `wait4` (each component with its reaped descendants); peak
 sampling each component's process tree with psutil. Run by hand:
 
     .venv/bin/python bench/e2e.py --total 50000 --latencies 0 0.25
+    .venv/bin/python bench/e2e.py --latencies 0 --lifecycles keep once   # old vs new workers
 """
 
 from __future__ import annotations
@@ -78,26 +80,28 @@ def demo_pids(run_dir: Path) -> dict[str, int]:
         return {}
 
 
-def run_pipeline(args: argparse.Namespace, latency: float, out: Path) -> dict[str, Any]:
-    """(a) The demo, start to exit."""
-    run_dir = out / f"demo-latency-{latency}"
+def run_pipeline(
+    args: argparse.Namespace, latency: float, out: Path, lifecycle: str
+) -> dict[str, Any]:
+    """(a) The demo, start to exit, with workers of `lifecycle`."""
+    name = f"demo-{lifecycle}-latency-{latency}"
+    run_dir = out / name
     memory = PeakMemory(lambda: demo_pids(run_dir))
     memory.start()
     started = time.monotonic()
-    with (out / f"demo-latency-{latency}.out").open("wb") as log:
+    once = ["--one-batch-per-job"] if lifecycle == "once" else []
+    with (out / f"{name}.out").open("wb") as log:
         code = subprocess.call(
             [script("demo"), "--total", str(args.total), "--latency", str(latency),
              "--nodes", str(args.nodes), "--batch-size", str(args.batch_size),
-             "--run-dir", str(run_dir)],
+             "--run-dir", str(run_dir), *once],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     wall = time.monotonic() - started
     memory.done.set()
     memory.join()
     if not (run_dir / "report.json").is_file():
-        raise SystemExit(
-            f"demo exited {code} without a report; see {out}/demo-latency-{latency}.out"
-        )
+        raise SystemExit(f"demo exited {code} without a report; see {out}/{name}.out")
     report = json.loads((run_dir / "report.json").read_text())
     figures = report["figures"]
     pages = figures["pages"]
@@ -113,6 +117,7 @@ def run_pipeline(args: argparse.Namespace, latency: float, out: Path) -> dict[st
         "landed_to_updated_p50": figures["landed_to_updated_p50"],
         "landed_to_updated_p95": figures["landed_to_updated_p95"],
         "cpu_ms_per_page": {k: round(1000 * v / pages, 3) for k, v in cpu.items() if v},
+        "cpu_ms_per_page_total": round(1000 * sum(cpu.values()) / pages, 3),
         "peak_mib": {ROLES[k]: round(v, 1) for k, v in memory.peaks.items()},
     }
 
@@ -173,6 +178,13 @@ def main() -> int:
                         help="site latencies (s) to run at")  # fmt: skip
     parser.add_argument("--nodes", type=int, default=3, help="scrapyd nodes of the demo")
     parser.add_argument("--batch-size", type=int, default=5000, help="URLs per batch")
+    parser.add_argument(
+        "--lifecycles",
+        nargs="+",
+        choices=["keep", "once"],
+        default=["keep"],
+        help="worker lifecycles to run the demo with, in the same session",
+    )
     parser.add_argument("--concurrency", type=int, default=128, help="plain crawl's concurrency")
     parser.add_argument("--timeout", type=float, default=900, help="plain crawl's time limit")
     parser.add_argument("--out", type=Path, default=Path(time.strftime("runs/bench-e2e-%H%M%S")),
@@ -181,17 +193,24 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for latency in args.latencies:
-        pipeline = run_pipeline(args, latency, args.out.resolve())
         plain = run_plain(args, latency, args.out.resolve())
-        ratio = round(pipeline["pages_per_second"] / plain["pages_per_second"], 2)
-        results.append({"latency": latency, "pipeline": pipeline, "plain": plain,
-                        "ratio": ratio})  # fmt: skip
-        print(json.dumps(results[-1], indent=2), flush=True)
+        for lifecycle in args.lifecycles:
+            pipeline = run_pipeline(args, latency, args.out.resolve(), lifecycle)
+            ratio = round(pipeline["pages_per_second"] / plain["pages_per_second"], 2)
+            results.append({"latency": latency, "lifecycle": lifecycle, "pipeline": pipeline,
+                            "plain": plain, "ratio": ratio})  # fmt: skip
+            print(json.dumps(results[-1], indent=2), flush=True)
     meta = {"total": args.total, "cpus": psutil.cpu_count(), "date": time.strftime("%Y-%m-%d"),
             "load_average": psutil.getloadavg()}  # fmt: skip
     (args.out / "e2e.json").write_text(json.dumps({**meta, "results": results}, indent=2))
     for r in results:
         a, b = r["pipeline"], r["plain"]
+        cpu = " ".join(f"{k} {v}" for k, v in a["cpu_ms_per_page"].items())
+        plain_cpu = " ".join(f"{k} {v}" for k, v in b["cpu_ms_per_page"].items())
+        print(
+            f"latency {r['latency']}s, workers {r['lifecycle']}: CPU ms/page {cpu} (total "
+            f"{a['cpu_ms_per_page_total']}) | plain CPU ms/page {plain_cpu}"
+        )
         print(f"latency {r['latency']}s: pipeline {a['wall_seconds']} s {a['pages_per_second']} "
               f"pages/s | plain {b['wall_seconds']} s {b['pages_per_second']} pages/s | ratio "
               f"{r['ratio']} | first table {a['first_table_seconds']} s | landed->updated "

@@ -1,5 +1,7 @@
 """The master's batch/report endpoint: per-attempt credentials, validation, and a ledger that bad,
-stale, forged or misdirected requests leave untouched (real HTTP through aiohttp's test server)."""
+stale, forged or misdirected requests leave untouched (real HTTP through aiohttp's test server);
+leases: a job takes its next batch only after its report, a report for a lease that expired or
+went to another job is refused (409) and changes nothing, and the expiry rule."""
 
 from __future__ import annotations
 
@@ -9,9 +11,13 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.crawler import rules
+from scrapyfleet.crawler.attempts import Attempts
 from scrapyfleet.crawler.batchserver import BatchEndpoint, make_app
 from scrapyfleet.crawler.credentials import attempt_credential, new_secret
+from scrapyfleet.crawler.leases import Leases
 from scrapyfleet.crawler.ledger import Ledger
+from scrapyfleet.crawler.nodepool import NodePool
 from scrapyfleet.crawler.outcomes import status_failure
 from scrapyfleet.crawler.reports import WorkerReport
 
@@ -134,3 +140,82 @@ async def test_malformed_report_is_400_and_changes_nothing(client, ledger, body)
 
 async def test_attempt_must_be_named(client) -> None:
     assert (await client.get("/batches/r-00001", headers=auth())).status == 400
+
+
+# -- leases --------------------------------------------------------------------------------------
+JOB = "r-00001-a1"
+
+
+def lease_report(batch: str) -> dict[str, Any]:
+    return {"job": JOB, "node": "n1", "attempt": 1, "items": 1, "pages": 1,
+            "finish_reason": "finished", "feed_ok": True,
+            "feed": {"name": f"{batch}_distr.jl", "bytes": 10, "lines": 1}}  # fmt: skip
+
+
+@pytest.fixture
+def leased(tmp_path: Path) -> Ledger:
+    """r-00001 leased to JOB on n1; r-00002 and r-00003 queued."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    for url in ("http://x/1", "http://x/2", "http://x/3"):
+        ledger.add_batch("r", [url])
+    ledger.scheduled("r-00001", "n1", JOB)
+    return ledger
+
+
+@pytest.fixture
+async def lease_client(aiohttp_client, leased: Ledger):
+    attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 3, {}, lambda: None)
+    leases = Leases(leased, attempts, 60.0, lambda: False, lambda node: False)
+    endpoint = BatchEndpoint(leased, SECRET, FEED, leased.running, attempts.reported, leases)
+    return await aiohttp_client(make_app(endpoint))
+
+
+async def call(client, batch: str, route: str, attempt: int = 1, **kwargs: Any) -> Any:
+    return await client.post(f"/batches/{batch}/{route}", params={"attempt": str(attempt)},
+                             headers=auth(batch, attempt), **kwargs)  # fmt: skip
+
+
+async def test_a_job_leases_the_next_batch_after_its_report(lease_client, leased) -> None:
+    assert (await call(lease_client, "r-00001", "next")).status == 409, "report first"
+    done = await call(lease_client, "r-00001", "report", json=lease_report("r-00001"))
+    assert done.status == 200
+    lease = (await (await call(lease_client, "r-00001", "next")).json())["lease"]
+    assert lease["batch"] == "r-00002" and lease["urls"] == ["http://x/2"]
+    assert lease["credential"] == attempt_credential(SECRET, "r-00002", 1)
+    assert leased.batch("r-00002").job == JOB and leased.batch("r-00002").state == "running"
+    again = await call(lease_client, "r-00001", "next")
+    assert again.status == 409, "a credential extends the job's chain once"
+    renewed = await call(lease_client, "r-00002", "renew")
+    assert renewed.status == 200 and (await renewed.json())["lease_timeout"] == 60.0
+
+
+async def test_report_for_an_expired_lease_is_refused(lease_client, leased) -> None:
+    leased.attempt_failed("r-00001", JOB, "lease expired: job silent for over 60s", 3)
+    before = snapshot(leased)
+    assert (await call(lease_client, "r-00001", "renew")).status == 409
+    refused = await call(lease_client, "r-00001", "report", json=lease_report("r-00001"))
+    assert refused.status == 409 and snapshot(leased) == before
+    # The job whose lease expired gets no other one: it ends, a fresh job takes over.
+    ended = await call(lease_client, "r-00001", "next")
+    assert await ended.json() == {"done": "the job's last lease failed"}
+    assert snapshot(leased) == before
+
+
+async def test_report_for_a_lease_given_to_another_job_is_refused(lease_client, leased) -> None:
+    leased.attempt_failed("r-00001", JOB, "lease expired", 3)
+    leased.scheduled("r-00001", "n2", "r-00001-a2")
+    before = snapshot(leased)
+    refused = await call(lease_client, "r-00001", "report", json=lease_report("r-00001"))
+    assert refused.status == 409 and snapshot(leased) == before
+    forged = await lease_client.post("/batches/r-00001/next", params={"attempt": "2"},
+                                     headers=auth("r-00001", 2, new_secret()))  # fmt: skip
+    assert forged.status == 403
+
+
+def test_a_running_job_silent_past_the_lease_timeout_loses_its_lease() -> None:
+    running = rules.Sighting("running")
+    assert rules.judge_job("j", "n", running, 100.0, 40.0, 60.0) == rules.RUNNING
+    assert rules.judge_job("j", "n", running, 100.1, 40.0, 60.0) == rules.fail(
+        "lease expired: job j silent for over 60s"
+    )
+    assert rules.judge_job("j", "n", rules.Sighting("pending"), 1e9, 0.0, 60.0) == rules.KEEP

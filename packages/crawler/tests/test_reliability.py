@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from scrapyfleet.demo.cluster import answers, start_node
 
 BIN = Path(sys.executable).parent
@@ -229,3 +231,39 @@ def test_sigterm_interrupts_cleanly_and_the_run_resumes(
     resumed = master_process(["--resume", str(run_dir)], tmp_path / "m2.log")
     assert finish(resumed) == 0, (tmp_path / "m2.log").read_text()[-3000:]
     assert {i["url"] for i in sink.items()} == site.listing_urls()
+
+
+def job_process(job: str) -> psutil.Process | None:
+    """The Scrapy process scrapyd runs for `job`."""
+    for process in psutil.process_iter(["cmdline"]):
+        if f"_job={job}" in (process.info["cmdline"] or []):
+            return process
+    return None
+
+
+def test_job_killed_holding_a_lease_its_batch_goes_elsewhere(
+    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+) -> None:
+    site = site_factory(total=2400, latency=0.1)
+    cluster = cluster_factory([1, 1])
+    run_dir = tmp_path / "run"
+    master = master_process(base_args(cluster, site, sink, run_dir), tmp_path / "m.log")
+    # A job on its second lease or later: it already did a batch in this process.
+    held = wait_for(
+        lambda: ledger_rows(run_dir, "SELECT b.id, b.job FROM batches b WHERE b.state ="
+                            " 'running' AND (SELECT COUNT(*) FROM attempts a WHERE a.job = b.job"
+                            " AND a.outcome = 'done') > 0"),
+        timeout=120, what="a job holding its second lease",
+    )  # fmt: skip
+    batch, job = held[0]
+    victim = wait_for(lambda: job_process(job), timeout=30, what=f"the process of {job}")
+    # A process of this run's job: the machine dies under it, the node lives on.
+    os.kill(victim.pid, signal.SIGKILL)
+    assert finish(master) == 0, (tmp_path / "m.log").read_text()[-3000:]
+
+    assert {item["url"] for item in sink.items()} == site.listing_urls(), "nothing lost"
+    attempts = ledger_rows(run_dir, f"SELECT job, outcome FROM attempts WHERE batch = '{batch}'")
+    assert (job, "failed") in attempts and any(
+        other != job and outcome == "done" for other, outcome in attempts
+    ), attempts
+    assert batch in summary(run_dir)["retried_batches"]

@@ -1,8 +1,9 @@
-"""The master's HTTP endpoint for workers: fetch a batch attempt's URLs, report its outcome.
+"""The master's HTTP endpoint for workers: fetch a batch attempt's URLs, report its outcome (and,
+in `leaseroutes.py`, renew a lease and take the next one).
 
-Both routes name the attempt (`?attempt=N`) and want that attempt's credential as a bearer token
-(`credentials.py`): a wrong one is 403, an attempt that is not the batch's current, active one is
-409, and neither changes anything; a malformed report is 400. The fetch answers the URLs and the
+Every route names the attempt (`?attempt=N`) and wants that attempt's credential as a bearer
+token (`endpoint.py`): a wrong one is 403, an attempt that is not the batch's current, active one
+is 409, and neither changes anything; a malformed report is 400. The fetch answers the URLs and the
 feed destination (with its password: it never goes on a command line). The payloads come from the
 ledger, so they survive a master restart. `serve` starts it. docs/architecture.md, "Batch
 endpoint".
@@ -12,64 +13,23 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-from scrapyfleet.crawler.credentials import verify
-from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
+from scrapyfleet.crawler.endpoint import ENDPOINT, BatchEndpoint, authorize
+from scrapyfleet.crawler.leaseroutes import next_lease, renew
 from scrapyfleet.crawler.reports import WorkerReport
+
+__all__ = ["BatchEndpoint", "make_app", "serve"]
 
 log = structlog.get_logger("scrapyfleet.crawler.batchserver")
 
 REPORT_MAX_BYTES = 16 * 1024**2  # a report names every URL of its batch that did not land
 
-OnFetch = Callable[[str, str], None]
-OnReport = Callable[[str, WorkerReport], str]  # returns the batch's state
-
-
-@dataclass(frozen=True, slots=True)
-class BatchEndpoint:
-    """What the routes need: the ledger, the run secret, the feed destination and the master's
-    handlers."""
-
-    ledger: Ledger
-    secret: str
-    feed_destination: str
-    on_fetch: OnFetch
-    on_report: OnReport
-
-
-ENDPOINT = web.AppKey("endpoint", BatchEndpoint)
-
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
-
-
-def authorize(request: web.Request) -> tuple[Batch, int]:
-    """The batch and attempt a request may act on, or the HTTP error that refuses it."""
-    endpoint = request.app[ENDPOINT]
-    batch_id = request.match_info["batch"]
-    try:
-        attempt = int(request.query["attempt"])
-    except (KeyError, ValueError):
-        raise web.HTTPBadRequest(text="name the attempt: ?attempt=N\n") from None
-    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
-    if scheme != "Bearer" or not verify(endpoint.secret, batch_id, attempt, credential):
-        log.warning("unauthorized", path=request.path, attempt=attempt, peer=request.remote)
-        raise web.HTTPForbidden(text="not this attempt's credential\n")
-    try:
-        batch = endpoint.ledger.batch(batch_id)
-    except KeyError:
-        raise web.HTTPNotFound(text=f"no batch {batch_id}\n") from None
-    if attempt != batch.attempts or batch.state not in ACTIVE:
-        log.warning("stale_attempt", batch=batch_id, attempt=attempt, current=batch.attempts,
-                    state=batch.state, peer=request.remote)  # fmt: skip
-        raise web.HTTPConflict(text=f"attempt {attempt} of {batch_id} is not current\n")
-    return batch, attempt
 
 
 async def get_batch(request: web.Request) -> web.Response:
@@ -84,6 +44,7 @@ async def get_batch(request: web.Request) -> web.Response:
             "attempt": attempt,
             "urls": endpoint.ledger.payload(batch.id),
             "feed": endpoint.feed_destination,
+            **({"lease_timeout": endpoint.leases.lease_timeout} if endpoint.leases else {}),
         }
     )
 
@@ -110,6 +71,8 @@ def make_app(endpoint: BatchEndpoint) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/batches/{batch}", get_batch)
     app.router.add_post("/batches/{batch}/report", post_report)
+    app.router.add_post("/batches/{batch}/renew", renew)
+    app.router.add_post("/batches/{batch}/next", next_lease)
     return app
 
 

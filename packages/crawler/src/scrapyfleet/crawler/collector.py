@@ -89,6 +89,8 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         batch_size=s.getint("DISTRIBUTED_BATCH_SIZE"),
         node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT"),
         poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL"),
+        lease_timeout=s.getfloat("DISTRIBUTED_LEASE_TIMEOUT"),
+        keep_workers=s.getbool("DISTRIBUTED_KEEP_WORKERS"),
     )
 
 

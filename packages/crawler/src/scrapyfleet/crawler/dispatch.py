@@ -2,8 +2,9 @@
 
 Each tick polls every node, applies the rules (`rules.py`) to every active batch (a failed attempt
 is queued again, up to `max_attempts`, see `attempts.py`), then places queued batches on nodes with
-free slots. A worker's report, a new batch or the end of intake wakes the loop at once; with no
-usable node for longer than the node timeout the run aborts.
+free slots as new jobs; jobs that finished a batch lease the next queued one themselves
+(`leases.py`). A worker's report, a new batch or the end of intake wakes the loop (and waiting
+jobs) at once; with no usable node for longer than the node timeout the run aborts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import structlog
 from scrapyfleet.core.scrapyd import ScrapydError
 from scrapyfleet.crawler import rules
 from scrapyfleet.crawler.attempts import Attempts
+from scrapyfleet.crawler.leases import Leases
 from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
 from scrapyfleet.crawler.nodepool import NodePool
 from scrapyfleet.crawler.nodes import Node
@@ -49,6 +51,13 @@ class Dispatcher:
         self._new_batch = new_batch
         self._job_settings: JobSettings = lambda batch, attempt: {}
         self.attempts = Attempts(ledger, nodes, config.max_attempts, outcome.failed, self.wake)
+        self.leases = Leases(
+            ledger,
+            self.attempts,
+            config.lease_timeout,
+            lambda: self.intake_open or self.ledger.urls.next_retry() is not None,
+            lambda name: any(node.name != name for node in self.nodes.usable()),
+        )
         self._placer = Placer(config.placement)
         self._no_node_since: float | None = None
         self._stopping = False
@@ -56,6 +65,7 @@ class Dispatcher:
 
     def wake(self) -> None:
         self._wake.set()
+        self.leases.changed()
 
     def close_intake(self) -> None:
         self.intake_open = False
@@ -64,6 +74,7 @@ class Dispatcher:
     def stop(self) -> None:
         """End after the tick in flight (its schedule calls complete)."""
         self._stopping = True
+        self.leases.close()
         self.wake()
 
     async def run(self, job_settings: JobSettings, after_tick: Callable[[], None]) -> None:
@@ -79,6 +90,7 @@ class Dispatcher:
             await self._place(now)
             after_tick()
             if self._stopping or self._settled():
+                self.leases.close()
                 return
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -116,7 +128,10 @@ class Dispatcher:
         for batch in self.ledger.batches(*ACTIVE):
             node = self.nodes.get(batch.node)
             sighting = node.sight(batch.job, now) if node and node.reachable and batch.job else None
-            verdict = rules.judge(batch, node, sighting, now)
+            if sighting is not None and sighting.state == "pending":
+                self.leases.heard(batch.id)  # waiting for a scrapyd slot is not silence
+            silent = self.leases.silent_since(batch.id, now)
+            verdict = rules.judge(batch, node, sighting, now, silent, self.config.lease_timeout)
             if verdict.action == "fail":
                 self.attempts.fail(batch, verdict.reason)
             elif verdict.action == "running" and batch.job is not None:
@@ -125,14 +140,18 @@ class Dispatcher:
     async def _place(self, now: float) -> None:
         for batch in self.ledger.batches("queued"):
             not_before, avoid = self.attempts.retry_of(batch.id)
-            if not_before > now:
-                continue
+            if not_before > now or self.ledger.batch(batch.id).state != "queued":
+                continue  # not yet, or a job leased it while an earlier one was scheduled
             usable = {node.name: node for node in self.nodes.usable()}
             free = {name: node.free() for name, node in usable.items()}
             choice = self._placer.choose(list(usable), free, avoid=avoid)
             if choice is None:
                 return
-            await self._schedule(batch, usable[choice])
+            self.leases.placing.add(batch.id)
+            try:
+                await self._schedule(batch, usable[choice])
+            finally:
+                self.leases.placing.discard(batch.id)
 
     async def _schedule(self, batch: Batch, node: Node) -> None:
         attempt = batch.attempts + 1
@@ -159,6 +178,7 @@ class Dispatcher:
             log.warning("schedule_uncertain", batch=batch.id, node=node.name, reason=exc.reason)
         node.placed += 1
         self.ledger.scheduled(batch.id, node.name, job)
+        self.leases.heard(batch.id)
         log.info("batch_scheduled", batch=batch.id, node=node.name, job=job, attempt=attempt)
 
     def _abort(self, reason: str) -> None:

@@ -1,10 +1,10 @@
 """The master's dispatcher, as one object: batches from the ledger onto scrapyd nodes until done.
 
 A façade over the pieces, each with one concern: the batch endpoint workers call
-(`batchserver.py`), a node's health (`nodes.py`) and the polling of all (`nodepool.py`), the
-dispatch loop (`dispatch.py`), the end of attempts (`attempts.py`), the rules they apply
-(`rules.py`) and placement (`placement.py`). The ledger is the one source of
-truth; see docs/architecture.md.
+(`batchserver.py`, `leaseroutes.py`), a node's health (`nodes.py`) and the polling of all
+(`nodepool.py`), the dispatch loop (`dispatch.py`), the end of attempts (`attempts.py`), the
+leases of jobs that keep their process (`leases.py`), the rules they apply (`rules.py`) and
+placement (`placement.py`). The ledger is the one source of truth; see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from scrapyfleet.crawler.feedstorage import SCHEME, split_feed_uri
 from scrapyfleet.crawler.ledger import Batch, Ledger
 from scrapyfleet.crawler.nodepool import NodePool
 from scrapyfleet.crawler.placement import Placement
+from scrapyfleet.crawler.reports import WorkerReport
 
 __all__ = ["Fleet", "FleetConfig", "Outcome"]
 
@@ -59,6 +60,8 @@ class FleetConfig:
     batch_size: int  # the largest retry batch
     node_timeout: float
     poll_interval: float
+    lease_timeout: float  # seconds a running job may be silent about its lease
+    keep_workers: bool  # jobs lease batch after batch (False: one batch per job)
     request_timeout: float = 5.0  # seconds per scrapyd API call
 
 
@@ -103,8 +106,9 @@ class Fleet:
             self.ledger,
             self._secret,
             self._feed_destination,
-            self.ledger.running,
-            self._dispatcher.attempts.reported,
+            self._fetched,
+            self._reported,
+            self._dispatcher.leases,
         )
         port = self.config.listen_port or int(self.ledger.get_meta("port") or 0)
         tls = None
@@ -125,6 +129,14 @@ class Fleet:
         finally:
             self._done.set()
 
+    def _fetched(self, batch_id: str, job: str) -> None:
+        self.ledger.running(batch_id, job)
+        self._dispatcher.leases.heard(batch_id)
+
+    def _reported(self, batch_id: str, report: WorkerReport) -> str:
+        self._dispatcher.leases.heard(batch_id)
+        return self._dispatcher.attempts.reported(batch_id, report)
+
     def _job_settings(self, batch_id: str, attempt: int) -> dict[str, str]:
         """The Scrapy settings of one attempt's job: no long-lived secret (they end up in
         `scrapyd.out`, `ps` and the job's log): the attempt's own credential, and a `fleet:`
@@ -134,6 +146,7 @@ class Fleet:
             "DISTRIBUTED_TOKEN": attempt_credential(self._secret, batch_id, attempt),
             "FEEDS": json.dumps({f"{SCHEME}:{self._feed_name}": {"format": "jsonlines"}}),
             "DISTRIBUTED_MASTER_CA_FILE": self.config.master_ca_file,
+            "DISTRIBUTED_KEEP_WORKERS": str(self.config.keep_workers),
             **self.config.worker_settings,
         }
 

@@ -1,8 +1,10 @@
 """The run ledger: every batch of a distributed crawl and what became of it, in SQLite.
 
 A batch moves `queued -> scheduled -> running -> done`; a failed attempt sends it back to `queued`
-(or to `failed` once its attempts are used up). The ledger also keeps the batch payloads (so workers
-can fetch them after a master restart) and the run's metadata (token, batch-server port).
+(or to `failed` once its attempts are used up). An attempt is a lease of the batch to one worker
+job; a long-lived job holds one attempt after another (`leases.py`). The ledger also keeps the
+batch payloads (so workers can fetch them after a master restart) and the run's metadata (token,
+batch-server port). docs/architecture.md, "Batch endpoint".
 """
 
 from __future__ import annotations
@@ -234,6 +236,21 @@ class Ledger:
                 (reason, time.time(), batch_id),
             )
             self.urls.fail_batch(batch_id, reason)
+
+    def holder(self, batch_id: str, attempt: int) -> tuple[str, str, str | None] | None:
+        """The job and node that held attempt `attempt` of the batch, and its outcome."""
+        row = self._db.execute(
+            "SELECT job, node, outcome FROM attempts WHERE batch = ? AND attempt = ?",
+            (batch_id, attempt),
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), row[2])
+
+    def latest_lease(self, job: str) -> tuple[str, int] | None:
+        """The batch and attempt `job` was given last."""
+        row = self._db.execute(
+            "SELECT batch, attempt FROM attempts WHERE job = ? ORDER BY rowid DESC LIMIT 1", (job,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
 
     def attempt_counts(self) -> dict[str, int]:
         """Attempts scheduled in all, and how many of them were retries."""

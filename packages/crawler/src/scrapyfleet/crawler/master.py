@@ -44,6 +44,7 @@ log = structlog.get_logger("scrapyfleet.crawler.master")
 OPTIONS_NAME = "options.json"
 MASTER_LOG = "master.log"  # every event of the run, JSON lines
 ENV = EnvDefaults("crawl-master")
+TRUE = {"1", "true", "yes", "on"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -157,6 +158,19 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=ENV("poll-interval", str(defaults.DISTRIBUTED_POLL_INTERVAL)),
         help="seconds between polls of the nodes (a worker's report wakes it at once)",
+    )
+    add(
+        "--keep-workers",
+        action=argparse.BooleanOptionalAction,
+        default=ENV("keep-workers", str(defaults.DISTRIBUTED_KEEP_WORKERS)).lower() in TRUE,
+        help="each job leases batch after batch in one Scrapy process (--no-keep-workers: one "
+        "batch per job, a process start per batch)",
+    )
+    add(
+        "--lease-timeout",
+        type=float,
+        default=ENV("lease-timeout", str(defaults.DISTRIBUTED_LEASE_TIMEOUT)),
+        help="seconds a running job may be silent about its batch before it goes elsewhere",
     )
     add(
         "--run-dir",
@@ -343,6 +357,8 @@ def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, A
         "DISTRIBUTED_MAX_ATTEMPTS": args.max_attempts,
         "DISTRIBUTED_NODE_TIMEOUT": args.node_timeout,
         "DISTRIBUTED_POLL_INTERVAL": args.poll_interval,
+        "DISTRIBUTED_KEEP_WORKERS": args.keep_workers,
+        "DISTRIBUTED_LEASE_TIMEOUT": args.lease_timeout,
         "DISTRIBUTED_PROGRESS": "off" if args.progress == "off" else ("bar" if bar else "log"),
         "SITE_URL": args.site,
         "SITE_INDEX_PAGES": args.index_pages,

@@ -5,6 +5,7 @@ No I/O and no clock: the caller passes `now` (monotonic seconds) and what the no
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -58,27 +59,47 @@ class NodeHealth(Protocol):
     def reason(self) -> str: ...  # why it is unreachable
 
 
-def judge(batch: Batch, node: NodeHealth | None, sighting: Sighting | None, now: float) -> Verdict:
+def judge(
+    batch: Batch,
+    node: NodeHealth | None,
+    sighting: Sighting | None,
+    now: float,
+    silent_since: float | None = None,
+    lease_timeout: float = math.inf,
+) -> Verdict:
     """An active batch against its node: fail it if the node is gone or down, keep it while the
-    node is unreachable but not yet down, else judge its job by `sighting`."""
+    node is unreachable but not yet down, else judge its job by `sighting` (and how long the job
+    has been silent about this lease)."""
     if node is None or batch.job is None:
         return fail(f"node {batch.node} is not a target of this run")
     if node.down:
         return fail(f"node {node.name} unreachable: {node.reason}")
     if not node.reachable or sighting is None:
         return KEEP
-    return judge_job(batch.job, node.name, sighting, now)
+    return judge_job(batch.job, node.name, sighting, now, silent_since, lease_timeout)
 
 
-def judge_job(job: str, node: str, sighting: Sighting, now: float) -> Verdict:
-    """A job that vanished, or finished and sent no successful report within REPORT_GRACE,
-    fails its attempt; a running one marks its batch running."""
+def judge_job(
+    job: str,
+    node: str,
+    sighting: Sighting,
+    now: float,
+    silent_since: float | None = None,
+    lease_timeout: float = math.inf,
+) -> Verdict:
+    """A job that vanished, or finished and sent no successful report within REPORT_GRACE, or
+    runs but said nothing of its lease for `lease_timeout` seconds, fails its attempt; a running
+    one marks its batch running."""
     if sighting.state is None:
         return fail(f"job {job} vanished from {node}") if vanished(sighting) else KEEP
     if sighting.state == "finished":
         late = overdue(sighting.finished_since, now, REPORT_GRACE)
         return fail("job finished without a successful report") if late else KEEP
-    return RUNNING if sighting.state == "running" else KEEP
+    if sighting.state != "running":
+        return KEEP
+    if overdue(silent_since, now, lease_timeout):
+        return fail(f"lease expired: job {job} silent for over {lease_timeout:g}s")
+    return RUNNING
 
 
 def vanished(sighting: Sighting) -> bool:

@@ -37,7 +37,7 @@ def describe(url: str, failure: Failure) -> UrlFailure:
 
 
 class UrlTracker:
-    """Collects per-URL results of one worker's batch."""
+    """Collects per-URL results of the worker's current batch."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.answered: set[str] = set()
@@ -45,6 +45,12 @@ class UrlTracker:
         self.failed: dict[str, UrlFailure] = {}
         crawler.signals.connect(self.response_received, signals.response_received)
         crawler.signals.connect(self.item_scraped, signals.item_scraped)
+
+    def reset(self) -> None:
+        """Forget the last batch: the job takes its next one (`leases.py`)."""
+        self.answered.clear()
+        self.with_item.clear()
+        self.failed.clear()
 
     def request(
         self, url: str, callback: Callable[..., Any], errback: Errback | None, **meta: Any
@@ -55,7 +61,10 @@ class UrlTracker:
             self.record_error(url, failure)
             return errback(failure) if errback is not None else None
 
-        return Request(url, callback=callback, errback=record, meta={BATCH_URL: url, **meta})
+        # Not filtered: the master deduplicates, and a job that keeps its process may be given a
+        # URL again (a retry batch) that its scheduler's dupefilter saw in an earlier batch.
+        return Request(url, callback=callback, errback=record, meta={BATCH_URL: url, **meta},
+                       dont_filter=True)  # fmt: skip
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         url = request.meta.get(BATCH_URL)

@@ -1,144 +1,165 @@
-"""Worker side of the distributed middleware: crawl one batch attempt, then report to the master.
+"""Worker side of the distributed middleware: crawl batch after batch in one job, report each.
 
 scrapyd starts the job with spider arguments `batch`, `node`, `attempt` (and its own `_job`) and the
-settings `DISTRIBUTED_MASTER_URL`, `DISTRIBUTED_TOKEN` (this attempt's credential) and `FEEDS` (a
+settings `DISTRIBUTED_MASTER_URL`, `DISTRIBUTED_TOKEN` (that attempt's credential) and `FEEDS` (a
 `fleet:` feed). The batch's URLs and the feed's destination are fetched from the master, never
-passed on the command line. The report names the feed file and every URL that yielded no item
-(`tracker.py`); docs/architecture.md, "Batch endpoint".
+passed on the command line. When the spider runs idle the batch is over: its feed file is stored
+(`batchfeeds.py`), the batch reported (naming the feed file and every URL that yielded no item,
+`tracker.py`, `batchreport.py`), and with `DISTRIBUTED_KEEP_WORKERS` the job takes its next lease
+and crawls it in the same process (`leaseclient.py`, `leases.py`); it ends when the master has no
+more work. While it holds a lease it renews it. docs/architecture.md, "Batch endpoint".
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import structlog
-from scrapy import Spider, signals
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
 from scrapy.spiders import CrawlSpider
 
-from scrapyfleet.crawler.feedstorage import set_destination, stored_feeds
-from scrapyfleet.crawler.reports import FeedFile, WorkerReport
+from scrapyfleet.crawler.batchfeeds import close_feeds, open_feeds
+from scrapyfleet.crawler.batchreport import Lease, build_report, counters
+from scrapyfleet.crawler.feedstorage import set_destination
+from scrapyfleet.crawler.leaseclient import CALL_ERRORS, next_lease, renew
+from scrapyfleet.crawler.masterclient import MasterClient
 from scrapyfleet.crawler.tracker import UrlTracker
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
-TRIES = 5
 FEED_CLOSE_TIMEOUT = 300.0
 
 
 class WorkerSide:
-    """Fetches the batch in `process_start`; reports the outcome once the feeds are stored."""
+    """Fetches the first batch in `process_start`; turns over batches whenever the spider idles."""
 
     def __init__(
         self, crawler: Crawler, spider: CrawlSpider, rule: int, master: str, token: str
     ) -> None:
-        self.crawler = crawler
-        self.spider = spider
-        self.rule = rule
-        self.batch: str = getattr(spider, "batch", "")
+        self.crawler, self.spider, self.rule = crawler, spider, rule
         self.job: str = getattr(spider, "_job", "") or ""
         self.node: str = getattr(spider, "node", "") or ""
-        self.attempt = int(getattr(spider, "attempt", 0) or 0)
-        self.url = f"{master.rstrip('/')}/batches/{self.batch}"
-        self.headers = {"Authorization": f"Bearer {token}"}
-        ca_file = crawler.settings.get("DISTRIBUTED_MASTER_CA_FILE")
-        self.tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        attempt = int(getattr(spider, "attempt", 0) or 0)
+        self.lease = Lease(getattr(spider, "batch", ""), attempt, token, [])
+        self.keep = crawler.settings.getbool("DISTRIBUTED_KEEP_WORKERS")
+        self.client = MasterClient(master, crawler.settings.get("DISTRIBUTED_MASTER_CA_FILE"))
         self.fetch_error: str | None = None
-        self.urls: list[str] = []
         self.tracker = UrlTracker(crawler)
         self.lines = 0
+        self._base: dict[str, int] = {}
+        self._turn: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
+        self._ended = False
         self._feeds_closed = asyncio.Event()
         crawler.signals.connect(self._feeds_closed.set, signals.feed_exporter_closed)
         crawler.signals.connect(self._slot_closed, signals.feed_slot_closed)
+        crawler.signals.connect(self.idle, signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
-    async def _request(self, method: str, path: str = "", **kwargs: Any) -> Any:
-        """One call to the master, retried with backoff on connection errors and 5xx."""
-        url = self.url + path
-        delay = 0.5
-        for attempt in range(1, TRIES + 1):
-            try:
-                async with (
-                    aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
-                    session.request(
-                        method, url, headers=self.headers, ssl=self.tls or True, **kwargs
-                    ) as resp,
-                ):
-                    if resp.status < 500:
-                        resp.raise_for_status()
-                        return await resp.json()
-                    reason = f"HTTP {resp.status}"
-            except aiohttp.ClientResponseError:
-                raise
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            log.warning("master_call_failed", method=method, url=url, attempt=attempt,
-                        reason=reason)  # fmt: skip
-            if attempt < TRIES:
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise ConnectionError(reason)
-
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        """The batch replaces the spider's own start requests."""
+        """The first batch replaces the spider's own start requests."""
+        lease = self.lease
         try:
-            payload = await self._request("GET", params={"job": self.job, **self._attempt()})
-            self.urls = [u for u in payload["urls"] if isinstance(u, str)]
+            payload = await self.client.call("GET", lease.batch, "", lease.credential,
+                                             params={"job": self.job, **lease.params})  # fmt: skip
+            lease.urls = [u for u in payload["urls"] if isinstance(u, str)]
+            lease.timeout = payload.get("lease_timeout")
             set_destination(self.crawler, str(payload["feed"]))
-        except (ConnectionError, aiohttp.ClientResponseError, KeyError, TypeError) as exc:
+        except CALL_ERRORS as exc:
             self.fetch_error = str(exc) or type(exc).__name__
-            log.error("batch_unavailable", batch=self.batch, reason=self.fetch_error)
+            log.error("batch_unavailable", batch=lease.batch, reason=self.fetch_error)
             return
-        log.info("batch_fetched", batch=self.batch, urls=len(self.urls), job=self.job)
-        for url in self.urls:
+        self._begin(lease)
+        for request in self._requests():
+            yield request
+
+    def _begin(self, lease: Lease) -> None:
+        """Start counting, tracking and renewing `lease`."""
+        self.lease, self.lines = lease, 0
+        self._base = counters(self.crawler)
+        self.tracker.reset()
+        self._feeds_closed.clear()
+        if lease.timeout:
+            self._renewer = asyncio.ensure_future(renew(self.client, lease))
+        log.info("batch_fetched", batch=lease.batch, urls=len(lease.urls), job=self.job,
+                 attempt=lease.attempt)  # fmt: skip
+
+    def _requests(self) -> Iterator[Request]:
+        for url in self.lease.urls:
             # The rule's callback, as CrawlSpider routes it; the tracker records final errors.
             yield self.tracker.request(
                 url, self.spider._callback, self.spider._errback, rule=self.rule
             )
 
-    def _attempt(self) -> dict[str, str]:
-        return {"attempt": str(self.attempt)}
+    def idle(self, spider: Spider) -> None:
+        """The batch is over: report it and take the next one (the spider stays open)."""
+        if self._ended:
+            return
+        if self._turn is None:
+            self._turn = asyncio.ensure_future(self._turn_over())
+        raise DontCloseSpider
+
+    async def _turn_over(self) -> None:
+        try:
+            await close_feeds(self.crawler, self.spider)
+            accepted = await self._report("batch_unavailable" if self.fetch_error else "finished")
+            more = accepted and self.keep and not self.fetch_error
+            got = await next_lease(self.client, self.lease, self.job) if more else None
+        except Exception:
+            log.exception("turn_over_failed", batch=self.lease.batch)
+            got = None
+        if got is None:
+            self._ended = True
+            assert self.crawler.engine is not None
+            await self.crawler.engine.close_spider_async(reason="finished")
+            return
+        lease, destination = got
+        set_destination(self.crawler, destination)
+        self._begin(lease)
+        self.spider.batch = lease.batch  # type: ignore[attr-defined]  # items and feed name
+        open_feeds(self.crawler, self.spider)
+        assert self.crawler.engine is not None
+        for request in self._requests():
+            self.crawler.engine.crawl(request)
+        self._turn = None
 
     def _slot_closed(self, slot: Any) -> None:
         self.lines += int(getattr(slot, "itemcount", 0))
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Stopped in the middle of a batch (e.g. scrapyd cancelled the job): report it."""
+        if self.lease.reported or self._ended:
+            return
         try:
             await asyncio.wait_for(self._feeds_closed.wait(), FEED_CLOSE_TIMEOUT)
         except TimeoutError:
-            log.error("feeds_not_closed", batch=self.batch, seconds=FEED_CLOSE_TIMEOUT)
-        stats = self.crawler.stats
-        assert stats is not None
-        counters = stats.get_stats()
-        stored = stored_feeds(self.crawler)
-        failed = sum(v for k, v in counters.items() if k.startswith("feedexport/failed_count/"))
-        failures = self.tracker.failures(self.urls)
-        report = WorkerReport(
-            job=self.job,
-            node=self.node,
-            attempt=self.attempt,
-            items=int(counters.get("item_scraped_count", 0)),
-            pages=int(counters.get("response_received_count", 0)),
-            finish_reason="batch_unavailable" if self.fetch_error else reason,
-            # A batch without a single item stores no feed: nothing to upload, nothing lost.
-            feed_ok=failed == 0 and (bool(stored) or len(failures) == len(self.urls)),
-            feed=FeedFile(stored[0].name, sum(f.bytes for f in stored), self.lines)
-            if stored
-            else None,
-            failures=failures,
-        )
+            log.error("feeds_not_closed", batch=self.lease.batch, seconds=FEED_CLOSE_TIMEOUT)
+        await self._report("batch_unavailable" if self.fetch_error else reason)
+
+    async def _report(self, finish_reason: str) -> bool:
+        """Report the current lease; whether the master accepted it."""
+        lease = self.lease
+        lease.reported = True
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        report = build_report(self.crawler, self._base, lease, (self.job, self.node),
+                              self.tracker, self.lines, finish_reason)  # fmt: skip
         try:
-            answer = await self._request(
-                "POST", "/report", params=self._attempt(), json=report.to_json()
-            )
+            answer = await self.client.call("POST", lease.batch, "/report", lease.credential,
+                                            params=lease.params, json=report.to_json())  # fmt: skip
         except (ConnectionError, aiohttp.ClientResponseError) as exc:
-            log.error("report_failed", batch=self.batch, reason=str(exc))
-            return
-        log.info("reported", batch=self.batch, state=answer.get("state"), job=self.job,
-                 attempt=self.attempt, items=report.items, pages=report.pages,
-                 finish_reason=report.finish_reason, feed_ok=report.feed_ok,
-                 not_landed=len(failures))  # fmt: skip
+            log.error("report_failed", batch=lease.batch, reason=str(exc))
+            return False
+        log.info("reported", batch=lease.batch, state=answer.get("state"), job=self.job,
+                 attempt=lease.attempt, items=report.items, pages=report.pages,
+                 finish_reason=finish_reason, feed_ok=report.feed_ok,
+                 not_landed=len(report.failures))  # fmt: skip
+        return bool(answer.get("state") == "done")

@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     option("nodes", "3", at_least(1), "scrapyd nodes")
     option("slots", "2", at_least(1), "concurrent jobs per scrapyd node")
     option("batch-size", "5000", at_least(1), "detail-page URLs per batch")
+    parser.add_argument(
+        "--one-batch-per-job",
+        action="store_true",
+        default=ENV("one-batch-per-job", "").lower() in ("1", "true", "yes"),
+        help="crawl-master --no-keep-workers: a Scrapy process per batch (to compare)",
+    )
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
     option("timeout", "900", seconds, "give up if the table is not complete after this long")
     option(
@@ -231,5 +237,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         slots=args.slots,
         batch_size=args.batch_size,
         spark_master=args.spark_master,
+        keep_workers=not args.one_batch_per_job,
     )
     return run(plan, args.timeout, args.keep_running, Console())

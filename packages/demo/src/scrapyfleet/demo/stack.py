@@ -31,6 +31,7 @@ class Plan:
     slots: int = 2
     batch_size: int = 5000
     first_batch_size: int = 250  # the first batches are small: the first table comes early
+    keep_workers: bool = True  # a job leases batch after batch (False: a process per batch)
     trigger: str = "1s"
     spark_master: str = "local[*]"  # or a standalone cluster's spark://HOST:PORT
 
@@ -136,7 +137,8 @@ def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
          "--batch-size", str(plan.batch_size), "--first-batch-size",
          str(min(plan.first_batch_size, plan.batch_size)), "--feed-uri", feed, "--run-dir",
          str(plan.master_dir), "--format", "json", "--progress", "log", "--metrics",
-         f"{HOST}:{stack.master_metrics}", "--metrics-linger", str(METRICS_LINGER)],
+         f"{HOST}:{stack.master_metrics}", "--metrics-linger", str(METRICS_LINGER),
+         "--keep-workers" if plan.keep_workers else "--no-keep-workers"],
     )  # fmt: skip
 
 

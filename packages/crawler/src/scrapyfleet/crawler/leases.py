@@ -1,0 +1,117 @@
+"""Leases: a worker job that finished its batch takes the next queued one, in the same process.
+
+Why: scrapyd starts one Scrapy process per job, ~1.3 CPU-seconds each; a job that keeps its
+process pays that once per slot and run, and late in the run idle jobs take whatever is queued,
+so the tail balances itself (docs/performance.md). A lease is an ordinary attempt in the ledger
+(same credential, fetch and report rules): the master assigns the next queued batch to the asking
+job as a new attempt. Only a job whose latest attempt is done gets another one; a job whose lease
+failed or expired ends, and the dispatcher schedules fresh jobs as before. A lease expires when its
+job runs but is silent (no fetch, renewal or report) for the lease timeout (`rules.judge_job`).
+docs/architecture.md, "Batch endpoint".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from scrapyfleet.crawler.attempts import Attempts
+from scrapyfleet.crawler.credentials import attempt_credential
+from scrapyfleet.crawler.ledger import Batch, Ledger
+
+log = structlog.get_logger("scrapyfleet.crawler.leases")
+
+LEASE_WAIT = 10.0  # seconds a `next` request waits for work before it answers `wait`
+
+
+class Leases:
+    """Grants leases to asking jobs and keeps when each active lease was last heard of."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        attempts: Attempts,
+        lease_timeout: float,
+        more_to_come: Callable[[], bool],
+        others_usable: Callable[[str], bool],
+    ) -> None:
+        self.ledger, self.attempts, self.lease_timeout = ledger, attempts, lease_timeout
+        self._more_to_come = more_to_come  # intake open, or URL retries still due
+        self._others_usable = others_usable  # another usable node than this one exists
+        self.placing: set[str] = set()  # batches the dispatcher is scheduling right now
+        self._heard: dict[str, float] = {}  # batch -> monotonic time its job last spoke
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    def heard(self, batch_id: str) -> None:
+        """The batch's job (or scrapyd, holding it pending) just spoke of the lease."""
+        self._heard[batch_id] = time.monotonic()
+
+    def silent_since(self, batch_id: str, now: float) -> float:
+        """Since when the batch's job is silent (a master restart starts the clock again)."""
+        return self._heard.setdefault(batch_id, now)
+
+    def changed(self) -> None:
+        """Work may have come or gone: waiting `next` requests look again."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def close(self) -> None:
+        """The run ends: every waiting request answers `done`."""
+        self._closed = True
+        self.changed()
+
+    def grant(self, job: str, node: str) -> Batch | None:
+        """The first queued batch that may run now on `node`, leased to `job`."""
+        now = time.monotonic()
+        for batch in self.ledger.batches("queued"):
+            not_before, avoid = self.attempts.retry_of(batch.id)
+            if batch.id in self.placing or not_before > now:
+                continue
+            if avoid == node and self._others_usable(node):
+                continue
+            attempt = self.ledger.scheduled(batch.id, node, job)
+            self.ledger.running(batch.id, job)
+            self.heard(batch.id)
+            log.info("batch_leased", batch=batch.id, node=node, job=job, attempt=attempt)
+            return self.ledger.batch(batch.id)
+        return None
+
+    def _finished(self) -> bool:
+        if self._closed:
+            return True
+        queued = self.ledger.counts().get("queued", 0)
+        return not queued and not self._more_to_come()
+
+    async def next(self, job: str, node: str, secret: str, feed: str) -> dict[str, Any]:
+        """`{"lease": ...}` (the batch, attempt, credential, URLs, feed destination), or
+        `{"wait": seconds}` (ask again) after LEASE_WAIT, or `{"done": reason}`."""
+        deadline = time.monotonic() + LEASE_WAIT
+        while True:
+            batch = self.grant(job, node)
+            if batch is not None:
+                return {"lease": self.describe(batch, secret, feed)}
+            if self._finished():
+                return {"done": "no more batches"}
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return {"wait": 0}
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), left)
+
+    def describe(self, batch: Batch, secret: str, feed: str) -> dict[str, Any]:
+        """What a job needs to crawl its lease of `batch`."""
+        return {
+            "batch": batch.id,
+            "attempt": batch.attempts,
+            "credential": attempt_credential(secret, batch.id, batch.attempts),
+            "urls": self.ledger.payload(batch.id),
+            "feed": feed,
+            "lease_timeout": self.lease_timeout,
+        }
