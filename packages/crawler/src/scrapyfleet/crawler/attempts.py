@@ -4,6 +4,7 @@ fault counted; for a retry, when it may run and which node it should avoid (`rul
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import structlog
@@ -76,3 +77,14 @@ class Attempts:
         elif report.job == batch.job and batch.state in ACTIVE:
             self.fail(batch, failure, node_fault=False)
         return self.ledger.batch(batch_id).state
+
+    def retry_urls(self, new_batch: Callable[[list[str]], Batch], limit: int) -> None:
+        """URLs whose retry is due go into retry batches, away from the node they failed on."""
+        due = self.ledger.urls.due(limit=limit)
+        if not due:
+            return
+        batch = new_batch([url for url, _ in due])
+        nodes = Counter(node for _, node in due if node)
+        avoid = nodes.most_common(1)[0][0] if nodes else None
+        self.avoid(batch.id, avoid)
+        log.info("urls_retried", batch=batch.id, urls=len(due), avoid=avoid)

@@ -25,7 +25,8 @@ from scrapy.settings import BaseSettings
 from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
 from scrapyfleet.core.targets import find_config, resolve_targets
 from scrapyfleet.crawler import settings as defaults
-from scrapyfleet.crawler.fleet import Fleet, FleetConfig
+from scrapyfleet.crawler.fleet import Fleet
+from scrapyfleet.crawler.fleetconfig import FleetConfig
 from scrapyfleet.crawler.indexkeeper import IndexKeeper
 from scrapyfleet.crawler.ledger import Ledger
 from scrapyfleet.crawler.progress import ProgressReporter

@@ -12,27 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import structlog
 
-from scrapyfleet.core.scrapyd import ScrapydError
 from scrapyfleet.crawler import rules
 from scrapyfleet.crawler.attempts import Attempts
+from scrapyfleet.crawler.fleetconfig import FleetConfig, Outcome
 from scrapyfleet.crawler.leases import Leases
 from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
 from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.nodes import Node
-from scrapyfleet.crawler.placement import Placer
-
-if TYPE_CHECKING:
-    from scrapyfleet.crawler.fleet import FleetConfig, Outcome
+from scrapyfleet.crawler.scheduling import JobSettings, Scheduler
 
 log = structlog.get_logger("scrapyfleet.crawler.dispatch")
-
-JobSettings = Callable[[str, int], dict[str, str]]  # (batch, attempt) -> the job's settings
 
 
 class Dispatcher:
@@ -49,7 +41,6 @@ class Dispatcher:
         self.config, self.ledger, self.nodes, self.outcome = config, ledger, nodes, outcome
         self.intake_open = True
         self._new_batch = new_batch
-        self._job_settings: JobSettings = lambda batch, attempt: {}
         self.attempts = Attempts(ledger, nodes, config.max_attempts, outcome.failed, self.wake)
         self.leases = Leases(
             ledger,
@@ -58,7 +49,7 @@ class Dispatcher:
             lambda: self.intake_open or self.ledger.urls.next_retry() is not None,
             lambda name: any(node.name != name for node in self.nodes.usable()),
         )
-        self._placer = Placer(config.placement)
+        self.scheduler = Scheduler(config, ledger, nodes, self.attempts, self.leases)
         self._no_node_since: float | None = None
         self._stopping = False
         self._wake = asyncio.Event()
@@ -80,14 +71,14 @@ class Dispatcher:
     async def run(self, job_settings: JobSettings, after_tick: Callable[[], None]) -> None:
         """Tick until stopped or until intake is closed and every batch and URL is settled;
         attempt N of batch B gets the Scrapy settings `job_settings(B, N)`."""
-        self._job_settings = job_settings
+        self.scheduler.job_settings = job_settings
         while True:
             await self.nodes.poll(self.config.project)
             now = time.monotonic()
             self._check_usable(now)
             self._reconcile(now)
-            self._retry_urls()
-            await self._place(now)
+            self.attempts.retry_urls(self._new_batch, self.config.batch_size)
+            await self.scheduler.place(now)
             after_tick()
             if self._stopping or self._settled():
                 self.leases.close()
@@ -101,17 +92,6 @@ class Dispatcher:
         busy = any(counts.get(state, 0) for state in ("queued", "scheduled", "running"))
         waiting = self.ledger.urls.next_retry() is not None
         return not self.intake_open and not busy and not waiting
-
-    def _retry_urls(self) -> None:
-        """URLs whose retry is due go into retry batches, away from the node they failed on."""
-        due = self.ledger.urls.due(limit=self.config.batch_size)
-        if not due:
-            return
-        batch = self._new_batch([url for url, _ in due])
-        nodes = Counter(node for _, node in due if node)
-        avoid = nodes.most_common(1)[0][0] if nodes else None
-        self.attempts.avoid(batch.id, avoid)
-        log.info("urls_retried", batch=batch.id, urls=len(due), avoid=avoid)
 
     def _check_usable(self, now: float) -> None:
         if self.nodes.usable():
@@ -136,50 +116,6 @@ class Dispatcher:
                 self.attempts.fail(batch, verdict.reason)
             elif verdict.action == "running" and batch.job is not None:
                 self.ledger.running(batch.id, batch.job)
-
-    async def _place(self, now: float) -> None:
-        for batch in self.ledger.batches("queued"):
-            not_before, avoid = self.attempts.retry_of(batch.id)
-            if not_before > now or self.ledger.batch(batch.id).state != "queued":
-                continue  # not yet, or a job leased it while an earlier one was scheduled
-            usable = {node.name: node for node in self.nodes.usable()}
-            free = {name: node.free() for name, node in usable.items()}
-            choice = self._placer.choose(list(usable), free, avoid=avoid)
-            if choice is None:
-                return
-            self.leases.placing.add(batch.id)
-            try:
-                await self._schedule(batch, usable[choice])
-            finally:
-                self.leases.placing.discard(batch.id)
-
-    async def _schedule(self, batch: Batch, node: Node) -> None:
-        attempt = batch.attempts + 1
-        job = f"{batch.id}-a{attempt}"
-        args = {"batch": batch.id, "node": node.name, "attempt": str(attempt)}
-        project, spider = self.config.project, self.config.spider
-        settings = self._job_settings(batch.id, attempt)
-        try:
-            await self.nodes.client(node).schedule(
-                project, spider, settings=settings, args=args, jobid=job
-            )
-        except ScrapydError as exc:
-            outcome = rules.schedule_error(exc.rejected, exc.reason)
-            if outcome == "refused":  # e.g. unknown project or spider: retrying may not help
-                log.error("schedule_rejected", batch=batch.id, node=node.name, reason=exc.reason)
-                self.ledger.scheduled(batch.id, node.name, job)
-                refused = f"{node.name} refused: {exc.reason}"
-                self.attempts.fail(self.ledger.batch(batch.id), refused)
-                return
-            if outcome == "unreachable":
-                log.warning("schedule_failed", batch=batch.id, node=node.name, reason=exc.reason)
-                self.nodes.unreachable(node, exc.reason)
-                return
-            log.warning("schedule_uncertain", batch=batch.id, node=node.name, reason=exc.reason)
-        node.placed += 1
-        self.ledger.scheduled(batch.id, node.name, job)
-        self.leases.heard(batch.id)
-        log.info("batch_scheduled", batch=batch.id, node=node.name, job=job, attempt=attempt)
 
     def _abort(self, reason: str) -> None:
         if self.outcome.fatal is None:

@@ -2,9 +2,9 @@
 
 A façade over the pieces, each with one concern: the batch endpoint workers call
 (`batchserver.py`, `leaseroutes.py`), a node's health (`nodes.py`) and the polling of all
-(`nodepool.py`), the dispatch loop (`dispatch.py`), the end of attempts (`attempts.py`), the
-leases of jobs that keep their process (`leases.py`), the rules they apply (`rules.py`) and
-placement (`placement.py`). The ledger is the one source of truth; see docs/architecture.md.
+(`nodepool.py`), the dispatch loop (`dispatch.py`), placing and scheduling (`scheduling.py`,
+`placement.py`), the end of attempts (`attempts.py`), the leases of jobs that keep their process
+(`leases.py`) and the rules they apply (`rules.py`). The ledger is the one source of truth; see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -14,64 +14,24 @@ import json
 import secrets
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import structlog
 from aiohttp import web
 
-from scrapyfleet.core.targets import Target
 from scrapyfleet.crawler.batchserver import BatchEndpoint, serve
 from scrapyfleet.crawler.credentials import attempt_credential, new_secret
 from scrapyfleet.crawler.dispatch import Dispatcher
 from scrapyfleet.crawler.feedstorage import SCHEME, split_feed_uri
+from scrapyfleet.crawler.fleetconfig import FleetConfig, Outcome
 from scrapyfleet.crawler.ledger import Batch, Ledger
 from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.placement import Placement
 from scrapyfleet.crawler.reports import WorkerReport
 
 __all__ = ["Fleet", "FleetConfig", "Outcome"]
 
 log = structlog.get_logger("scrapyfleet.crawler.fleet")
-
-
-@dataclass(frozen=True, slots=True)
-class FleetConfig:
-    """Everything the dispatcher needs; built from the `DISTRIBUTED_*` settings by the middleware
-    (their defaults live in the settings module)."""
-
-    targets: list[Target]
-    run_dir: Path
-    feed_uri: str
-    project: str
-    spider: str
-    listen_host: str
-    listen_port: int
-    advertise_url: str | None
-    tls_cert: str  # "" for plain HTTP
-    tls_key: str
-    master_ca_file: str  # what workers trust for the endpoint's certificate ("": system CAs)
-    worker_settings: dict[str, str]
-    default_slots: int
-    placement: Placement
-    max_attempts: int  # per batch (infrastructure) and per URL (the site's transient failures)
-    batch_size: int  # the largest retry batch
-    node_timeout: float
-    poll_interval: float
-    lease_timeout: float  # seconds a running job may be silent about its lease
-    keep_workers: bool  # jobs lease batch after batch (False: one batch per job)
-    request_timeout: float = 5.0  # seconds per scrapyd API call
-
-
-@dataclass(slots=True)
-class Outcome:
-    """How the run ended, for the summary and the exit code."""
-
-    failed: dict[str, str] = field(default_factory=dict)
-    fatal: str | None = None
-    troubled_nodes: dict[str, str] = field(default_factory=dict)
 
 
 class Fleet:
