@@ -4,7 +4,8 @@ A façade over the pieces, each with one concern: the batch endpoint workers cal
 (`batchserver.py`, `leaseroutes.py`), a node's health (`nodes.py`) and the polling of all
 (`nodepool.py`), the dispatch loop (`dispatch.py`), placing and scheduling (`scheduling.py`,
 `placement.py`), the end of attempts (`attempts.py`), the leases of jobs that keep their process
-(`leases.py`) and the rules they apply (`rules.py`). The ledger is the one source of truth; see docs/architecture.md.
+(`leases.py`) and the rules they apply (`rules.py`). The ledger is the one source of truth; see
+docs/architecture.md.
 """
 
 from __future__ import annotations
