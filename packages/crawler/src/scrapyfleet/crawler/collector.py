@@ -61,7 +61,7 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
     s = distributed_settings(crawler.settings)
     cfg = s.get("DISTRIBUTED_SCRAPY_CFG")
     config = Path(cfg) if cfg else find_config()
-    host, _, port = s.get("DISTRIBUTED_LISTEN").rpartition(":")
+    listen = parse_address(s.get("DISTRIBUTED_LISTEN"))
     run_dir = s.get("DISTRIBUTED_RUN_DIR")
     concurrency = s.getint("DISTRIBUTED_WORKER_CONCURRENCY")
     worker_settings = {
@@ -76,8 +76,8 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         feed_uri=s.get("DISTRIBUTED_TARGET_FEED_URL"),
         project=s.get("DISTRIBUTED_PROJECT") or crawler.settings.get("BOT_NAME"),
         spider=crawler.spider.name,
-        listen_host=host or "127.0.0.1",
-        listen_port=int(port or 0),
+        listen_host=listen.host,
+        listen_port=listen.port,
         advertise_url=s.get("DISTRIBUTED_ADVERTISE_URL") or None,
         tls_cert=s.get("DISTRIBUTED_TLS_CERT"),
         tls_key=s.get("DISTRIBUTED_TLS_KEY"),

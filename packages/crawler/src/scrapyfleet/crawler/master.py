@@ -26,6 +26,7 @@ from scrapy.utils.project import get_project_settings
 
 from scrapyfleet.core.files import PRIVATE, write_json_atomic
 from scrapyfleet.core.logs import configure_logging, copy_to_file, quiet_loggers
+from scrapyfleet.core.metrics import parse_address
 from scrapyfleet.core.options import EnvDefaults, parse_pairs
 from scrapyfleet.core.targets import (
     TargetConfigError,
@@ -316,7 +317,7 @@ def report(summary: dict[str, Any], run_dir: Path) -> None:
 def check_listen(listen: str, advertise_url: str | None) -> None:
     """ValueError when the batch endpoint would be advertised at an address workers cannot use:
     a wildcard bind (0.0.0.0, ::) without --advertise-url (0.0.0.0 only reaches this machine)."""
-    host = listen.rpartition(":")[0].strip("[]")
+    host = parse_address(listen).host
     try:
         unspecified = ipaddress.ip_address(host).is_unspecified
     except ValueError:

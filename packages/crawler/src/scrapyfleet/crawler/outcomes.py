@@ -12,7 +12,7 @@ import email.utils
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Outcome = Literal["landed", "gone", "no_item", "failed", "pending"]
@@ -39,14 +39,7 @@ class UrlFailure:
     retry_after: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "status": self.status,
-            "transient": self.transient,
-            "retry_after": self.retry_after,
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, obj: object) -> UrlFailure:

@@ -6,7 +6,7 @@ did not yield an item, with why (`outcomes.UrlFailure`); the URLs it does not na
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scrapyfleet.crawler.outcomes import UrlFailure
@@ -54,19 +54,7 @@ class WorkerReport:
         return self.finish_reason == "finished" and self.feed_ok
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "job": self.job,
-            "node": self.node,
-            "attempt": self.attempt,
-            "items": self.items,
-            "pages": self.pages,
-            "finish_reason": self.finish_reason,
-            "feed_ok": self.feed_ok,
-            "feed": None
-            if self.feed is None
-            else {"name": self.feed.name, "bytes": self.feed.bytes, "lines": self.feed.lines},
-            "failures": [f.to_json() for f in self.failures],
-        }
+        return asdict(self)  # the feed and failures as nested objects
 
     @classmethod
     def from_json(cls, obj: object) -> WorkerReport:

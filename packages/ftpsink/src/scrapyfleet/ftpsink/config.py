@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scrapyfleet.core.procs import is_loopback
 
 SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -74,17 +75,6 @@ class SinkConfig:
     @property
     def anonymous_allowed(self) -> bool:
         return is_loopback(self.host) if self.anonymous is None else self.anonymous
-
-
-def is_loopback(host: str) -> bool:
-    """Does binding `host` listen on loopback only? (`0.0.0.0`, `::` and names other than
-    `localhost` count as reachable from outside.)"""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_port_range(text: str) -> range | None:
