@@ -115,7 +115,10 @@ def test_console_follows_a_real_crawl(
         wait_for(nodes_match, 60, what="three nodes whose counts equal listjobs.json")
 
         def words_match() -> bool:
-            shifts = json.loads((run_dir / "analytics" / "shifts.json").read_text())
+            path = run_dir / "analytics" / "shifts.json"  # the crawl starts before Spark is up
+            if not path.exists():
+                return False
+            shifts = json.loads(path.read_text())
             top = page.locator("#top-words tbody tr .word").all_inner_texts()
             ranked = [w["word"] for w in shifts["words"] if w["count"] >= 5]
             listed = page.locator("[data-field=listings] dd").inner_text().replace(",", "")

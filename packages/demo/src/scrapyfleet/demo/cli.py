@@ -34,7 +34,7 @@ from scrapyfleet.demo.report import (
     write_chart,
     write_report,
 )
-from scrapyfleet.demo.stack import Plan, start_master, start_stack
+from scrapyfleet.demo.stack import Plan, start_master, start_stack, wait_for_spark
 from scrapyfleet.demo.state import DemoState, extremes, progress_history
 from scrapyfleet.demo.tail import JsonTail
 from scrapyfleet.demo.view import LiveView
@@ -187,6 +187,7 @@ def run(plan: Plan, timeout: float, keep_running: bool, console: Console) -> int
             view.update("starting")
             stack = start_stack(plan, sup)
             start_master(plan, sup, stack)
+            wait_for_spark(sup, stack)
             follow(plan, sup, state, view, timeout)
         report = summarise(plan, state, catalog, started_wall, console)
         code = 0 if report["ok"] else 1

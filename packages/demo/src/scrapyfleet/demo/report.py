@@ -7,7 +7,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
@@ -131,6 +130,8 @@ def write_chart(
     """Top/bottom shifts with the planted effects marked, and listings counted over time."""
     top, bottom = extremes(words, WORDS_SHOWN)
     shown = top + bottom[::-1]
+    from matplotlib.figure import Figure  # ~1 s to import: only when the run is over
+
     fig = Figure(figsize=(13, 6), layout="tight")
     bars, counted = fig.subplots(1, 2, width_ratios=(3, 2))
     y = range(len(shown))

@@ -1,7 +1,9 @@
 """The demo's components as processes: their command lines and how each shows it is ready.
 
 Order: demo site, ftpsink, scrapyd cluster and the Spark job start together (none needs another);
-then the monitor (it reads the cluster's scrapy.cfg), then crawl-master.
+then the monitor (it reads the cluster's scrapy.cfg), then crawl-master, while the Spark JVM is
+still starting: its file source reads whatever landed before it was ready, so the crawl need
+not wait for it.
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ class Stack:
     site_url: str
     ftp_port: int
     master_metrics: int  # crawl-master's Prometheus port (the console reads it)
+    spark: Child  # may still be starting: see wait_for_spark
 
 
 def start_stack(plan: Plan, sup: Supervisor) -> Stack:
-    """Start every component but crawl-master and wait until each is ready."""
+    """Start every component but crawl-master; wait until each but Spark is ready."""
     for folder in (plan.items_dir, plan.analytics_dir, plan.cluster_dir, plan.master_dir):
         folder.mkdir(parents=True, exist_ok=True)
     site_port, ftp_port, web_port = free_port(), free_port(), free_port()
@@ -111,8 +114,6 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
         STARTUP_TIMEOUT,
     )
     sup.add_pids(node_pids(plan))
-    spark_log = JsonTail(spark.log_path)
-    sup.wait_ready(spark, lambda: spark_log.seen("started"), STARTUP_TIMEOUT)
     monitor = sup.start(
         "monitor",
         [script("monitor"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
@@ -124,7 +125,15 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
     )  # fmt: skip
     monitor_log = JsonTail(plan.monitor_log)
     sup.wait_ready(monitor, lambda: monitor_log.seen("cluster_status"), STARTUP_TIMEOUT)
-    return Stack(site_url, ftp_port, master_metrics)
+    return Stack(site_url, ftp_port, master_metrics, spark)
+
+
+def wait_for_spark(sup: Supervisor, stack: Stack) -> None:
+    """Wait until the Spark job has started its query (ComponentError if one but crawl-master
+    dies, or Spark is late: a small crawl may end first)."""
+    spark_log = JsonTail(stack.spark.log_path)
+    others = [c for c in sup.children if c.name != "crawl-master"]
+    sup.wait_ready(stack.spark, lambda: spark_log.seen("started"), STARTUP_TIMEOUT, others)
 
 
 def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
