@@ -9,11 +9,11 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.http import Response
-from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import CrawlSpider, Rule
 
 from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.parsing import parse_price
+from scrapyfleet.crawler.spiders.links import HrefLinks
 
 
 class EasySpider(CrawlSpider):
@@ -27,8 +27,8 @@ class EasySpider(CrawlSpider):
 
     name = "easy"
     rules = (
-        Rule(LinkExtractor(restrict_xpaths='//*[contains(@class,"next")]')),
-        Rule(LinkExtractor(restrict_xpaths='//*[@itemprop="url"]'), callback="parse_item"),
+        Rule(HrefLinks('//*[contains(@class,"next")]')),
+        Rule(HrefLinks('//*[@itemprop="url"]'), callback="parse_item"),
     )
     batch = ""
     node = ""
