@@ -1,14 +1,16 @@
 """End-to-end benchmark: the demo's distributed pipeline against one plain `scrapy crawl easy`.
 
-For each latency: (a) `demo` (site, ftpsink, scrapyd cluster, Spark, monitor, crawl-master), once
-per worker lifecycle (`keep`: jobs lease batch after batch; `once`: a Scrapy process per batch);
-(b) `demosite` + one `scrapy crawl easy` with a local jsonlines feed and high concurrency.
-Prints wall time, pages/s and their ratio, CPU seconds per page and peak memory of every
-component, time to the first shift table, landed-file to table-updated latency p50/p95.
-CPU seconds come from `wait4` (each component with its reaped descendants); peak memory from
-sampling each component's process tree with psutil. Run by hand:
+(a) `demo` (site, ftpsink, scrapyd cluster, Spark, monitor, crawl-master) at each of
+`--latencies` (default the demo's 0.25 s), once per worker lifecycle (`keep`: jobs lease batch
+after batch; `once`: a Scrapy process per batch); (b) `demosite` + one `scrapy crawl easy` with a
+local jsonlines feed at `--plain-latency` (default 0: the plain crawl at its fastest), once per
+`--plain-concurrency`, the best of which is the baseline. Prints wall time, pages/s and the ratio
+pipeline / best plain, CPU milliseconds per page and peak memory of every component, time to the
+first shift table, landed-file to table-updated latency p50/p95. CPU seconds come from `wait4`
+(each component with its reaped descendants); peak memory from sampling each component's process
+tree with psutil. Run by hand:
 
-    .venv/bin/python bench/e2e.py --total 50000 --latencies 0 0.25
+    .venv/bin/python bench/e2e.py                                  # the throughput issue's compare
     .venv/bin/python bench/e2e.py --latencies 0 --lifecycles keep once   # old vs new workers
 """
 
@@ -122,9 +124,11 @@ def run_pipeline(
     }
 
 
-def run_plain(args: argparse.Namespace, latency: float, out: Path) -> dict[str, Any]:
+def run_plain(
+    args: argparse.Namespace, latency: float, concurrency: int, out: Path
+) -> dict[str, Any]:
     """(b) One `scrapy crawl easy` process with a local feed, on the same site."""
-    run_dir = out / f"plain-latency-{latency}"
+    run_dir = out / f"plain-latency-{latency}-concurrency-{concurrency}"
     run_dir.mkdir(parents=True, exist_ok=True)
     sup = Supervisor(run_dir)
     port = free_port()
@@ -142,8 +146,8 @@ def run_plain(args: argparse.Namespace, latency: float, out: Path) -> dict[str, 
             "crawler",
             [script("scrapy"), "crawl", "easy", "-O", f"{feed}:jsonlines",
              "-a", f"site={site_url}", "-a", f"index_pages={index_pages}",
-             "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
-             "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.concurrency}",
+             "-s", f"CONCURRENT_REQUESTS={concurrency}",
+             "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={concurrency}",
              "-s", "LOG_LEVEL=WARNING"],
             env={"SCRAPY_SETTINGS_MODULE": "scrapyfleet.crawler.settings"},
         )  # fmt: skip
@@ -157,6 +161,8 @@ def run_plain(args: argparse.Namespace, latency: float, out: Path) -> dict[str, 
     pages = items + index_pages
     cpu = {"site": site.cpu_seconds, "crawler": crawl.cpu_seconds}
     return {
+        "latency": latency,
+        "concurrency": concurrency,
         "exit_code": crawl.returncode,
         "ok": crawl.returncode == 0 and items == args.total,
         "items": items,
@@ -168,14 +174,23 @@ def run_plain(args: argparse.Namespace, latency: float, out: Path) -> dict[str, 
     }
 
 
+def cpu_model() -> str:
+    """The processor's model name (Linux), for the figures' record."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "?")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--total", type=int, default=50_000, help="listings on the site")
-    parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 0.25],
-                        help="site latencies (s) to run at")  # fmt: skip
+    parser.add_argument("--latencies", type=float, nargs="+", default=[0.25],
+                        help="site latencies (s) to run the pipeline at")  # fmt: skip
     parser.add_argument("--nodes", type=int, default=3, help="scrapyd nodes of the demo")
     parser.add_argument("--batch-size", type=int, default=5000, help="URLs per batch")
     parser.add_argument(
@@ -185,37 +200,47 @@ def main() -> int:
         default=["keep"],
         help="worker lifecycles to run the demo with, in the same session",
     )
-    parser.add_argument("--concurrency", type=int, default=128, help="plain crawl's concurrency")
+    parser.add_argument("--plain-latency", type=float, default=0.0,
+                        help="site latency (s) of the plain crawl")  # fmt: skip
+    parser.add_argument("--plain-concurrency", type=int, nargs="+", default=[64, 128, 256],
+                        help="CONCURRENT_REQUESTS values to run the plain crawl with; "
+                        "the fastest is the baseline")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=900, help="plain crawl's time limit")
     parser.add_argument("--out", type=Path, default=Path(time.strftime("runs/bench-e2e-%H%M%S")),
                         help="directory for both runs and e2e.json")  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out.resolve()
+    plains = [run_plain(args, args.plain_latency, c, out) for c in args.plain_concurrency]
+    plain = max(plains, key=lambda p: float(p["pages_per_second"]))
     results = []
     for latency in args.latencies:
-        plain = run_plain(args, latency, args.out.resolve())
         for lifecycle in args.lifecycles:
-            pipeline = run_pipeline(args, latency, args.out.resolve(), lifecycle)
+            pipeline = run_pipeline(args, latency, out, lifecycle)
             ratio = round(pipeline["pages_per_second"] / plain["pages_per_second"], 2)
             results.append({"latency": latency, "lifecycle": lifecycle, "pipeline": pipeline,
-                            "plain": plain, "ratio": ratio})  # fmt: skip
+                            "ratio": ratio})  # fmt: skip
             print(json.dumps(results[-1], indent=2), flush=True)
-    meta = {"total": args.total, "cpus": psutil.cpu_count(), "date": time.strftime("%Y-%m-%d"),
-            "load_average": psutil.getloadavg()}  # fmt: skip
-    (args.out / "e2e.json").write_text(json.dumps({**meta, "results": results}, indent=2))
+    meta = {"total": args.total, "cpus": psutil.cpu_count(), "cpu": cpu_model(),
+            "date": time.strftime("%Y-%m-%d"), "load_average": psutil.getloadavg()}  # fmt: skip
+    (out / "e2e.json").write_text(
+        json.dumps({**meta, "plain": plains, "results": results}, indent=2)
+    )
+    for p in plains:
+        cpu = " ".join(f"{k} {v}" for k, v in p["cpu_ms_per_page"].items())
+        print(f"plain, latency {p['latency']}s, concurrency {p['concurrency']}: "
+              f"{p['wall_seconds']} s {p['pages_per_second']} pages/s | CPU ms/page "
+              f"{cpu}")  # fmt: skip
     for r in results:
-        a, b = r["pipeline"], r["plain"]
+        a = r["pipeline"]
         cpu = " ".join(f"{k} {v}" for k, v in a["cpu_ms_per_page"].items())
-        plain_cpu = " ".join(f"{k} {v}" for k, v in b["cpu_ms_per_page"].items())
-        print(
-            f"latency {r['latency']}s, workers {r['lifecycle']}: CPU ms/page {cpu} (total "
-            f"{a['cpu_ms_per_page_total']}) | plain CPU ms/page {plain_cpu}"
-        )
-        print(f"latency {r['latency']}s: pipeline {a['wall_seconds']} s {a['pages_per_second']} "
-              f"pages/s | plain {b['wall_seconds']} s {b['pages_per_second']} pages/s | ratio "
-              f"{r['ratio']} | first table {a['first_table_seconds']} s | landed->updated "
-              f"p50 {a['landed_to_updated_p50']} s p95 {a['landed_to_updated_p95']} s")  # fmt: skip
-    return 0 if all(r["pipeline"]["ok"] and r["plain"]["ok"] for r in results) else 1
+        print(f"pipeline, latency {r['latency']}s, workers {r['lifecycle']}: {a['wall_seconds']} "
+              f"s {a['pages_per_second']} pages/s | ratio to the best plain "
+              f"({plain['pages_per_second']} pages/s) {r['ratio']} | CPU ms/page {cpu} (total "
+              f"{a['cpu_ms_per_page_total']}) | first table {a['first_table_seconds']} s | "
+              f"landed->updated p50 {a['landed_to_updated_p50']} s p95 "
+              f"{a['landed_to_updated_p95']} s | exact {a['ok']}")  # fmt: skip
+    return 0 if all(r["pipeline"]["ok"] for r in results) and all(p["ok"] for p in plains) else 1
 
 
 if __name__ == "__main__":
