@@ -92,8 +92,10 @@ def figures(
     history: list[dict[str, Any]],
     latencies: list[float],
 ) -> dict[str, Any]:
-    """Headline figures: wall time, pages/s, time to the first table, table latency."""
-    wall = ended_wall - started_wall
+    """Headline figures: wall time (start to the last table), pages/s, time to the first table,
+    table latency."""
+    ended = iso_seconds(history[-1]["updated_at"]) if history else ended_wall
+    wall = ended - started_wall
     pages = int(summary.get("pages") or 0)
     first = iso_seconds(history[0]["updated_at"]) - started_wall if history else None
     return {
