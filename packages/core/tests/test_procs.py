@@ -13,6 +13,7 @@ import pytest
 from scrapyfleet.core.procs import (
     free_port,
     free_port_block,
+    is_local_address,
     is_loopback,
     pid_alive,
     port_open,
@@ -29,6 +30,15 @@ from scrapyfleet.core.procs import (
 )  # fmt: skip
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [("127.0.0.1", True), ("localhost", True), ("192.0.2.10", False),  # TEST-NET-1: nobody's
+     ("no-such-host.invalid", True)],  # unresolvable: nothing to say about it
+)  # fmt: skip
+def test_is_local_address_binds_to_tell(host: str, local: bool) -> None:
+    assert is_local_address(host) is local
 
 
 def test_free_ports_are_bindable_and_blocks_consecutive() -> None:

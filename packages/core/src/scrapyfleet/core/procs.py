@@ -62,6 +62,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_local_address(host: str) -> bool:
+    """Whether `host` names an address of this machine (one it can bind); a name that does not
+    resolve counts as local (nothing to say about it)."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return True
+    for family, _, _, _, address in infos:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address[0], 0))
+            except OSError:
+                continue
+            return True
+    return False
+
+
 def url_ok(url: str, timeout: float = 1.0, headers: Mapping[str, str] | None = None) -> bool:
     """Whether GET `url` (with `headers`) answers 200."""
     request = urllib.request.Request(url, headers=dict(headers or {}))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import logging
 import os
@@ -26,7 +25,6 @@ from scrapy.utils.project import get_project_settings
 
 from scrapyfleet.core.files import PRIVATE, write_json_atomic
 from scrapyfleet.core.logs import configure_logging, copy_to_file, quiet_loggers
-from scrapyfleet.core.metrics import parse_address
 from scrapyfleet.core.options import EnvDefaults, parse_pairs
 from scrapyfleet.core.targets import (
     TargetConfigError,
@@ -37,6 +35,7 @@ from scrapyfleet.core.targets import (
 from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.collector import interrupt, new_run_dir
 from scrapyfleet.crawler.deploy import deploy
+from scrapyfleet.crawler.reach import check_listen, check_nodes_reach
 from scrapyfleet.crawler.spiders.distr import DistrSpider
 from scrapyfleet.crawler.summary import FAILED_NAME, SUMMARY_NAME
 
@@ -314,22 +313,6 @@ def report(summary: dict[str, Any], run_dir: Path) -> None:
               file=sys.stderr)  # fmt: skip
 
 
-def check_listen(listen: str, advertise_url: str | None) -> None:
-    """ValueError when the batch endpoint would be advertised at an address workers cannot use:
-    a wildcard bind (0.0.0.0, ::) without --advertise-url (0.0.0.0 only reaches this machine)."""
-    host = parse_address(listen).host
-    try:
-        unspecified = ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return
-    if unspecified and not advertise_url:
-        raise ValueError(
-            f"--listen {listen} binds every address, but workers on other hosts cannot reach "
-            f"{host}: give --advertise-url http://THIS_HOST:PORT with a fixed "
-            "--listen port, or --listen on this host's address"
-        )
-
-
 def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
     if not 0 <= args.first_batch_size <= args.batch_size or args.batch_size < 1:
         raise ValueError("want 1 <= --batch-size and 0 <= --first-batch-size <= --batch-size")
@@ -412,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         targets = resolve_targets(args.targets, config)
         settings_for_crawl = crawl_settings(args, config)
+        check_nodes_reach(args.listen, args.advertise_url, [t.url for t in targets])
     except (UnknownTargetError, TargetConfigError, ValueError) as exc:
         print(f"crawl-master: {exc}", file=sys.stderr)
         return 2
