@@ -34,7 +34,7 @@ from scrapyfleet.demo.report import (
     write_chart,
     write_report,
 )
-from scrapyfleet.demo.stack import Plan, start_master, start_stack, wait_for_spark
+from scrapyfleet.demo.stack import Plan, SparkStart, start_master, start_stack
 from scrapyfleet.demo.state import DemoState, extremes, progress_history
 from scrapyfleet.demo.tail import JsonTail
 from scrapyfleet.demo.view import LiveView
@@ -99,8 +99,16 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
-def follow(plan: Plan, sup: Supervisor, state: DemoState, view: LiveView, timeout: float) -> None:
-    """Refresh the view until Spark's table counts every listing; ComponentError if one dies."""
+def follow(
+    plan: Plan,
+    sup: Supervisor,
+    state: DemoState,
+    view: LiveView,
+    timeout: float,
+    spark: SparkStart,
+) -> None:
+    """Refresh the view until Spark's table counts every listing; ComponentError if one dies
+    or Spark does not start."""
     master = next(c for c in sup.children if c.name == "crawl-master")
     others = [c for c in sup.children if c is not master]
     deadline = time.monotonic() + timeout
@@ -113,6 +121,7 @@ def follow(plan: Plan, sup: Supervisor, state: DemoState, view: LiveView, timeou
         if code not in (None, 0):
             sup.check(master)
         sup.check(*others)
+        spark.check()
         if time.monotonic() > deadline:
             raise ComponentError(
                 f"Spark counted {state.listings} of {plan.total} listings after {timeout:.0f} s"
@@ -187,8 +196,7 @@ def run(plan: Plan, timeout: float, keep_running: bool, console: Console) -> int
             view.update("starting")
             stack = start_stack(plan, sup)
             start_master(plan, sup, stack)
-            wait_for_spark(sup, stack)
-            follow(plan, sup, state, view, timeout)
+            follow(plan, sup, state, view, timeout, stack.spark)
         report = summarise(plan, state, catalog, started_wall, console)
         code = 0 if report["ok"] else 1
         if keep_running:

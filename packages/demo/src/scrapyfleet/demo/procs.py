@@ -146,18 +146,11 @@ class Supervisor:
         }
         write_json_atomic(self.run_dir / PIDS_FILE, data, indent=2)
 
-    def wait_ready(
-        self,
-        child: Child,
-        ready: Callable[[], bool],
-        timeout: float,
-        watch: Sequence[Child] = (),
-    ) -> float:
-        """Poll `ready` until true; ComponentError if a child in `watch` (default: any) dies or
-        the deadline passes."""
+    def wait_ready(self, child: Child, ready: Callable[[], bool], timeout: float) -> float:
+        """Poll `ready` until true; ComponentError if any child dies or the deadline passes."""
         deadline = time.monotonic() + timeout
         while not ready():
-            self.check(*watch)
+            self.check()
             if time.monotonic() > deadline:
                 raise ComponentError(
                     f"{child.name} was not ready within {timeout:.0f} s; see {child.log_path}"

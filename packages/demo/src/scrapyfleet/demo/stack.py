@@ -8,13 +8,18 @@ not wait for it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import structlog
 
 from scrapyfleet.core.contracts import SITE_TOTAL, index_pages
 from scrapyfleet.core.procs import free_port, free_port_block, port_open, script, url_ok
 from scrapyfleet.demo.procs import Child, ComponentError, Supervisor
 from scrapyfleet.demo.tail import JsonTail
+
+log = structlog.get_logger("scrapyfleet.demo")
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 120.0  # Spark's JVM on a busy 2-core machine is the slowest
@@ -69,7 +74,7 @@ class Stack:
     site_url: str
     ftp_port: int
     master_metrics: int  # crawl-master's Prometheus port (the console reads it)
-    spark: Child  # may still be starting: see wait_for_spark
+    spark: SparkStart  # the crawl does not wait for it
 
 
 def start_stack(plan: Plan, sup: Supervisor) -> Stack:
@@ -125,15 +130,31 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
     )  # fmt: skip
     monitor_log = JsonTail(plan.monitor_log)
     sup.wait_ready(monitor, lambda: monitor_log.seen("cluster_status"), STARTUP_TIMEOUT)
-    return Stack(site_url, ftp_port, master_metrics, spark)
+    return Stack(site_url, ftp_port, master_metrics, SparkStart(spark))
 
 
-def wait_for_spark(sup: Supervisor, stack: Stack) -> None:
-    """Wait until the Spark job has started its query (ComponentError if one but crawl-master
-    dies, or Spark is late: a small crawl may end first)."""
-    spark_log = JsonTail(stack.spark.log_path)
-    others = [c for c in sup.children if c.name != "crawl-master"]
-    sup.wait_ready(stack.spark, lambda: spark_log.seen("started"), STARTUP_TIMEOUT, others)
+class SparkStart:
+    """The Spark job's start, checked on each tick of the demo's loop while the crawl runs."""
+
+    def __init__(self, spark: Child) -> None:
+        self.spark = spark
+        self.log = JsonTail(spark.log_path)
+        self.ready = False
+
+    def check(self) -> None:
+        """Note when the query has started; ComponentError if it is later than STARTUP_TIMEOUT."""
+        if self.ready:
+            return
+        waited = time.monotonic() - self.spark.started
+        if self.log.seen("started"):
+            self.ready = True
+            log.info("ready", component=self.spark.name, pid=self.spark.pid,
+                     seconds=round(waited, 2))  # fmt: skip
+        elif waited > STARTUP_TIMEOUT:
+            raise ComponentError(
+                f"{self.spark.name} was not ready within {STARTUP_TIMEOUT:.0f} s; "
+                f"see {self.spark.log_path}"
+            )
 
 
 def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
