@@ -1,11 +1,15 @@
-"""Fixtures shared by every package's tests: free loopback ports and polling with a deadline."""
+"""Fixtures shared by every package's tests: free loopback ports, polling with a deadline, the
+events of JSON log lines and rows of a crawl-master ledger."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -61,3 +65,36 @@ def wait_for_fixture() -> Callable[..., object]:
 @pytest.fixture(name="await_for")
 def await_for_fixture() -> Callable[..., Awaitable[object]]:
     return await_for
+
+
+def json_events(text: str, name: str) -> list[dict[str, Any]]:
+    """The structlog events called `name` among JSON log lines."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{") and f'"{name}"' in line:
+            event = json.loads(line)
+            if event.get("event") == name:
+                found.append(event)
+    return found
+
+
+def ledger_rows(run_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on crawl-master's ledger in `run_dir` ([] until the ledger exists)."""
+    path = run_dir / "ledger.sqlite"
+    if not path.exists():
+        return []
+    try:
+        with sqlite3.connect(path, timeout=5) as db:
+            return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+@pytest.fixture(name="events")
+def events_fixture() -> Callable[[str, str], list[dict[str, Any]]]:
+    return json_events
+
+
+@pytest.fixture(name="ledger_rows")
+def ledger_rows_fixture() -> Callable[[Path, str], list[tuple[Any, ...]]]:
+    return ledger_rows

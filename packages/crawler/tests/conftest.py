@@ -183,22 +183,6 @@ def _run_master(
     )  # fmt: skip
 
 
-def _events(output: str, name: str) -> list[dict[str, Any]]:
-    """The structlog events called `name` among JSON log lines."""
-    found = []
-    for line in output.splitlines():
-        if line.startswith("{") and f'"{name}"' in line:
-            event = json.loads(line)
-            if event.get("event") == name:
-                found.append(event)
-    return found
-
-
 @pytest.fixture
 def run_master() -> Callable[..., subprocess.CompletedProcess[str]]:
     return _run_master
-
-
-@pytest.fixture
-def events() -> Callable[[str, str], list[dict[str, Any]]]:
-    return _events

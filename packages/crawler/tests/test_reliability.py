@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,17 +27,6 @@ def master_process(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         )  # fmt: skip
 
 
-def ledger_rows(run_dir: Path, sql: str) -> list[tuple[Any, ...]]:
-    path = run_dir / "ledger.sqlite"
-    if not path.exists():
-        return []
-    try:
-        with sqlite3.connect(path, timeout=5) as db:
-            return db.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # not created yet
-        return []
-
-
 def finish(process: subprocess.Popen[bytes], timeout: float = 300) -> int:
     try:
         return process.wait(timeout=timeout)
@@ -58,7 +46,12 @@ def base_args(cluster, site, sink, run_dir: Path, batch: int = 300) -> list[str]
 
 
 def test_node_killed_mid_run_its_batches_move(
-    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+    tmp_path: Path,
+    site_factory,
+    sink,
+    cluster_factory,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
 ) -> None:
     site = site_factory(total=6000, latency=0.02)
     cluster = cluster_factory([2, 2, 2])
@@ -86,7 +79,7 @@ def test_node_killed_mid_run_its_batches_move(
 
 
 def test_node_down_from_the_start_is_skipped(
-    tmp_path: Path, site_factory, sink, cluster_factory, free_port
+    tmp_path: Path, site_factory, sink, cluster_factory, free_port, ledger_rows: Callable[..., Any]
 ) -> None:
     site = site_factory(total=900)
     cluster = cluster_factory([2, 2])
@@ -127,7 +120,12 @@ def test_all_nodes_down_exits_1_within_the_node_timeout(
 
 
 def test_sink_stopped_mid_run_batches_retried_after_it_returns(
-    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+    tmp_path: Path,
+    site_factory,
+    sink,
+    cluster_factory,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
 ) -> None:
     site = site_factory(total=1800, latency=0.01)
     cluster = cluster_factory([1, 1])
@@ -166,7 +164,12 @@ def test_sink_never_back_exits_1_naming_the_batches(
 
 
 def test_master_killed_then_resumed(
-    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+    tmp_path: Path,
+    site_factory,
+    sink,
+    cluster_factory,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
 ) -> None:
     site = site_factory(total=3000, latency=0.01)
     cluster = cluster_factory([1, 1])
@@ -189,7 +192,12 @@ def test_master_killed_then_resumed(
 
 
 def test_node_restarted_mid_run_lost_jobs_rerun(
-    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+    tmp_path: Path,
+    site_factory,
+    sink,
+    cluster_factory,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
 ) -> None:
     site = site_factory(total=1800, latency=0.02)
     cluster = cluster_factory([2])
@@ -211,7 +219,12 @@ def test_node_restarted_mid_run_lost_jobs_rerun(
 
 
 def test_sigterm_interrupts_cleanly_and_the_run_resumes(
-    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+    tmp_path: Path,
+    site_factory,
+    sink,
+    cluster_factory,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
 ) -> None:
     site = site_factory(total=900, latency=0.05)
     cluster = cluster_factory([1])
@@ -242,7 +255,12 @@ def job_process(job: str) -> psutil.Process | None:
 
 
 def test_job_killed_holding_a_lease_its_batch_goes_elsewhere(
-    tmp_path: Path, site_factory, sink, cluster_factory, wait_for: Callable[..., Any]
+    tmp_path: Path,
+    site_factory,
+    sink,
+    cluster_factory,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
 ) -> None:
     site = site_factory(total=2400, latency=0.1)
     cluster = cluster_factory([1, 1])

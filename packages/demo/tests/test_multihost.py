@@ -17,7 +17,6 @@ import ftplib
 import json
 import os
 import secrets
-import sqlite3
 import subprocess
 import sys
 import time
@@ -165,28 +164,6 @@ def anonymous_refused(host: str, port: int) -> bool:
     return False
 
 
-def events(text: str, name: str) -> list[dict[str, Any]]:
-    """The structlog events called `name` among JSON log lines."""
-    found = []
-    for line in text.splitlines():
-        if line.startswith("{") and f'"{name}"' in line:
-            event = json.loads(line)
-            if event.get("event") == name:
-                found.append(event)
-    return found
-
-
-def ledger_rows(run_dir: Path, sql: str) -> list[tuple[Any, ...]]:
-    path = run_dir / "ledger.sqlite"
-    if not path.exists():
-        return []
-    try:
-        with sqlite3.connect(path, timeout=5) as db:
-            return db.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # not created yet
-        return []
-
-
 def assert_ingest_answers_by_address(fleet: Fleet) -> None:
     """A client on another host is told the ingest's own address for data connections (not
     127.0.0.1, not 0.0.0.0, whatever ftpsink binds), and uploads need the account."""
@@ -196,7 +173,9 @@ def assert_ingest_answers_by_address(fleet: Fleet) -> None:
     assert lan.call("site", anonymous_refused, ingest, SINK_PORT)
 
 
-def test_crawl_across_five_hosts_recovers_the_ground_truth(fleet: Fleet) -> None:
+def test_crawl_across_five_hosts_recovers_the_ground_truth(
+    fleet: Fleet, events: Callable[..., Any]
+) -> None:
     lan = fleet.lan
     assert_ingest_answers_by_address(fleet)
 
@@ -249,7 +228,10 @@ def test_crawl_across_five_hosts_recovers_the_ground_truth(fleet: Fleet) -> None
 
 @pytest.mark.parametrize("fleet", ["wildcard"], indirect=True)
 def test_a_node_host_dies_mid_crawl_nothing_is_lost(
-    fleet: Fleet, wait_for: Callable[..., Any]
+    fleet: Fleet,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
+    events: Callable[..., Any],
 ) -> None:
     lan, site = fleet.lan, fleet.address("site")
     run_dir = fleet.tmp / "run"

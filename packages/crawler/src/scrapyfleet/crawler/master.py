@@ -316,7 +316,6 @@ def report(summary: dict[str, Any], run_dir: Path) -> None:
 def crawl_settings(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
     if not 0 <= args.first_batch_size <= args.batch_size or args.batch_size < 1:
         raise ValueError("want 1 <= --batch-size and 0 <= --first-batch-size <= --batch-size")
-    check_listen(args.listen, args.advertise_url)
     extra = parse_pairs(args.setting)
     bar = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
     return {
@@ -395,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         targets = resolve_targets(args.targets, config)
         settings_for_crawl = crawl_settings(args, config)
+        check_listen(args.listen, args.advertise_url)
         check_nodes_reach(args.listen, args.advertise_url, [t.url for t in targets])
     except (UnknownTargetError, TargetConfigError, ValueError) as exc:
         print(f"crawl-master: {exc}", file=sys.stderr)
