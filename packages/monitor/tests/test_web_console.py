@@ -223,9 +223,10 @@ def test_crawl_panel_and_crawl_finished_alerted_once(
     url = started(monitor, wait_for, "web_console")
 
     def panel() -> dict[str, Any]:
-        return dict(json.loads(get(url + "snapshot.json")[2])["crawl"])
+        status, _, body = get(url + "snapshot.json")  # 503 until the first poll
+        return dict(json.loads(body)["crawl"]) if status == 200 else {}
 
-    first = wait_for(lambda: (p := panel())["state"] == "ok" and p, 30, what="crawl panel")
+    first = wait_for(lambda: (p := panel()).get("state") == "ok" and p, 30, what="crawl panel")
     assert first["urls"]["landed"] == 100 and first["batches"]["running"] == 3
     assert first["pages"] == 110 and first["outcome"] is None and first["nodes"]["usable"] == 3
     crawl.progress(landed=400, pending=600, pages=450)
