@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.batchserver import BatchEndpoint, make_app
-from scrapyfleet.crawler.credentials import attempt_credential, new_secret
-from scrapyfleet.crawler.leases import Leases
-from scrapyfleet.crawler.ledger import Ledger
-from scrapyfleet.crawler.nodepool import NodePool
+from scrapyfleet.crawler.contract import WorkerReport
+from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.batchserver import BatchEndpoint, make_app
+from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret
+from scrapyfleet.crawler.master.leases import Leases
+from scrapyfleet.crawler.master.ledger import Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
 from scrapyfleet.crawler.outcomes import status_failure
-from scrapyfleet.crawler.reports import WorkerReport
 
 SECRET = new_secret()
 FEED = "ftp://worker:pw@127.0.0.1:2121/"

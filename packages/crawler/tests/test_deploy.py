@@ -8,7 +8,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from scrapyfleet.crawler.deploy import build_egg
+from scrapyfleet.crawler.master.deploy import build_egg
 
 
 def test_egg_layout() -> None:

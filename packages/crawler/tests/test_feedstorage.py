@@ -8,14 +8,9 @@ from typing import IO, Any, ClassVar
 import pytest
 from scrapy.utils.test import get_crawler
 
-from scrapyfleet.crawler.credentials import attempt_credential, new_secret, verify
-from scrapyfleet.crawler.feedstorage import (
-    FleetFeedStorage,
-    mask,
-    set_destination,
-    split_feed_uri,
-    stored_feeds,
-)
+from scrapyfleet.crawler.contract import mask, split_feed_uri
+from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret, verify
+from scrapyfleet.crawler.worker.feedstorage import FleetFeedStorage, set_destination, stored_feeds
 
 
 def test_split_and_mask() -> None:

@@ -16,8 +16,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.spiders import CrawlSpider
 
 from scrapyfleet.core.logs import route_structlog_to_stdlib
-from scrapyfleet.crawler.collector import MasterSide
-from scrapyfleet.crawler.worker import WorkerSide
+from scrapyfleet.crawler.master.collector import MasterSide
+from scrapyfleet.crawler.worker.side import WorkerSide
 
 
 class DistributedMiddleware:

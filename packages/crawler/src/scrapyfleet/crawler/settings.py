@@ -29,7 +29,7 @@ RETRY_TIMES = 3
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_STORAGES = {
     # Workers' feeds: the destination comes from the master with the batch (feedstorage.py).
-    "fleet": "scrapyfleet.crawler.feedstorage.FleetFeedStorage",
+    "fleet": "scrapyfleet.crawler.worker.feedstorage.FleetFeedStorage",
     # Explicit FTPS that trusts FEED_STORAGE_FTPS_CA_FILE (Scrapy's own trusts system CAs only).
     "ftps": "scrapyfleet.crawler.ftps.FTPSFeedStorage",
 }

@@ -22,7 +22,7 @@ from scrapyfleet.core.scrapyd import ScrapydClient, ScrapydError
 from scrapyfleet.core.targets import Target
 from scrapyfleet.crawler import settings
 
-log = structlog.get_logger("scrapyfleet.crawler.deploy")
+log = structlog.get_logger("scrapyfleet.crawler.master.deploy")
 
 SETTINGS_MODULE = settings.__name__
 DEPLOY_TIMEOUT = 120.0  # addversion runs `scrapy list` on the node before it answers

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from scrapy.crawler import Crawler
 
-from scrapyfleet.crawler.feedstorage import stored_feeds
-from scrapyfleet.crawler.reports import FeedFile, WorkerReport
-from scrapyfleet.crawler.tracker import UrlTracker
+from scrapyfleet.crawler.contract import FeedFile, WorkerReport
+from scrapyfleet.crawler.worker.feedstorage import stored_feeds
+from scrapyfleet.crawler.worker.tracker import UrlTracker
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scrapyfleet.core.targets import Target
-from scrapyfleet.crawler.placement import Placement
+from scrapyfleet.crawler.master.placement import Placement
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.spiders import CrawlSpider
 
-from scrapyfleet.crawler.batchfeeds import close_feeds, open_feeds
-from scrapyfleet.crawler.batchreport import Lease, build_report, counters
-from scrapyfleet.crawler.feedstorage import set_destination
-from scrapyfleet.crawler.leaseclient import CALL_ERRORS, next_lease, renew
-from scrapyfleet.crawler.masterclient import MasterClient
-from scrapyfleet.crawler.tracker import UrlTracker
+from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
+from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
+from scrapyfleet.crawler.worker.feedstorage import set_destination
+from scrapyfleet.crawler.worker.leaseclient import CALL_ERRORS, next_lease, renew
+from scrapyfleet.crawler.worker.masterclient import MasterClient
+from scrapyfleet.crawler.worker.tracker import UrlTracker
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 

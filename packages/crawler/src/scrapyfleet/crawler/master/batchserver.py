@@ -17,13 +17,13 @@ import ssl
 import structlog
 from aiohttp import web
 
-from scrapyfleet.crawler.endpoint import ENDPOINT, BatchEndpoint, authorize
-from scrapyfleet.crawler.leaseroutes import next_lease, renew
-from scrapyfleet.crawler.reports import WorkerReport
+from scrapyfleet.crawler.contract import WorkerReport
+from scrapyfleet.crawler.master.endpoint import ENDPOINT, BatchEndpoint, authorize
+from scrapyfleet.crawler.master.leaseroutes import next_lease, renew
 
 __all__ = ["BatchEndpoint", "make_app", "serve"]
 
-log = structlog.get_logger("scrapyfleet.crawler.batchserver")
+log = structlog.get_logger("scrapyfleet.crawler.master.batchserver")
 
 REPORT_MAX_BYTES = 16 * 1024**2  # a report names every URL of its batch that did not land
 

@@ -21,7 +21,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet.defer import Deferred
 
-SCHEME = "fleet"
+from scrapyfleet.crawler.contract import SCHEME
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,23 +44,6 @@ def set_destination(crawler: Crawler, destination: str) -> None:
 def stored_feeds(crawler: Crawler) -> list[StoredFeed]:
     """The feeds this crawler has handed over so far."""
     return list(_stored.get(crawler, []))
-
-
-def split_feed_uri(uri: str) -> tuple[str, str]:
-    """`ftp://u:p@host/dir/%(batch)s.jl` -> (`ftp://u:p@host/dir/`, `%(batch)s.jl`)."""
-    head, sep, name = uri.rpartition("/")
-    if not sep or not name or not urlsplit(uri).scheme:
-        raise ValueError(f"feed URI must be SCHEME://.../NAME, got {mask(uri)!r}")
-    return head + "/", name
-
-
-def mask(uri: str) -> str:
-    """`uri` with its password replaced by `***`, for logs and summaries."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 class FleetFeedStorage:

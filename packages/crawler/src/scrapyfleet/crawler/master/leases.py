@@ -20,11 +20,11 @@ from typing import Any
 
 import structlog
 
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.credentials import attempt_credential
-from scrapyfleet.crawler.ledger import Batch, Ledger
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.credentials import attempt_credential
+from scrapyfleet.crawler.master.ledger import Batch, Ledger
 
-log = structlog.get_logger("scrapyfleet.crawler.leases")
+log = structlog.get_logger("scrapyfleet.crawler.master.leases")
 
 LEASE_WAIT = 10.0  # seconds a `next` request waits for work before it answers `wait`
 

@@ -8,8 +8,8 @@ import asyncio
 import aiohttp
 import structlog
 
-from scrapyfleet.crawler.batchreport import Lease
-from scrapyfleet.crawler.masterclient import MasterClient
+from scrapyfleet.crawler.worker.batchreport import Lease
+from scrapyfleet.crawler.worker.masterclient import MasterClient
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 

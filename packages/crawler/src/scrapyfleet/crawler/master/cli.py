@@ -33,11 +33,11 @@ from scrapyfleet.core.targets import (
     resolve_targets,
 )
 from scrapyfleet.crawler import settings as defaults
-from scrapyfleet.crawler.collector import interrupt, new_run_dir
-from scrapyfleet.crawler.deploy import deploy
-from scrapyfleet.crawler.reach import check_listen, check_nodes_reach
+from scrapyfleet.crawler.master.collector import interrupt, new_run_dir
+from scrapyfleet.crawler.master.deploy import deploy
+from scrapyfleet.crawler.master.reach import check_listen, check_nodes_reach
+from scrapyfleet.crawler.master.summary import FAILED_NAME, SUMMARY_NAME
 from scrapyfleet.crawler.spiders.distr import DistrSpider
-from scrapyfleet.crawler.summary import FAILED_NAME, SUMMARY_NAME
 
 log = structlog.get_logger("scrapyfleet.crawler.master")
 

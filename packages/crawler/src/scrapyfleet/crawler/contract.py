@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapyfleet.crawler.outcomes import UrlFailure
 
+SCHEME = "fleet"  # the workers' feed storage: `fleet:<name template>` (worker/feedstorage.py)
 COUNTS = ("attempt", "items", "pages")
 
 
@@ -86,3 +88,20 @@ class WorkerReport:
             feed=None if feed is None else FeedFile.from_json(feed),
             failures=[UrlFailure.from_json(f) for f in failures],
         )
+
+
+def split_feed_uri(uri: str) -> tuple[str, str]:
+    """`ftp://u:p@host/dir/%(batch)s.jl` -> (`ftp://u:p@host/dir/`, `%(batch)s.jl`)."""
+    head, sep, name = uri.rpartition("/")
+    if not sep or not name or not urlsplit(uri).scheme:
+        raise ValueError(f"feed URI must be SCHEME://.../NAME, got {mask(uri)!r}")
+    return head + "/", name
+
+
+def mask(uri: str) -> str:
+    """`uri` with its password replaced by `***`, for logs and summaries."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

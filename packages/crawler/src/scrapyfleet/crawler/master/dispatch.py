@@ -16,15 +16,15 @@ from collections.abc import Callable
 
 import structlog
 
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.fleetconfig import FleetConfig, Outcome
-from scrapyfleet.crawler.leases import Leases
-from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
-from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.scheduling import JobSettings, Scheduler
+from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
+from scrapyfleet.crawler.master.leases import Leases
+from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.master.scheduling import JobSettings, Scheduler
 
-log = structlog.get_logger("scrapyfleet.crawler.dispatch")
+log = structlog.get_logger("scrapyfleet.crawler.master.dispatch")
 
 
 class Dispatcher:

@@ -25,15 +25,15 @@ from scrapy.settings import BaseSettings
 from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
 from scrapyfleet.core.targets import find_config, resolve_targets
 from scrapyfleet.crawler import settings as defaults
-from scrapyfleet.crawler.fleet import Fleet
-from scrapyfleet.crawler.fleetconfig import FleetConfig
-from scrapyfleet.crawler.indexkeeper import IndexKeeper
-from scrapyfleet.crawler.ledger import Ledger
-from scrapyfleet.crawler.progress import ProgressReporter
-from scrapyfleet.crawler.prometheus import CrawlMetrics
-from scrapyfleet.crawler.summary import write_summary
+from scrapyfleet.crawler.master.fleet import Fleet
+from scrapyfleet.crawler.master.fleetconfig import FleetConfig
+from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
+from scrapyfleet.crawler.master.ledger import Ledger
+from scrapyfleet.crawler.master.progress import ProgressReporter
+from scrapyfleet.crawler.master.prometheus import CrawlMetrics
+from scrapyfleet.crawler.master.summary import write_summary
 
-log = structlog.get_logger("scrapyfleet.crawler.collector")
+log = structlog.get_logger("scrapyfleet.crawler.master.collector")
 
 # Sent by crawl-master on SIGINT/SIGTERM: close the master spider (or stop waiting for the
 # workers) and write the summary, so the run can be resumed.

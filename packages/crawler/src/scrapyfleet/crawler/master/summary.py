@@ -13,9 +13,9 @@ from scrapyfleet.core.files import PRIVATE, write_json_atomic, write_text_atomic
 from scrapyfleet.crawler.outcomes import OUTCOMES, SETTLED_OK
 
 if TYPE_CHECKING:
-    from scrapyfleet.crawler.fleet import Fleet
+    from scrapyfleet.crawler.master.fleet import Fleet
 
-log = structlog.get_logger("scrapyfleet.crawler.summary")
+log = structlog.get_logger("scrapyfleet.crawler.master.summary")
 
 SUMMARY_NAME = "summary.json"
 FAILED_NAME = "failed.jl"  # every URL that did not land: url, outcome, reason, attempts, node
