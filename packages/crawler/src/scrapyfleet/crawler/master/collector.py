@@ -1,9 +1,9 @@
-"""Master side of the distributed middleware: divert the target rule's requests into batches.
+"""Master side of the distributed middleware: divert the target's requests into batches.
 
-Requests of the target rule are de-duplicated by request fingerprint (also across `--resume`,
-from the ledger) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that the `Fleet`
-dispatches. Everything else (the index crawl) passes through, with failed pages tried again
-(`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
+Requests of the target (`diversion.py`) are de-duplicated by request fingerprint (also across
+`--resume`, from the ledger) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that
+the `Fleet` dispatches. Everything else (the index crawl) passes through, with failed pages tried
+again (`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
 master waits for every batch and URL to be settled and writes the run summary. `--resume` of a run
 whose index crawl had finished crawls only its failed index pages and retries its failed URLs.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +25,8 @@ from scrapy.settings import BaseSettings
 
 from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
 from scrapyfleet.core.targets import find_config, resolve_targets
-from scrapyfleet.crawler import settings as defaults
+from scrapyfleet.crawler.defaults import DEFAULTS, add_storages
+from scrapyfleet.crawler.diversion import Diversion, route
 from scrapyfleet.crawler.master.fleet import Fleet
 from scrapyfleet.crawler.master.fleetconfig import FleetConfig
 from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
@@ -40,6 +42,7 @@ log = structlog.get_logger("scrapyfleet.crawler.master.collector")
 interrupt = object()
 
 INDEX_DONE = "index_done"  # ledger meta: the master's index crawl ran to its end
+ROUTE = "route"  # ledger meta: how workers parse the diverted requests (`diversion.route`)
 
 
 def new_run_dir() -> Path:
@@ -48,10 +51,10 @@ def new_run_dir() -> Path:
 
 
 def distributed_settings(settings: BaseSettings) -> BaseSettings:
-    """`settings` over this project's settings module: a CrawlSpider of another project, whose
-    settings do not build on ours, still gets every `DISTRIBUTED_*` default."""
+    """`settings` over every `DISTRIBUTED_*` default: a project that enabled the middleware
+    alone, without the add-on, gets them too."""
     layered = BaseSettings()
-    layered.setmodule(defaults, priority="default")
+    layered.setdict(DEFAULTS, priority="default")
     layered.update(settings)
     return layered
 
@@ -69,6 +72,8 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         **s.getdict("DISTRIBUTED_WORKER_SETTINGS"),
     }
+    if "fleet" not in s.getdict("FEED_STORAGES"):  # the middleware alone, without the add-on
+        worker_settings["FEED_STORAGES"] = json.dumps(add_storages(s))
     assert crawler.spider is not None, "the middleware is built for a running spider"
     return FleetConfig(
         targets=resolve_targets(s.getlist("DISTRIBUTED_TARGET_HOSTS"), config),
@@ -99,10 +104,13 @@ class MasterSide:
     """The middleware instance on the master."""
 
     def __init__(
-        self, crawler: Crawler, rule: int, fleet: Fleet, batch_size: int, first_size: int
+        self, crawler: Crawler, diversion: Diversion, fleet: Fleet, batch_size: int, first_size: int
     ) -> None:
         self.crawler = crawler
-        self.rule = rule
+        self.diversion = diversion
+        self.diverted = diversion.matcher()
+        self.route = fleet.ledger.get_meta(ROUTE)
+        self.other_routes: set[str] = set()
         self.fleet = fleet
         self.batch_size = batch_size
         # Batches start at `first_size` and double up to `batch_size`: the first items land
@@ -124,7 +132,7 @@ class MasterSide:
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, rule: int) -> Self:
+    def from_crawler(cls, crawler: Crawler, diversion: Diversion) -> Self:
         config = fleet_config(crawler)
         ledger = Ledger(config.run_dir / "ledger.sqlite")
         s = distributed_settings(crawler.settings)
@@ -136,7 +144,7 @@ class MasterSide:
         mode = s.get("DISTRIBUTED_PROGRESS")
         if mode != "off":
             fleet.on_tick.append(ProgressReporter(rich_bar=mode == "bar"))
-        side = cls(crawler, rule, fleet, batch_size, first_size)
+        side = cls(crawler, diversion, fleet, batch_size, first_size)
         if s.get("DISTRIBUTED_METRICS"):
             side.serve_metrics(parse_address(s.get("DISTRIBUTED_METRICS")),
                                s.getfloat("DISTRIBUTED_METRICS_LINGER"))  # fmt: skip
@@ -181,13 +189,30 @@ class MasterSide:
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
+        spider = self.crawler.spider
+        assert spider is not None
         async for output in result:
-            if isinstance(output, Request) and output.meta.get("rule") == self.rule:
-                self._collect(output)
-            elif isinstance(output, Request):
-                yield self.keeper.wrap(output)
-            else:
+            if not isinstance(output, Request):
                 yield output
+            elif self.diverted(output, spider) and self._routed(route(output, spider), output.url):
+                self._collect(output)
+            else:
+                yield self.keeper.wrap(output)
+
+    def _routed(self, taken: str, url: str) -> bool:
+        """Whether a diverted request takes the run's route (the first one's): workers parse
+        every batch URL one way; a request of another route is crawled here."""
+        if self.route is None:
+            self.route = taken
+            self.fleet.ledger.set_meta(ROUTE, taken)
+            log.info("diverting", target=self.diversion.setting, route=taken)
+        if taken == self.route:
+            return True
+        if taken not in self.other_routes:
+            self.other_routes.add(taken)
+            why = "the target matched a request parsed another way: crawled here"
+            log.warning("not_diverted", url=url, route=taken, run_route=self.route, why=why)
+        return False
 
     def _collect(self, request: Request) -> None:
         fingerprint = self._fingerprint(request)

@@ -107,6 +107,8 @@ class Fleet:
             "FEEDS": json.dumps({f"{SCHEME}:{self._feed_name}": {"format": "jsonlines"}}),
             "DISTRIBUTED_MASTER_CA_FILE": self.config.master_ca_file,
             "DISTRIBUTED_KEEP_WORKERS": str(self.config.keep_workers),
+            # How the diverted requests are parsed (set with the first one, before any batch).
+            "DISTRIBUTED_ROUTE": self.ledger.get_meta("route") or "",
             **self.config.worker_settings,
         }
 

@@ -46,8 +46,10 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
         "missing_listings_at_least": len(failed_pages) * LISTINGS_PER_PAGE,
     }
     all_accounted = not any(urls[o] for o in OUTCOMES if o not in SETTLED_OK)
+    nothing_diverted = reason == "finished" and not batches  # the target matched nothing
     ok = (
         reason == "finished"
+        and not nothing_diverted
         and not failed
         and not unsettled
         and fleet.outcome.fatal is None
@@ -58,6 +60,7 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
         "ok": ok,
         "reason": reason,
         "fatal": fleet.outcome.fatal,
+        "nothing_diverted": nothing_diverted,
         "run_id": fleet.run_id,
         "wall_seconds": round(wall, 3),
         "batches": len(batches),

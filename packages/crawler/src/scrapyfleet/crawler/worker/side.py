@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
 import structlog
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.spiders import CrawlSpider
 
 from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
@@ -29,20 +29,35 @@ from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
 from scrapyfleet.crawler.worker.feedstorage import set_destination
 from scrapyfleet.crawler.worker.leaseclient import CALL_ERRORS, next_lease, renew
 from scrapyfleet.crawler.worker.masterclient import MasterClient
-from scrapyfleet.crawler.worker.tracker import UrlTracker
+from scrapyfleet.crawler.worker.tracker import Errback, UrlTracker
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
 FEED_CLOSE_TIMEOUT = 300.0
 
 
+def parse_route(
+    spider: Spider, route: str
+) -> tuple[Callable[..., Any], Errback | None, dict[str, Any]]:
+    """The callback, errback and meta of a batch URL's request, from the master's
+    `DISTRIBUTED_ROUTE` (`rule:N`: as CrawlSpider routes rule N; `callback:NAME`: that method)."""
+    kind, _, value = route.partition(":")
+    if kind == "rule" and isinstance(spider, CrawlSpider):
+        return spider._callback, spider._errback, {"rule": int(value)}
+    method = getattr(spider, value, None) if kind == "callback" else None
+    if not callable(method):
+        raise NotConfigured(f"DISTRIBUTED_ROUTE {route!r} does not fit spider {spider.name!r}")
+    return method, None, {}
+
+
 class WorkerSide:
     """Fetches the first batch in `process_start`; turns over batches whenever the spider idles."""
 
     def __init__(
-        self, crawler: Crawler, spider: CrawlSpider, rule: int, master: str, token: str
+        self, crawler: Crawler, spider: Spider, route: str, master: str, token: str
     ) -> None:
-        self.crawler, self.spider, self.rule = crawler, spider, rule
+        self.crawler, self.spider = crawler, spider
+        self.callback, self.errback, self.meta = parse_route(spider, route)
         self.job: str = getattr(spider, "_job", "") or ""
         self.node: str = getattr(spider, "node", "") or ""
         attempt = int(getattr(spider, "attempt", 0) or 0)
@@ -92,10 +107,8 @@ class WorkerSide:
 
     def _requests(self) -> Iterator[Request]:
         for url in self.lease.urls:
-            # The rule's callback, as CrawlSpider routes it; the tracker records final errors.
-            yield self.tracker.request(
-                url, self.spider._callback, self.spider._errback, rule=self.rule
-            )
+            # Parsed as on the master; the tracker records final errors.
+            yield self.tracker.request(url, self.callback, self.errback, **self.meta)
 
     def idle(self, spider: Spider) -> None:
         """The batch is over: report it and take the next one (the spider stays open)."""
