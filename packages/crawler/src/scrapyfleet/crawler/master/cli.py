@@ -34,7 +34,7 @@ from scrapyfleet.core.targets import (
     find_config,
     resolve_targets,
 )
-from scrapyfleet.crawler.master.collector import interrupt, new_run_dir
+from scrapyfleet.crawler.master.collector import distributed_settings, interrupt, new_run_dir
 from scrapyfleet.crawler.master.deploy import deploy
 from scrapyfleet.crawler.master.options import (
     given_settings,
@@ -127,9 +127,7 @@ def plan_run(args: argparse.Namespace, project: Project, process: AsyncCrawlerPr
     settings = process.settings
     loader = process.spider_loader
     spidercls = loader.load(spider_name(args.spider, loader.list(), project))
-    settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
-    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # structlog owns the logs
-    effective = effective_settings(spidercls, settings)
+    effective = distributed_settings(effective_settings(spidercls, settings))
     check_spider(spidercls, effective)
     first, size = (
         effective.getint("DISTRIBUTED_FIRST_BATCH_SIZE"),
@@ -174,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     project = load_project()
     try:
         project.settings.setdict(given_settings(args), priority="cmdline")
+        # structlog owns this process's logging; Scrapy's own loggers only warn.
+        project.settings.setdict({"LOG_LEVEL": "WARNING", "LOG_INSTALL_ROOT_HANDLER": False},
+                                 priority="cmdline")  # fmt: skip
         process = AsyncCrawlerProcess(project.settings)
         quiet_loggers(level=logging.getLogger().level)  # Scrapy's dictConfig set them to DEBUG
         plan = plan_run(args, project, process)

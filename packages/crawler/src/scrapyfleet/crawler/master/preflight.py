@@ -25,6 +25,7 @@ from scrapyfleet.crawler.diversion import Diversion, DiversionError
 from scrapyfleet.crawler.middleware import DistributedMiddleware
 
 CHECK_TIMEOUT = 10.0  # seconds per node or FTP call
+LIST_TIMEOUT = 120.0  # listspiders.json runs `scrapy list` on the node before it answers
 
 
 class Refusal(ValueError):
@@ -96,7 +97,9 @@ def check_feed(uri: str, ca_file: str | None) -> None:
 async def _node_problem(client: ScrapydClient, project: str, spider: str) -> tuple[bool, str]:
     """(reachable, what is missing there: "" when nothing)."""
     try:
-        projects = await client.listprojects()
+        projects = await asyncio.wait_for(client.listprojects(), CHECK_TIMEOUT)
+    except TimeoutError:
+        return False, f"no answer within {CHECK_TIMEOUT:g}s"
     except ScrapydError as exc:
         return False, exc.reason
     if project not in projects:
@@ -120,7 +123,7 @@ async def check_nodes(targets: list[Target], project: str, spider: str) -> list[
     """Refusal when no node answers, or one that answers lacks the project or the spider; the
     unreachable nodes otherwise (the dispatcher copes with them)."""
     async with aiohttp.ClientSession() as session:
-        clients = [ScrapydClient(t, session, timeout=CHECK_TIMEOUT) for t in targets]
+        clients = [ScrapydClient(t, session, timeout=LIST_TIMEOUT) for t in targets]
         answers = await asyncio.gather(*(_node_problem(c, project, spider) for c in clients))
     missing = [
         f"node {t.name} {why}" for t, (up, why) in zip(targets, answers, strict=True) if up and why
