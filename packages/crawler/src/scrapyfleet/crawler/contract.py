@@ -17,6 +17,41 @@ COUNTS = ("attempt", "items", "pages")
 
 
 @dataclass(frozen=True, slots=True)
+class BatchGrant:
+    """What a job gets for one attempt of a batch: the answer of `GET /batches/{id}`, and the
+    `lease` of `POST /batches/{id}/next` (which carries the new attempt's credential)."""
+
+    batch: str
+    attempt: int
+    urls: list[str]
+    feed: str  # the feed destination (with its password): never on a command line
+    lease_timeout: float | None = None  # None: the job takes one batch, no renewals
+    credential: str | None = None  # only in a lease
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, obj: object) -> BatchGrant:
+        """Validate a decoded JSON answer; ValueError says what is wrong."""
+        if not isinstance(obj, dict):
+            raise ValueError("a batch must be a JSON object")
+        batch, attempt, urls, feed = (obj.get(k) for k in ("batch", "attempt", "urls", "feed"))
+        if not isinstance(batch, str) or not isinstance(feed, str):
+            raise ValueError("a batch needs its id and feed destination")
+        if not isinstance(attempt, int) or isinstance(attempt, bool):
+            raise ValueError("a batch's attempt must be an integer")
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ValueError("a batch's urls must be a list of strings")
+        timeout, credential = obj.get("lease_timeout"), obj.get("credential")
+        if timeout is not None and not isinstance(timeout, int | float):
+            raise ValueError("lease_timeout must be a number")
+        if credential is not None and not isinstance(credential, str):
+            raise ValueError("credential must be a string")
+        return cls(batch, attempt, urls, feed, timeout, credential)
+
+
+@dataclass(frozen=True, slots=True)
 class FeedFile:
     """The feed file an attempt uploaded: its name, size and item lines."""
 

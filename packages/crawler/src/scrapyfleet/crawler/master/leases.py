@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from scrapyfleet.crawler.contract import BatchGrant
 from scrapyfleet.crawler.master.attempts import Attempts
 from scrapyfleet.crawler.master.credentials import attempt_credential
 from scrapyfleet.crawler.master.ledger import Batch, Ledger
@@ -95,7 +96,7 @@ class Leases:
         while True:
             batch = self.grant(job, node)
             if batch is not None:
-                return {"lease": self.describe(batch, secret, feed)}
+                return {"lease": self.describe(batch, secret, feed).to_json()}
             if self._finished():
                 return {"done": "no more batches"}
             left = deadline - time.monotonic()
@@ -105,13 +106,13 @@ class Leases:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), left)
 
-    def describe(self, batch: Batch, secret: str, feed: str) -> dict[str, Any]:
+    def describe(self, batch: Batch, secret: str, feed: str) -> BatchGrant:
         """What a job needs to crawl its lease of `batch`."""
-        return {
-            "batch": batch.id,
-            "attempt": batch.attempts,
-            "credential": attempt_credential(secret, batch.id, batch.attempts),
-            "urls": self.ledger.payload(batch.id),
-            "feed": feed,
-            "lease_timeout": self.lease_timeout,
-        }
+        return BatchGrant(
+            batch.id,
+            batch.attempts,
+            self.ledger.payload(batch.id),
+            feed,
+            self.lease_timeout,
+            attempt_credential(secret, batch.id, batch.attempts),
+        )

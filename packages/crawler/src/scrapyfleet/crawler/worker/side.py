@@ -24,6 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.spiders import CrawlSpider
 
+from scrapyfleet.crawler.contract import BatchGrant
 from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
 from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
 from scrapyfleet.crawler.worker.feedstorage import set_destination
@@ -81,11 +82,11 @@ class WorkerSide:
         """The first batch replaces the spider's own start requests."""
         lease = self.lease
         try:
-            payload = await self.client.call("GET", lease.batch, "", lease.credential,
-                                             params={"job": self.job, **lease.params})  # fmt: skip
-            lease.urls = [u for u in payload["urls"] if isinstance(u, str)]
-            lease.timeout = payload.get("lease_timeout")
-            set_destination(self.crawler, str(payload["feed"]))
+            answer = await self.client.call("GET", lease.batch, "", lease.credential,
+                                            params={"job": self.job, **lease.params})  # fmt: skip
+            grant = BatchGrant.from_json(answer)
+            lease.urls, lease.timeout = grant.urls, grant.lease_timeout
+            set_destination(self.crawler, grant.feed)
         except CALL_ERRORS as exc:
             self.fetch_error = str(exc) or type(exc).__name__
             log.error("batch_unavailable", batch=lease.batch, reason=self.fetch_error)
