@@ -165,9 +165,16 @@ def leased(tmp_path: Path) -> Ledger:
 @pytest.fixture
 async def lease_client(aiohttp_client, leased: Ledger):
     attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 3, {}, lambda: None)
-    leases = Leases(leased, attempts, 60.0, lambda: False, lambda node: False)
+    leases = Leases(leased, attempts, 60.0, NoMore(), NodePool([], 1, 30.0, {}))
     endpoint = BatchEndpoint(leased, SECRET, FEED, leased.running, attempts.reported, leases)
     return await aiohttp_client(make_app(endpoint))
+
+
+class NoMore:
+    """Intake closed, no retries due."""
+
+    def more_to_come(self) -> bool:
+        return False
 
 
 async def call(client, batch: str, route: str, attempt: int = 1, **kwargs: Any) -> Any:
