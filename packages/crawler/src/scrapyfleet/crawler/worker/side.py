@@ -27,7 +27,7 @@ from scrapy.spiders import CrawlSpider
 from scrapyfleet.crawler.contract import BatchGrant
 from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
 from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
-from scrapyfleet.crawler.worker.feedstorage import set_destination
+from scrapyfleet.crawler.worker.feedstorage import FeedHolder, FleetFeeds
 from scrapyfleet.crawler.worker.leaseclient import CALL_ERRORS, next_lease, renew
 from scrapyfleet.crawler.worker.masterclient import MasterClient
 from scrapyfleet.crawler.worker.tracker import Errback, UrlTracker
@@ -51,13 +51,14 @@ def parse_route(
     return method, None, {}
 
 
-class WorkerSide:
+class WorkerSide(FeedHolder):
     """Fetches the first batch in `process_start`; turns over batches whenever the spider idles."""
 
     def __init__(
         self, crawler: Crawler, spider: Spider, route: str, master: str, token: str
     ) -> None:
         self.crawler, self.spider = crawler, spider
+        self.feeds = FleetFeeds()
         self.callback, self.errback, self.meta = parse_route(spider, route)
         self.job: str = getattr(spider, "_job", "") or ""
         self.node: str = getattr(spider, "node", "") or ""
@@ -86,7 +87,7 @@ class WorkerSide:
                                             params={"job": self.job, **lease.params})  # fmt: skip
             grant = BatchGrant.from_json(answer)
             lease.urls, lease.timeout = grant.urls, grant.lease_timeout
-            set_destination(self.crawler, grant.feed)
+            self.feeds.go_to(grant.feed)
         except CALL_ERRORS as exc:
             self.fetch_error = str(exc) or type(exc).__name__
             log.error("batch_unavailable", batch=lease.batch, reason=self.fetch_error)
@@ -98,7 +99,7 @@ class WorkerSide:
     def _begin(self, lease: Lease) -> None:
         """Start counting, tracking and renewing `lease`."""
         self.lease, self.lines = lease, 0
-        self._base = counters(self.crawler)
+        self._base = counters(self.crawler, self.feeds)
         self.tracker.reset()
         self._feeds_closed.clear()
         if lease.timeout:
@@ -134,7 +135,7 @@ class WorkerSide:
             await self.crawler.engine.close_spider_async(reason="finished")
             return
         lease, destination = got
-        set_destination(self.crawler, destination)
+        self.feeds.go_to(destination)
         self._begin(lease)
         self.spider.batch = lease.batch  # type: ignore[attr-defined]  # items and feed name
         open_feeds(self.crawler, self.spider)
@@ -164,7 +165,7 @@ class WorkerSide:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
-        report = build_report(self.crawler, self._base, lease, (self.job, self.node),
+        report = build_report(self.crawler, self.feeds, self._base, lease, (self.job, self.node),
                               self.tracker, self.lines, finish_reason)  # fmt: skip
         try:
             answer = await self.client.call("POST", lease.batch, "/report", lease.credential,
