@@ -35,8 +35,9 @@ def _dest(option: str) -> str:
 def _add_setting(p: argparse.ArgumentParser, s: Setting) -> None:
     assert s.option is not None
     name = s.option.removeprefix("--")
-    shown = "none" if s.default in (None, "") else s.default
-    help = f"{s.help} [{s.name}; default: the project's, else {shown}]"
+    shown = '""' if s.default == "" else str(s.default).replace("%", "%%")
+    where = s.name if s.default is None else f"{s.name}; default: the project's, else {shown}"
+    help = f"{s.help} [{where}]"
     env = ENV(name)
     if s.kind is bool:
         default = None if env is None else env.lower() in TRUE
