@@ -214,6 +214,11 @@ def test_the_middleware_line_and_every_refusal(
     assert result.returncode == 0, result.stderr[-3000:]
     assert_every_listing_once(account_sink, "easy", site)
 
+    # A spider the deployed egg lacks.
+    basic = project / "properties" / "spiders" / "basic.py"
+    (basic.parent / "extra.py").write_text(basic.read_text().replace('"basic"', '"extra"'))
+    refused(*attempt("--spider", "extra"), "has no spider 'extra'", "--deploy")
+
     # A target that diverts nothing: a named failure, not `ok`.
     target(easy, '{"DISTRIBUTED_TARGET_URLS": "/no-such-page"}')
     result = crawl_master(project, "--spider", "easy")

@@ -55,8 +55,8 @@ def check_spider(spidercls: type[Spider], settings: BaseSettings) -> Diversion:
     except DiversionError as exc:
         raise Refusal(str(exc)) from None
     middlewares = settings.getwithbase("SPIDER_MIDDLEWARES")
-    enabled = [m for m, order in middlewares.items() if order is not None]
-    if not any(load_object(m) is DistributedMiddleware for m in enabled):
+    enabled = [load_object(m) for m, order in middlewares.items() if order is not None]
+    if not any(isinstance(m, type) and issubclass(m, DistributedMiddleware) for m in enabled):
         raise Refusal(
             "the fleet is not enabled in this project: add ADDONS = "
             '{"scrapyfleet.crawler.Fleet": 500} to its settings (docs/own-project.md)'
