@@ -34,8 +34,9 @@ from scrapyfleet.core.targets import (
     find_config,
     resolve_targets,
 )
-from scrapyfleet.crawler.master.collector import distributed_settings, interrupt, new_run_dir
+from scrapyfleet.crawler.master.collector import interrupt
 from scrapyfleet.crawler.master.deploy import deploy
+from scrapyfleet.crawler.master.fleetconfig import distributed_settings, new_run_dir
 from scrapyfleet.crawler.master.options import (
     given_settings,
     load_options,

@@ -12,23 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Self
 
 import structlog
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.settings import BaseSettings
 
 from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
-from scrapyfleet.core.targets import find_config, resolve_targets
-from scrapyfleet.crawler.defaults import DEFAULTS, add_storages
 from scrapyfleet.crawler.diversion import Diversion, route
 from scrapyfleet.crawler.master.fleet import Fleet
-from scrapyfleet.crawler.master.fleetconfig import FleetConfig
+from scrapyfleet.crawler.master.fleetconfig import distributed_settings, fleet_config
 from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
 from scrapyfleet.crawler.master.ledger import Ledger
 from scrapyfleet.crawler.master.progress import ProgressReporter
@@ -43,61 +38,6 @@ interrupt = object()
 
 INDEX_DONE = "index_done"  # ledger meta: the master's index crawl ran to its end
 ROUTE = "route"  # ledger meta: how workers parse the diverted requests (`diversion.route`)
-
-
-def new_run_dir() -> Path:
-    """A fresh run directory's path: `runs/master-<timestamp>`."""
-    return Path("runs") / time.strftime("master-%Y%m%d-%H%M%S")
-
-
-def distributed_settings(settings: BaseSettings) -> BaseSettings:
-    """`settings` over every `DISTRIBUTED_*` default: a project that enabled the middleware
-    alone, without the add-on, gets them too."""
-    layered = BaseSettings()
-    layered.setdict(DEFAULTS, priority="default")
-    layered.update(settings)
-    return layered
-
-
-def fleet_config(crawler: Crawler) -> FleetConfig:
-    """The dispatcher's configuration from the crawler's `DISTRIBUTED_*` settings."""
-    s = distributed_settings(crawler.settings)
-    cfg = s.get("DISTRIBUTED_SCRAPY_CFG")
-    config = Path(cfg) if cfg else find_config()
-    listen = parse_address(s.get("DISTRIBUTED_LISTEN"))
-    run_dir = s.get("DISTRIBUTED_RUN_DIR")
-    concurrency = s.getint("DISTRIBUTED_WORKER_CONCURRENCY")
-    worker_settings = {
-        "CONCURRENT_REQUESTS": concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
-        **s.getdict("DISTRIBUTED_WORKER_SETTINGS"),
-    }
-    if "fleet" not in s.getdict("FEED_STORAGES"):  # the middleware alone, without the add-on
-        worker_settings["FEED_STORAGES"] = json.dumps(add_storages(s))
-    assert crawler.spider is not None, "the middleware is built for a running spider"
-    return FleetConfig(
-        targets=resolve_targets(s.getlist("DISTRIBUTED_TARGET_HOSTS"), config),
-        run_dir=Path(run_dir) if run_dir else new_run_dir(),
-        feed_uri=s.get("DISTRIBUTED_TARGET_FEED_URL"),
-        project=s.get("DISTRIBUTED_PROJECT") or crawler.settings.get("BOT_NAME"),
-        spider=crawler.spider.name,
-        listen_host=listen.host,
-        listen_port=listen.port,
-        advertise_url=s.get("DISTRIBUTED_ADVERTISE_URL") or None,
-        tls_cert=s.get("DISTRIBUTED_TLS_CERT"),
-        tls_key=s.get("DISTRIBUTED_TLS_KEY"),
-        # A self-signed endpoint certificate is its own CA.
-        master_ca_file=s.get("DISTRIBUTED_MASTER_CA_FILE") or s.get("DISTRIBUTED_TLS_CERT"),
-        worker_settings={k: str(v) for k, v in worker_settings.items()},
-        default_slots=s.getint("DISTRIBUTED_NODE_SLOTS"),
-        placement=s.get("DISTRIBUTED_PLACEMENT"),
-        max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS"),
-        batch_size=s.getint("DISTRIBUTED_BATCH_SIZE"),
-        node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT"),
-        poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL"),
-        lease_timeout=s.getfloat("DISTRIBUTED_LEASE_TIMEOUT"),
-        keep_workers=s.getbool("DISTRIBUTED_KEEP_WORKERS"),
-    )
 
 
 class MasterSide:
