@@ -26,17 +26,18 @@ from aioftp.common import Connection, StreamIO, ThrottleStreamIO
 from aioftp.errors import NoAvailablePort
 from aioftp.server import AsyncIOStartServerKwargs, ConnectionConditions, worker
 
+from scrapyfleet.core import receipts
 from scrapyfleet.core.metrics import Address, start_exporter
 from scrapyfleet.ftpsink import tls
 from scrapyfleet.ftpsink.accounts import Accounts
-from scrapyfleet.ftpsink.admission import ConnectionCaps, login_delay
+from scrapyfleet.ftpsink.admission import ConnectionCaps, LoginGuard
 from scrapyfleet.ftpsink.config import SinkConfig
 from scrapyfleet.ftpsink.metrics import SinkMetrics
 from scrapyfleet.ftpsink.passive import Handler, PassiveListener, PortPool
 from scrapyfleet.ftpsink.paths import PathRefused, landing_target, resolve_inside, root_dir
 from scrapyfleet.ftpsink.space import free_space_problem
 from scrapyfleet.ftpsink.staging import STAGING_DIR, StagedFile, clear_staging
-from scrapyfleet.ftpsink.transfer import Aborted, Upload, abort_reason, client_of, hung_up
+from scrapyfleet.ftpsink.transfer import Aborted, Upload, abort_reason, client_of, hung_up, paced
 
 log = structlog.get_logger("scrapyfleet.ftpsink")
 
@@ -62,15 +63,15 @@ class SinkServer(aioftp.Server):
         self.root = config.root.resolve()
         self.staging = self.root / STAGING_DIR
         self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_address)
+        self.guard = LoginGuard(config.login_delay, config.ban_after, config.ban_time)
         self.ports = PortPool(config.passive_ports)
         self.metrics = SinkMetrics(lambda: self.caps.open.total(), self.ports.in_use)
         self.tls_context = tls.server_context(config.tls) if config.tls else None
-        timeout = config.idle_timeout or None
         super().__init__(
             users=Accounts(config.users, config.anonymous_allowed, self.root),
             block_size=config.block_size,
-            socket_timeout=timeout,  # bounds each data-connection read: a stalled upload aborts
-            idle_timeout=timeout,
+            socket_timeout=config.stall_timeout or None,  # each data read, each reply written
+            idle_timeout=config.idle_timeout or None,  # each command read
             wait_future_timeout=config.accept_timeout,  # STOR waiting for its data connection
             welcome_message="scrapyfleet ftpsink, upload-only",
         )
@@ -92,7 +93,11 @@ class SinkServer(aioftp.Server):
             "listening", host=self.server_host, port=self.server_port, root=str(self.root),
             discarded=discarded, tls=self.tls_context is not None,
             anonymous=self.config.anonymous_allowed, accounts=len(self.config.users),
+            receipts=self.config.receipt_key is not None,
         )  # fmt: skip
+        if self.config.receipt_key is None:
+            log.warning("receipts_off", reason="no receipt key: 226 replies carry no receipt, "
+                        "so nobody can confirm a landing")  # fmt: skip
 
     async def close(self) -> None:
         """Stop listening, abort in-flight uploads (nothing partial lands), close connections."""
@@ -106,10 +111,12 @@ class SinkServer(aioftp.Server):
 
     # -- sessions ---------------------------------------------------------------------------------
     async def dispatcher(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """aioftp's session, unless the server or the client's address is at its connection cap
-        (then `421` at once)."""
+        """aioftp's session, unless the client's address is banned or the server or the address
+        is at its connection cap (then `421` at once)."""
         host, port, *_ = writer.get_extra_info("peername")
-        refusal = self.caps.admit(host)
+        ban = self.guard.banned(host)
+        refusal = f"address banned for failed logins, {ban:.0f} s left" if ban else None
+        refusal = refusal or self.caps.admit(host)
         if refusal is not None:
             log.warning("connection_refused", client=f"{host}:{port}", reason=refusal)
             writer.write(f"421 {refusal}\r\n".encode())
@@ -125,12 +132,15 @@ class SinkServer(aioftp.Server):
     async def parse_command(
         self, stream: StreamIO, censor_commands: tuple[str] = ("pass",)
     ) -> tuple[str, str]:
-        """aioftp's, except that a quiet control connection during an upload is not idle, an idle
-        or hung-up one ends the session like QUIT, and a line that is not UTF-8 or too long gets a
-        reply (aioftp would leave an exception behind and drop the connection)."""
+        """aioftp's, except that a session not logged in by its login deadline ends (`421`), a
+        quiet control connection during an upload is not idle, an idle or hung-up one ends the
+        session like QUIT, and a line that is not UTF-8 or too long gets a reply (aioftp would
+        leave an exception behind and drop the connection)."""
+        connection = self.connections[stream]
         while True:
             try:
-                return await super().parse_command(stream, censor_commands)
+                async with asyncio.timeout_at(self._login_deadline(connection)) as login:
+                    return await super().parse_command(stream, censor_commands)
             except ConnectionResetError:
                 return "quit", ""
             except UnicodeDecodeError:
@@ -138,10 +148,26 @@ class SinkServer(aioftp.Server):
             except ValueError:  # StreamReader: line over the limit (the buffer is dropped)
                 return TOO_LONG, ""
             except TimeoutError:
-                connection = self.connections[stream]
+                if login.expired() and connection.future.logged.done():
+                    continue  # logged in while this read waited: no deadline any more
+                if login.expired():
+                    log.info("login_timeout", client=client_of(connection),
+                             seconds=self.config.login_timeout)  # fmt: skip
+                    connection.response("421", "login timeout, closing")
+                    return "quit", ""
                 if not connection.extra_workers:
                     log.info("idle_closed", client=client_of(connection))
                     return "quit", ""
+
+    def _login_deadline(self, connection: Connection) -> float | None:
+        """When the session must be logged in by (loop time; None: logged in, or no deadline)."""
+        if connection.future.logged.done() or not self.config.login_timeout:
+            return None
+        deadline = state(connection, "login_deadline", None)
+        if deadline is None:  # the session's first command read starts as the session does
+            deadline = asyncio.get_running_loop().time() + self.config.login_timeout
+            connection.login_deadline = deadline
+        return float(deadline)
 
     async def write_response(
         self, stream: StreamIO, code: str, lines: str = "", list: bool = False
@@ -208,8 +234,9 @@ class SinkServer(aioftp.Server):
 
     @ConnectionConditions(ConnectionConditions.user_required)  # type: ignore[arg-type]
     async def pass_(self, connection: Connection, rest: str) -> bool:
-        """Check a password; failures (unknown name or wrong password alike) are logged, answered
-        after a growing delay, and the connection is closed after `max_login_failures`."""
+        """Check a password, one at a time per client address; failures (unknown name or wrong
+        password alike) are logged and counted per address (`LoginGuard`: a growing delay, then
+        a ban), and the connection is closed after `max_login_failures` or at a ban."""
         lock = state(connection, "login_lock", None)
         if lock is None:
             lock = connection.login_lock = asyncio.Lock()
@@ -217,21 +244,31 @@ class SinkServer(aioftp.Server):
             if connection.future.logged.done():
                 connection.response("503", "already logged in")
                 return True
-            started = time.monotonic()
-            if await self.user_manager.authenticate(connection.user, rest):
-                connection.logged = True
-                log.info("logged_in", user=connection.login_name, client=client_of(connection))
-                connection.response("230", "logged in, upload only")
-                return True
+            host, user = connection.client_host, connection.login_name[:64]
+            async with self.guard.record(host).lock:
+                if self.guard.banned(host):
+                    log.warning("login_refused", user=user, client=client_of(connection),
+                                reason="banned")  # fmt: skip
+                    connection.response("421", "address banned for failed logins, closing")
+                    return False
+                started = time.monotonic()
+                if await self.user_manager.authenticate(connection.user, rest):
+                    connection.logged = True
+                    log.info("logged_in", user=user, client=client_of(connection))
+                    connection.response("230", "logged in, upload only")
+                    return True
+                failure = self.guard.failed(host)
             failures = state(connection, "login_failures", 0) + 1
             connection.login_failures = failures
-            closing = failures >= self.config.max_login_failures
+            closing = failures >= self.config.max_login_failures or failure.ban > 0
             log.warning(
-                "login_failed", user=connection.login_name[:64], client=client_of(connection),
-                failures=failures, closing=closing,
+                "login_failed", user=user, client=client_of(connection), failures=failures,
+                address_failures=failure.failures, closing=closing,
             )  # fmt: skip
-            delay = login_delay(self.config.login_delay, failures)
-            await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
+            if failure.ban:
+                log.warning("banned", address=host, seconds=failure.ban,
+                            failures=failure.failures)  # fmt: skip
+            await asyncio.sleep(max(0.0, started + failure.delay - time.monotonic()))
             del connection.user
             connection.response("530", "login incorrect" + (", closing" if closing else ""))
             return not closing
@@ -402,7 +439,7 @@ class SinkServer(aioftp.Server):
             return
         landing = asyncio.ensure_future(asyncio.to_thread(staged.land, upload.target))
         landing.add_done_callback(
-            functools.partial(self._report_landing, connection, upload, staged.size, started)
+            functools.partial(self._report_landing, connection, upload, staged, started)
         )
         # Past the point of no return: if cancelled now, the landing finishes and reports itself.
         with contextlib.suppress(asyncio.CancelledError):
@@ -410,28 +447,33 @@ class SinkServer(aioftp.Server):
 
     async def _copy(self, stream: ThrottleStreamIO, staged: StagedFile) -> None:
         limit = self.config.max_file_size
-        async for block in stream.iter_by_block(self.config.block_size):
-            if limit and staged.size + len(block) > limit:
-                raise Aborted("too_large", "552", f"upload exceeds the {limit}-byte limit")
-            problem = free_space_problem(self.root, self.config.min_free, len(block))
-            if problem is not None:
-                raise Aborted("disk_full", "452", f"{problem}, nothing stored")
-            staged.write(block)
+        async with paced(self.config.stall_timeout, self.config.min_rate) as progress:
+            async for block in stream.iter_by_block(self.config.block_size):
+                if limit and staged.size + len(block) > limit:
+                    raise Aborted("too_large", "552", f"upload exceeds the {limit}-byte limit")
+                problem = free_space_problem(self.root, self.config.min_free, len(block))
+                if problem is not None:
+                    raise Aborted("disk_full", "452", f"{problem}, nothing stored")
+                staged.write(block)
+                progress(staged.size)
 
     def _report_landing(
         self,
         connection: Connection,
         upload: Upload,
-        size: int,
+        staged: StagedFile,
         started: float,
         landing: asyncio.Future[None],
     ) -> None:
         exc = landing.exception()  # never cancelled: shielded
+        size, lines, key = staged.size, staged.lines, self.config.receipt_key
         if exc is None:
             seconds = round(time.monotonic() - started, 6)
-            log.info("landed", name=upload.name, bytes=size, seconds=seconds, client=upload.client)
+            log.info("landed", name=upload.name, bytes=size, lines=lines, seconds=seconds,
+                     client=upload.client, receipt=key is not None)  # fmt: skip
             self.metrics.landed(size)
-            connection.response("226", f"landed {upload.name}")
+            receipt = f"; {receipts.sign(key, upload.name, size, lines)}" if key else ""
+            connection.response("226", f"landed {upload.name}{receipt}")
             return
         reason, code, message = (
             ("exists", "553", "file exists and is never overwritten")
