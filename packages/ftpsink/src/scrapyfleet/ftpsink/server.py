@@ -1,9 +1,10 @@
 """The upload-only FTP server: aioftp's `Server` with atomic landing and its defences.
 
 Each concern lives in its own module; this one wires them into aioftp's hooks:
-sessions (`admission`: connection caps, failed-login backoff; `accounts`: who may log in),
-explicit FTPS (`tls`, AUTH TLS / PBSZ / PROT), passive data ports (`passive`), names
-(`paths`), the free-space floor (`space`) and the upload itself (`staging`, `transfer`).
+sessions (`admission`: connection caps, failed logins per address and bans; `accounts`: who may
+log in; the login deadline here), explicit FTPS (`tls`, AUTH TLS / PBSZ / PROT), passive data
+ports (`passive`), names (`paths`), the free-space floor (`space`), the upload itself (`staging`,
+`transfer`: its pace) and its receipt (`scrapyfleet.core.receipts`).
 Every refusal is a reply code plus a log event, never a traceback or a dropped connection.
 
 aioftp's decorators are typed for methods of `aioftp.Server` itself, hence the
