@@ -1,10 +1,11 @@
 """The upload-only FTP server: aioftp's `Server` with atomic landing and its defences.
 
-Each concern lives in its own module; this one wires them into aioftp's hooks:
-sessions (`admission`: connection caps, failed logins per address and bans; `accounts`: who may
-log in; the login deadline here), explicit FTPS (`tls`, AUTH TLS / PBSZ / PROT), passive data
-ports (`passive`), names (`paths`), the free-space floor (`space`), the upload itself (`staging`,
-`transfer`: its pace) and its receipt (`scrapyfleet.core.receipts`).
+Each concern lives in its own module; this one wires them into aioftp's hooks: sessions
+(`sessions`, the base class: admission, the login deadline, USER/PASS; `admission`: connection
+caps, failed logins per address and bans; `accounts`: who may log in), explicit FTPS (`tls`,
+AUTH TLS / PBSZ / PROT), passive data ports (`passive`), names (`paths`), the free-space floor
+(`space`), the upload itself (`staging`, `transfer`: its pace) and its receipt
+(`scrapyfleet.core.receipts`).
 Every refusal is a reply code plus a log event, never a traceback or a dropped connection.
 
 aioftp's decorators are typed for methods of `aioftp.Server` itself, hence the
@@ -19,9 +20,8 @@ import functools
 import ssl
 import time
 from pathlib import PurePosixPath
-from typing import Any, Unpack
+from typing import Unpack
 
-import aioftp
 import structlog
 from aioftp.common import Connection, StreamIO, ThrottleStreamIO
 from aioftp.errors import NoAvailablePort
@@ -36,6 +36,7 @@ from scrapyfleet.ftpsink.config import SinkConfig
 from scrapyfleet.ftpsink.metrics import SinkMetrics
 from scrapyfleet.ftpsink.passive import Handler, PassiveListener, PortPool
 from scrapyfleet.ftpsink.paths import PathRefused, landing_target, resolve_inside, root_dir
+from scrapyfleet.ftpsink.sessions import BAD_ENCODING, TOO_LONG, SessionServer, state
 from scrapyfleet.ftpsink.space import free_space_problem
 from scrapyfleet.ftpsink.staging import STAGING_DIR, StagedFile, clear_staging
 from scrapyfleet.ftpsink.transfer import Aborted, Upload, abort_reason, client_of, hung_up, paced
@@ -47,16 +48,9 @@ REFUSED_COMMANDS = (
     "appe", "dele", "list", "mlsd", "mlst", "nlst", "rest", "retr", "rmd", "rnfr", "rnto", "site",
     "stou",
 )  # fmt: skip
-# Pseudo-commands for lines that cannot be parsed (a space: no client can send these names).
-BAD_ENCODING, TOO_LONG = "bad encoding", "line too long"
 
 
-def state(connection: Connection, name: str, default: Any) -> Any:
-    """A value this module keeps on aioftp's connection (futures underneath), or `default`."""
-    return connection[name].result() if name in connection and connection[name].done() else default
-
-
-class SinkServer(aioftp.Server):
+class SinkServer(SessionServer):
     """aioftp server that only accepts uploads and lands each one atomically."""
 
     def __init__(self, config: SinkConfig) -> None:
@@ -110,66 +104,6 @@ class SinkServer(aioftp.Server):
             await asyncio.wait(uploads)
         await super().close()
 
-    # -- sessions ---------------------------------------------------------------------------------
-    async def dispatcher(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """aioftp's session, unless the client's address is banned or the server or the address
-        is at its connection cap (then `421` at once)."""
-        host, port, *_ = writer.get_extra_info("peername")
-        ban = self.guard.banned(host)
-        refusal = f"address banned for failed logins, {ban:.0f} s left" if ban else None
-        refusal = refusal or self.caps.admit(host)
-        if refusal is not None:
-            log.warning("connection_refused", client=f"{host}:{port}", reason=refusal)
-            writer.write(f"421 {refusal}\r\n".encode())
-            writer.close()
-            return
-        try:
-            await super().dispatcher(reader, writer)
-        except asyncio.CancelledError:
-            pass  # shutdown; a cancelled task would make asyncio's stream callback log an error
-        finally:
-            self.caps.leave(host)
-
-    async def parse_command(
-        self, stream: StreamIO, censor_commands: tuple[str] = ("pass",)
-    ) -> tuple[str, str]:
-        """aioftp's, except that a session not logged in by its login deadline ends (`421`), a
-        quiet control connection during an upload is not idle, an idle or hung-up one ends the
-        session like QUIT, and a line that is not UTF-8 or too long gets a reply (aioftp would
-        leave an exception behind and drop the connection)."""
-        connection = self.connections[stream]
-        while True:
-            try:
-                async with asyncio.timeout_at(self._login_deadline(connection)) as login:
-                    return await super().parse_command(stream, censor_commands)
-            except ConnectionResetError:
-                return "quit", ""
-            except UnicodeDecodeError:
-                return BAD_ENCODING, ""
-            except ValueError:  # StreamReader: line over the limit (the buffer is dropped)
-                return TOO_LONG, ""
-            except TimeoutError:
-                if login.expired() and connection.future.logged.done():
-                    continue  # logged in while this read waited: no deadline any more
-                if login.expired():
-                    log.info("login_timeout", client=client_of(connection),
-                             seconds=self.config.login_timeout)  # fmt: skip
-                    connection.response("421", "login timeout, closing")
-                    return "quit", ""
-                if not connection.extra_workers:
-                    log.info("idle_closed", client=client_of(connection))
-                    return "quit", ""
-
-    def _login_deadline(self, connection: Connection) -> float | None:
-        """When the session must be logged in by (loop time; None: logged in, or no deadline)."""
-        if connection.future.logged.done() or not self.config.login_timeout:
-            return None
-        deadline = state(connection, "login_deadline", None)
-        if deadline is None:  # the session's first command read starts as the session does
-            deadline = asyncio.get_running_loop().time() + self.config.login_timeout
-            connection.login_deadline = deadline
-        return float(deadline)
-
     async def write_response(
         self, stream: StreamIO, code: str, lines: str = "", list: bool = False
     ) -> None:
@@ -190,22 +124,8 @@ class SinkServer(aioftp.Server):
             stream.writer.transport.abort()
             stream.reader.feed_eof()  # the pending command read ends the session like QUIT
 
-    def _refuse(self, connection: Connection, command: str, code: str, reason: str) -> bool:
-        log.info("refused", command=command.upper(), client=client_of(connection), reason=reason)
-        if command.lower() == "stor":
-            self.metrics.refused()
-        connection.response(code, f"{command.upper()} refused: {reason}")
-        return True
-
     async def refuse(self, command: str, connection: Connection, rest: str) -> bool:
         return self._refuse(connection, command, "502", "upload-only server")
-
-    async def bad_encoding(self, connection: Connection, rest: str) -> bool:
-        return self._refuse(connection, "?", "501", "command line is not valid UTF-8")
-
-    async def too_long(self, connection: Connection, rest: str) -> bool:
-        self._refuse(connection, "?", "500", "command line too long, closing")
-        return False
 
     async def feat(self, connection: Connection, rest: str) -> bool:
         secure = ["AUTH TLS", "PBSZ", "PROT"] if self.tls_context else []
@@ -220,59 +140,6 @@ class SinkServer(aioftp.Server):
         ok = rest.upper() == "UTF8 ON"
         connection.response(*(("200", "always in UTF8") if ok else ("501", "unknown option")))
         return True
-
-    # -- logins -----------------------------------------------------------------------------------
-    def _secure(self, connection: Connection) -> bool:
-        return tls.is_secure(connection.command_connection.writer)
-
-    async def user(self, connection: Connection, rest: str) -> bool:
-        """aioftp's USER (every name but anonymous gets 331), refused on a plain connection when
-        TLS is required."""
-        if self.config.require_tls and not self._secure(connection):
-            return self._refuse(connection, "USER", "530", "TLS required: AUTH TLS first")
-        connection.login_name = rest
-        return await super().user(connection, rest)
-
-    @ConnectionConditions(ConnectionConditions.user_required)  # type: ignore[arg-type]
-    async def pass_(self, connection: Connection, rest: str) -> bool:
-        """Check a password, one at a time per client address; failures (unknown name or wrong
-        password alike) are logged and counted per address (`LoginGuard`: a growing delay, then
-        a ban), and the connection is closed after `max_login_failures` or at a ban."""
-        lock = state(connection, "login_lock", None)
-        if lock is None:
-            lock = connection.login_lock = asyncio.Lock()
-        async with lock:  # pipelined PASS commands wait their turn (and their delay)
-            if connection.future.logged.done():
-                connection.response("503", "already logged in")
-                return True
-            host, user = connection.client_host, connection.login_name[:64]
-            async with self.guard.record(host).lock:
-                if self.guard.banned(host):
-                    log.warning("login_refused", user=user, client=client_of(connection),
-                                reason="banned")  # fmt: skip
-                    connection.response("421", "address banned for failed logins, closing")
-                    return False
-                started = time.monotonic()
-                if await self.user_manager.authenticate(connection.user, rest):
-                    connection.logged = True
-                    log.info("logged_in", user=user, client=client_of(connection))
-                    connection.response("230", "logged in, upload only")
-                    return True
-                failure = self.guard.failed(host)
-            failures = state(connection, "login_failures", 0) + 1
-            connection.login_failures = failures
-            closing = failures >= self.config.max_login_failures or failure.ban > 0
-            log.warning(
-                "login_failed", user=user, client=client_of(connection), failures=failures,
-                address_failures=failure.failures, closing=closing,
-            )  # fmt: skip
-            if failure.ban:
-                log.warning("banned", address=host, seconds=failure.ban,
-                            failures=failure.failures)  # fmt: skip
-            await asyncio.sleep(max(0.0, started + failure.delay - time.monotonic()))
-            del connection.user
-            connection.response("530", "login incorrect" + (", closing" if closing else ""))
-            return not closing
 
     # -- explicit TLS (RFC 4217) ------------------------------------------------------------------
     async def auth(self, connection: Connection, rest: str) -> bool:
