@@ -180,6 +180,25 @@ def test_receipt_key_from_the_environment_signs_every_226(launch, tmp_path, free
     assert key not in sink.log.read_text()
 
 
+def test_receipt_key_file_readable_by_others_is_warned_about(launch, tmp_path, free_port, wait_for):
+    from scrapyfleet.core import receipts
+
+    key_file = tmp_path / "receipt.key"
+    key_file.write_text("0123456789abcdef0123456789abcdef\n")
+    key_file.chmod(0o644)
+    port = free_port()
+    sink = launch("--port", str(port), "--root", str(tmp_path / "items"), "--passive-ports", "0",
+                  "--log-format", "json", "--receipt-key-file", str(key_file))  # fmt: skip
+    wait_for(lambda: sink.events("listening"), timeout=20, what="listening")
+    (exposed,) = sink.events("receipt_key_exposed")
+    assert (exposed["mode"], exposed["hint"]) == ("0o644", f"chmod 600 {key_file}")
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login()
+        receipt = receipts.parse(ftp.storbinary("STOR k.jl", io.BytesIO(b"{}\n")))
+    assert receipt is not None and receipts.verify(receipts.read_key_file(key_file), receipt)
+
+
 def test_password_on_the_command_line_is_refused():
     run = subprocess.run([FTPSINK, "--user", "worker:secret"], capture_output=True, text=True)
     assert run.returncode == 2
