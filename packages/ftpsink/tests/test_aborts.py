@@ -104,14 +104,38 @@ def test_upload_over_size_limit_lands_nothing(sink_factory, events):
 
 
 def test_stalled_upload_times_out_and_lands_nothing(sink_factory, events, wait_for):
-    sink = sink_factory(idle_timeout=0.5)
+    sink = sink_factory(stall_timeout=0.5)
     ftp = sink.ftp()
     data = ftp.transfercmd("STOR stalled.jl")
     data.sendall(b"s" * 1000)
 
-    wait_for(lambda: events.named("aborted"), timeout=10, what="idle upload aborted")
-    assert events.named("aborted")[0]["reason"] == "idle_timeout"
-    with pytest.raises(ftplib.error_temp, match=r"^426"):
+    wait_for(lambda: events.named("aborted"), timeout=10, what="stalled upload aborted")
+    assert events.named("aborted")[0]["reason"] == "stalled"
+    with pytest.raises(ftplib.error_temp, match=r"^426 transfer stalled"):
+        ftp.voidresp()
+    data.close()
+    assert_untouched_and_still_serving(sink, ftp)
+
+
+@pytest.mark.parametrize("every", [4.0, 0.5], ids=["silent-gaps", "under-min-rate"])
+def test_trickling_upload_is_cut_at_the_stall_deadline(sink_factory, events, wait_for, every):
+    """A byte every 4 s (silences longer than --stall-timeout) or every 0.5 s (never silent that
+    long, but far under --min-rate): both cut at the 2 s deadline, nothing lands."""
+    sink = sink_factory(stall_timeout=2.0, min_rate=1024)
+    ftp = sink.ftp()
+    data = ftp.transfercmd("STOR trickle.jl")
+    started = time.monotonic()
+    while not events.named("aborted") and time.monotonic() - started < 10:
+        data.sendall(b"t")
+        pace_until = time.monotonic() + every  # the client's pace, cut short once aborted
+        while time.monotonic() < pace_until and not events.named("aborted"):
+            time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    (aborted,) = events.named("aborted")
+    assert aborted["reason"] == "stalled"
+    assert 2.0 <= elapsed < 6.0, elapsed
+    assert aborted["bytes"] < 2048
+    with pytest.raises(ftplib.error_temp, match=r"^426 transfer stalled: under 2048 bytes in 2 s"):
         ftp.voidresp()
     data.close()
     assert_untouched_and_still_serving(sink, ftp)

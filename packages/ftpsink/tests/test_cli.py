@@ -58,11 +58,15 @@ def test_help_shows_every_option_with_default():
                    "--port-wait", "--users-file", "--anonymous", "--no-anonymous",
                    "--max-connections", "--max-connections-per-address", "--login-delay",
                    "--max-login-failures", "--tls-cert", "--tls-key", "--require-tls",
-                   "--min-free", "--max-file-size", "--idle-timeout", "hash-password"):  # fmt: skip
+                   "--min-free", "--max-file-size", "--idle-timeout", "hash-password",
+                   "--ban-after", "--ban-time", "--login-timeout", "--stall-timeout",
+                   "--min-rate", "--receipt-key-file",
+                   "SCRAPYFLEET_FTPSINK_RECEIPT_KEY"):  # fmt: skip
         assert option in out
     for default in ("127.0.0.1", "2121", "items", "30000-30099", "10.0", "5.0", "256", "128",
-                    "1.0", "3", "1G", "60"):  # fmt: skip
+                    "1.0", "3", "1G", "60", "10", "600", "30", "1K"):  # fmt: skip
         assert f"(default: {default})" in out
+    assert "without a key, no receipt" in out
 
 
 def test_bad_option_is_a_clear_error():
@@ -139,6 +143,60 @@ def test_public_bind_without_accounts_exits_2_before_binding(free_port):
     assert run.returncode == 2
     assert "anonymous upload is off on a non-loopback bind (0.0.0.0)" in run.stderr
     assert "listening" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--receipt-key", "k" * 32], {}, "--receipt-key is not accepted"),
+        ([], {"SCRAPYFLEET_FTPSINK_RECEIPT_KEY": "short"}, "receipt key: a receipt key needs at"),
+        (["--receipt-key-file", "/nonexistent/key"], {}, "cannot read --receipt-key-file"),
+        (["--receipt-key-file", "/dev/null"], {"SCRAPYFLEET_FTPSINK_RECEIPT_KEY": "k" * 32},
+         "give the receipt key once"),
+        (["--anonymous"], {"SCRAPYFLEET_FTPSINK_USERS": "w:pw"}, "anonymous upload is off"),
+    ],
+)  # fmt: skip
+def test_bad_receipt_key_or_anonymous_with_accounts_exits_2(args, env, message):
+    run = subprocess.run([FTPSINK, *args], capture_output=True, text=True, env=clean_env(**env))
+    assert run.returncode == 2
+    assert message in run.stderr
+
+
+def test_receipt_key_from_the_environment_signs_every_226(launch, tmp_path, free_port, wait_for):
+    from scrapyfleet.core import receipts
+
+    key = "0123456789abcdef0123456789abcdef"
+    port, root = free_port(), tmp_path / "items"
+    sink = launch("--port", str(port), "--root", str(root), "--passive-ports", "0",
+                  "--log-format", "json", SCRAPYFLEET_FTPSINK_RECEIPT_KEY=key)  # fmt: skip
+    (listening,) = wait_for(lambda: sink.events("listening"), timeout=20, what="listening")
+    assert listening["receipts"] is True and not sink.events("receipts_off")
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login()
+        receipt = receipts.parse(ftp.storbinary("STOR r.jl", io.BytesIO(b"{}\n{}\n")))
+    assert receipt is not None and receipts.verify(key.encode(), receipt)
+    assert (receipt.name, receipt.size, receipt.lines) == ("r.jl", 6, 2)
+    assert key not in sink.log.read_text()
+
+
+def test_receipt_key_file_readable_by_others_is_warned_about(launch, tmp_path, free_port, wait_for):
+    from scrapyfleet.core import receipts
+
+    key_file = tmp_path / "receipt.key"
+    key_file.write_text("0123456789abcdef0123456789abcdef\n")
+    key_file.chmod(0o644)
+    port = free_port()
+    sink = launch("--port", str(port), "--root", str(tmp_path / "items"), "--passive-ports", "0",
+                  "--log-format", "json", "--receipt-key-file", str(key_file))  # fmt: skip
+    wait_for(lambda: sink.events("listening"), timeout=20, what="listening")
+    (exposed,) = sink.events("receipt_key_exposed")
+    assert (exposed["mode"], exposed["hint"]) == ("0o644", f"chmod 600 {key_file}")
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login()
+        receipt = receipts.parse(ftp.storbinary("STOR k.jl", io.BytesIO(b"{}\n")))
+    assert receipt is not None and receipts.verify(receipts.read_key_file(key_file), receipt)
 
 
 def test_password_on_the_command_line_is_refused():

@@ -16,6 +16,10 @@ REFUSED_NAMES = [
     ".hidden.jl",
     "part.jl._COPYING_",
     "tab\there.jl",
+    "x:y.jl",  # Hadoop paths reject ':' (Spark would crash-loop on it)
+    "b1_easy_2026-12-01T19-33-33+00-00.jl",  # Scrapy's raw %(time)s
+    "space here.jl",
+    "é.jl",
 ]
 
 
@@ -28,6 +32,15 @@ def test_name_the_analytics_would_not_read_is_refused_before_any_byte(sink, even
         assert sink.staged() == []
         ftp.storbinary("STOR fine.jl", io.BytesIO(b"{}\n"))  # same session keeps serving
     assert sink.landed() == {"fine.jl": b"{}\n"}
+
+
+def test_colon_is_refused_with_the_reason(sink):
+    with sink.ftp() as ftp, pytest.raises(ftplib.error_perm) as refused:
+        ftp.storbinary("STOR x:y.jl", io.BytesIO(b"{}\n"))
+    assert str(refused.value) == (
+        "553 STOR refused: character ':' not allowed: names hold only letters, digits and . _ -"
+    )
+    assert sink.landed() == {}
 
 
 def test_longest_name_lands(sink):

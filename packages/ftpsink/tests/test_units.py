@@ -7,7 +7,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from scrapyfleet.ftpsink import admission
 from scrapyfleet.ftpsink.accounts import parse_account
+from scrapyfleet.ftpsink.admission import Failure, LoginGuard
 from scrapyfleet.ftpsink.config import SinkConfig, parse_port_range, parse_size
 from scrapyfleet.ftpsink.paths import PathRefused, landing_target, resolve_inside
 from scrapyfleet.ftpsink.staging import StagedFile, clear_staging
@@ -47,6 +49,46 @@ def test_config_without_any_login_is_an_error():
     assert SinkConfig(host="0.0.0.0", anonymous=True).anonymous_allowed
     assert SinkConfig(host="::1").anonymous_allowed
     assert not SinkConfig(host="10.1.2.3", users=(("w", "pw"),)).anonymous_allowed
+
+
+def test_accounts_turn_anonymous_off_even_on_loopback():
+    assert not SinkConfig(users=(("w", "pw"),)).anonymous_allowed
+    with pytest.raises(ValueError, match="anonymous upload is off whenever accounts"):
+        SinkConfig(users=(("w", "pw"),), anonymous=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_login_guard_delays_grow_bans_double_and_failures_are_forgotten():
+    clock = Clock()
+    guard = LoginGuard(delay=1.0, ban_after=3, ban_time=100.0, clock=clock)
+    assert [guard.failed("a") for _ in range(2)] == [Failure(1, 1.0, 0.0), Failure(2, 2.0, 0.0)]
+    assert guard.banned("b") == 0.0 and guard.failed("b").failures == 1  # per address
+    assert guard.failed("a") == Failure(3, 4.0, 100.0)
+    clock.now += 40
+    assert guard.banned("a") == 60.0
+    clock.now += 60
+    assert guard.banned("a") == 0.0
+    assert [guard.failed("a").ban for _ in range(3)] == [0.0, 0.0, 200.0]  # the second ban
+    clock.now += 200
+    guard.failed("a")
+    clock.now += 101  # failures older than ban_time are forgotten
+    assert guard.failed("a") == Failure(1, 1.0, 0.0)
+
+
+def test_login_guard_remembers_a_bounded_number_of_addresses(monkeypatch):
+    monkeypatch.setattr(admission, "MAX_TRACKED", 10)
+    guard = LoginGuard(delay=0.0, ban_after=100, ban_time=100.0, clock=Clock())
+    for n in range(50):
+        guard.failed(f"10.0.0.{n}")
+    assert len(guard.records) <= 10
+    assert "10.0.0.49" in guard.records and "10.0.0.0" not in guard.records
 
 
 def test_resolve_inside(tmp_path: Path):

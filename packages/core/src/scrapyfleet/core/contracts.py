@@ -2,14 +2,15 @@
 
 - the site: the book's URL layout and the demo defaults the crawler and the demo site share;
 - the item line: one JSON object per line of a worker's feed, read by the analytics;
-- the landing-name rule: which uploaded names ftpsink lands (exactly those Spark's file source
-  reads);
+- the landing-name rule: which uploaded names ftpsink lands (names every reader opens, Spark's
+  file source included), and how any text becomes one;
 - the analytics output: `shifts.json` and `progress.json`, read by the demo and the monitor;
 - the event names other processes read from a component's JSON-line log.
 """
 
 from __future__ import annotations
 
+import string
 from typing import Final, TypedDict
 
 # -- the site -----------------------------------------------------------------------------------
@@ -46,6 +47,9 @@ class ItemLine(TypedDict):
 
 # -- the landing-name rule ----------------------------------------------------------------------
 MAX_NAME_BYTES: Final = 255  # one path component on Linux file systems
+# Characters every reader opens without quoting or escaping: Hadoop paths (Spark's file source)
+# reject `:`, URL-style readers decode `+` and `%`, shells split on spaces.
+NAME_CHARACTERS: Final = frozenset(string.ascii_letters + string.digits + "._-")
 # Spark's file source (Hadoop's listing) skips these: names starting with `.` or `_`, and files
 # still being copied (`._COPYING_`).
 HIDDEN_PREFIXES: Final = (".", "_")
@@ -55,26 +59,44 @@ COPYING_SUFFIX: Final = "._COPYING_"
 def landing_name_problem(name: str) -> str | None:
     """Why an uploaded file may not land under `name` (a bare file name), or None if it may.
 
-    Exactly the names the analytics reads: one component in the landing directory (no
-    subdirectory), printable UTF-8, at most MAX_NAME_BYTES bytes, not hidden from Spark.
+    A landing name is one component in the landing directory (no subdirectory) of ASCII letters,
+    digits and `._-` only, at most MAX_NAME_BYTES bytes, not hidden from Spark.
     """
-    if not name or name in (".", ".."):
+    if not name:
         return "empty name"
     if "/" in name or "\\" in name:
         return "subdirectories are not read by the analytics"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "control character in name"
-    try:
-        size = len(name.encode("utf-8"))
-    except UnicodeEncodeError:
-        return "name is not valid UTF-8"
-    if size > MAX_NAME_BYTES:
+    refused = sorted(set(name) - NAME_CHARACTERS)
+    if refused:
+        shown = ", ".join(ascii(c) for c in refused[:5])
+        return f"character {shown} not allowed: names hold only letters, digits and . _ -"
+    if len(name) > MAX_NAME_BYTES:  # ASCII: one byte a character
         return f"name longer than {MAX_NAME_BYTES} bytes"
     if name.startswith(HIDDEN_PREFIXES):
         return "names starting with . or _ are hidden from the analytics"
     if name.endswith(COPYING_SUFFIX):
         return f"names ending in {COPYING_SUFFIX} are skipped by the analytics"
     return None
+
+
+def safe_landing_name(text: str) -> str:
+    """`text` turned into a landing name: each character outside letters, digits and `._-`
+    becomes `-`, leading `.`/`_` are dropped, an over-long name is cut (keeping a short
+    extension), a `._COPYING_` ending loses its last `_`; nothing left gives `unnamed`.
+
+    Idempotent, not one-to-one (`a:b` and `a+b` both give `a-b`): keep names unique upstream.
+    Scrapy's `%(time)s` (`2026-12-01T19-33-33+00-00`) needs it for its `+`.
+    """
+    name = "".join(c if c in NAME_CHARACTERS else "-" for c in text).lstrip(
+        "".join(HIDDEN_PREFIXES)
+    )
+    if len(name) > MAX_NAME_BYTES:
+        _, dot, extension = name.rpartition(".")
+        kept = dot + extension if dot and len(extension) < 16 else ""
+        name = name[: MAX_NAME_BYTES - len(kept)] + kept
+    if name.endswith(COPYING_SUFFIX):
+        name = name[:-1]
+    return name or "unnamed"
 
 
 # -- the analytics output -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import structlog
 
+from scrapyfleet.core import receipts
 from scrapyfleet.core.logs import configure_logging
 from scrapyfleet.core.metrics import Address, address
 from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
@@ -39,7 +40,11 @@ EPILOG = (
     " Accounts come from --users-file and SCRAPYFLEET_FTPSINK_USERS=NAME:SECRET,... (never from"
     " the command line, where every local user could read them); a SECRET is a hash from"
     " `ftpsink hash-password NAME` (or a plain password, tolerated with a warning)."
-    " Anonymous upload: allowed on a loopback --host, else only with --anonymous."
+    " Anonymous upload: only without accounts, and then on a loopback --host or with --anonymous."
+    " Landing receipts: with a key from --receipt-key-file or SCRAPYFLEET_FTPSINK_RECEIPT_KEY"
+    " (never the command line), every 226 ends `receipt v1 name=N bytes=B lines=L hmac=HEX`"
+    " (HMAC-SHA256, scrapyfleet.core.receipts) for the crawl-master to check; without a key,"
+    " no receipt (logged as receipts_off)."
 )
 
 
@@ -96,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(ps); use --users-file or SCRAPYFLEET_FTPSINK_USERS")  # fmt: skip
     add("--anonymous", action=argparse.BooleanOptionalAction, default=flag(env("anonymous")),
         help="allow login as `anonymous` without a password (default: on a loopback --host "
-        "only)")  # fmt: skip
+        "without accounts; never with accounts)")  # fmt: skip
     add("--max-connections", type=at_least(1),
         default=env("max-connections", str(DEFAULT.max_connections)),
         help="control connections in total; more get 421")  # fmt: skip
@@ -104,10 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("max-connections-per-address", str(DEFAULT.max_connections_per_address)),
         help="control connections from one client address; more get 421")  # fmt: skip
     add("--login-delay", type=seconds, default=env("login-delay", str(DEFAULT.login_delay)),
-        help="seconds before answering a failed login, doubling with each failure")  # fmt: skip
+        help="seconds before answering a failed login, doubling with each failure from the "
+        "client's address (counted across connections)")  # fmt: skip
     add("--max-login-failures", type=at_least(1),
         default=env("max-login-failures", str(DEFAULT.max_login_failures)),
         help="failed logins before the connection is closed")  # fmt: skip
+    add("--ban-after", type=at_least(1), default=env("ban-after", str(DEFAULT.ban_after)),
+        help="failed logins from one address (across connections) before it is banned: every "
+        "connection from it gets 421")  # fmt: skip
+    add("--ban-time", type=seconds, default=env("ban-time", f"{DEFAULT.ban_time:g}"),
+        help="seconds of an address's first ban, doubling with each further ban (at most a "
+        "day); its failures are forgotten this long after the last one")  # fmt: skip
+    add("--login-timeout", type=seconds,
+        default=env("login-timeout", f"{DEFAULT.login_timeout:g}"),
+        help="seconds a connection has to log in before it is closed (421; 0: never)")  # fmt: skip
     add("--tls-cert", type=Path, default=env("tls-cert"),
         help="PEM certificate chain: enables explicit FTPS (AUTH TLS, PBSZ 0, PROT P)")  # fmt: skip
     add("--tls-key", type=Path, default=env("tls-key"), help="PEM private key of --tls-cert")
@@ -120,8 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-file-size", type=typed(parse_size),
         default=env("max-file-size", format_size(DEFAULT.max_file_size)),
         help="largest upload accepted, bytes or with K/M/G (0: no limit)")  # fmt: skip
-    add("--idle-timeout", type=seconds, default=env("idle-timeout", f"{DEFAULT.idle_timeout:g}"),
-        help="seconds a connection may stay silent (0: forever)")  # fmt: skip
+    add(
+        "--idle-timeout", type=seconds, default=env("idle-timeout", f"{DEFAULT.idle_timeout:g}"),
+        help="seconds a control connection may stay silent, uploads aside (0: no limit)"
+    )  # fmt: skip
+    add("--stall-timeout", type=seconds,
+        default=env("stall-timeout", f"{DEFAULT.stall_timeout:g}"),
+        help="an upload must bring --min-rate bytes a second (and at least one byte) in every "
+        "span of this many seconds, or it is cut (426, nothing lands; 0: never)")  # fmt: skip
+    add("--min-rate", type=typed(parse_size),
+        default=env("min-rate", format_size(DEFAULT.min_rate)),
+        help="bytes a second (or K, M) an upload must average over --stall-timeout")  # fmt: skip
+    add("--receipt-key-file", type=Path, default=env("receipt-key-file"),
+        help="file holding the key shared with crawl-master (at least 16 bytes of text); 226 "
+        "replies then carry a signed landing receipt")  # fmt: skip
+    add("--receipt-key", metavar="KEY",
+        help="not accepted: a key on the command line is visible to every local user (ps); "
+        "use --receipt-key-file or SCRAPYFLEET_FTPSINK_RECEIPT_KEY")  # fmt: skip
     add("--metrics", type=address, default=env("metrics"),
         help="HOST:PORT serving Prometheus metrics (uploads, bytes, connections); none if unset; "
         "no authentication, so keep it on loopback or a trusted network")  # fmt: skip
@@ -149,6 +179,7 @@ def config_from(args: argparse.Namespace) -> SinkConfig:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
     files = TlsFiles(args.tls_cert, args.tls_key) if args.tls_cert else None
+    receipt_key = receipt_key_from(args)
     config = SinkConfig(
         root=args.root, host=args.host, port=args.port, passive_ports=args.passive_ports,
         accept_timeout=args.accept_timeout, port_wait=args.port_wait, users=tuple(users),
@@ -156,7 +187,9 @@ def config_from(args: argparse.Namespace) -> SinkConfig:
         max_connections_per_address=args.max_connections_per_address,
         login_delay=args.login_delay, max_login_failures=args.max_login_failures, tls=files,
         require_tls=args.require_tls, min_free=args.min_free, max_file_size=args.max_file_size,
-        idle_timeout=args.idle_timeout,
+        idle_timeout=args.idle_timeout, ban_after=args.ban_after, ban_time=args.ban_time,
+        login_timeout=args.login_timeout, stall_timeout=args.stall_timeout,
+        min_rate=args.min_rate, receipt_key=receipt_key,
     )  # fmt: skip
     if files is not None:
         try:
@@ -166,6 +199,26 @@ def config_from(args: argparse.Namespace) -> SinkConfig:
                 f"cannot load --tls-cert {files.cert} / --tls-key {files.key}: {exc}"
             ) from None
     return config
+
+
+def receipt_key_from(args: argparse.Namespace) -> bytes | None:
+    """The landing-receipt key from --receipt-key-file or the environment, None if neither."""
+    if args.receipt_key is not None:
+        raise ValueError(
+            "--receipt-key is not accepted: a key on the command line is visible to every local "
+            "user (ps, /proc); use --receipt-key-file or SCRAPYFLEET_FTPSINK_RECEIPT_KEY"
+        )
+    text = env("receipt-key")
+    if text is not None and args.receipt_key_file is not None:
+        raise ValueError("give the receipt key once: --receipt-key-file or the environment")
+    try:
+        if args.receipt_key_file is not None:
+            return receipts.read_key_file(args.receipt_key_file)
+        return None if text is None else receipts.key_from_text(text)
+    except OSError as exc:
+        raise ValueError(f"cannot read --receipt-key-file: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"receipt key: {exc}") from None
 
 
 async def run(config: SinkConfig, metrics: Address | None) -> None:
@@ -192,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     plain = [name for name, secret in config.users if not accounts.is_hash(secret)]
     if plain:
         log.warning("plain_passwords", accounts=plain, hint="ftpsink hash-password NAME")
+    key_file = args.receipt_key_file
+    if key_file is not None and (mode := key_file.stat().st_mode & 0o777) & 0o077:
+        log.warning("receipt_key_exposed", path=str(key_file), mode=oct(mode),
+                    hint=f"chmod 600 {key_file}")  # fmt: skip
     try:
         asyncio.run(run(config, args.metrics))
     except OSError as exc:

@@ -47,17 +47,26 @@ class SinkConfig:
     port_wait: float = 5.0  # seconds a PASV waits for a free port when all are taken
     # (name, secret): secret is a password or a hash from `ftpsink hash-password`.
     users: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    # None: anonymous upload allowed only on a loopback bind.
+    # None: anonymous upload allowed only on a loopback bind without accounts.
     anonymous: bool | None = None
     max_connections: int = 256  # control connections in total
     max_connections_per_address: int = 128  # control connections from one client address
-    login_delay: float = 1.0  # seconds before the reply to the first failed login; doubles
+    # Failed logins are counted per client address, across connections (`admission.LoginGuard`).
+    login_delay: float = 1.0  # seconds before the reply to an address's first failure; doubles
     max_login_failures: int = 3  # failed logins before a connection is closed
+    ban_after: int = 10  # failed logins from one address before it is banned
+    ban_time: float = 600.0  # first ban of an address; doubles with each further ban
+    login_timeout: float = 30.0  # seconds a session has to log in; 0 disables it
     tls: TlsFiles | None = None  # explicit FTPS (AUTH TLS) when set
     require_tls: bool = False  # refuse logins and uploads on a plain connection
     min_free: FreeSpaceFloor = FreeSpaceFloor()
     max_file_size: int = 1 << 30  # bytes per upload; 0 disables the limit
-    idle_timeout: float = 60.0  # seconds of silence on a connection; 0 disables it
+    idle_timeout: float = 60.0  # seconds of silence on a control connection; 0 disables it
+    # A transfer must bring `min_rate` bytes a second (at least one byte) over every
+    # `stall_timeout` seconds, or it is cut (`transfer.paced`); 0 disables it.
+    stall_timeout: float = 30.0
+    min_rate: int = 1024
+    receipt_key: bytes | None = field(default=None, repr=False)  # `core.receipts`; None: none
     block_size: int = 256 * 1024
 
     def __post_init__(self) -> None:
@@ -69,11 +78,18 @@ class SinkConfig:
                 if self.anonymous is None
                 else "nobody could log in: enable anonymous or add an account"
             )
+        if self.users and self.anonymous:
+            raise ValueError(
+                "anonymous upload is off whenever accounts are configured: drop --anonymous, "
+                "or the accounts"
+            )
         if self.require_tls and self.tls is None:
             raise ValueError("--require-tls needs --tls-cert and --tls-key")
 
     @property
     def anonymous_allowed(self) -> bool:
+        if self.users:
+            return False
         return is_loopback(self.host) if self.anonymous is None else self.anonymous
 
 

@@ -1,8 +1,9 @@
 """Where an upload may land: a bare name in the root that the analytics reads, never outside it.
 
 Every name ftpsink accepts passes `landing_name_problem` (scrapyfleet.core.contracts): no
-subdirectory, printable UTF-8, at most 255 bytes, not hidden from Spark. Paths stay inside the
-(resolved) root: `..` is clamped at `/` by aioftp, symlinks leading out of the root are refused.
+subdirectory, ASCII letters, digits and `._-` only, at most 255 bytes, not hidden from Spark.
+Paths stay inside the (resolved) root: `..` is clamped at `/` by aioftp, symlinks leading out of
+the root are refused.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The upload-only FTP server: aioftp's `Server` with atomic landing and its defences.
 
-Each concern lives in its own module; this one wires them into aioftp's hooks:
-sessions (`admission`: connection caps, failed-login backoff; `accounts`: who may log in),
-explicit FTPS (`tls`, AUTH TLS / PBSZ / PROT), passive data ports (`passive`), names
-(`paths`), the free-space floor (`space`) and the upload itself (`staging`, `transfer`).
+Each concern lives in its own module; this one wires them into aioftp's hooks: sessions
+(`sessions`, the base class: admission, the login deadline, USER/PASS; `admission`: connection
+caps, failed logins per address and bans; `accounts`: who may log in), explicit FTPS (`tls`,
+AUTH TLS / PBSZ / PROT), passive data ports (`passive`), names (`paths`), the free-space floor
+(`space`), the upload itself (`staging`, `transfer`: its pace) and its receipt
+(`scrapyfleet.core.receipts`).
 Every refusal is a reply code plus a log event, never a traceback or a dropped connection.
 
 aioftp's decorators are typed for methods of `aioftp.Server` itself, hence the
@@ -18,25 +20,26 @@ import functools
 import ssl
 import time
 from pathlib import PurePosixPath
-from typing import Any, Unpack
+from typing import Unpack
 
-import aioftp
 import structlog
 from aioftp.common import Connection, StreamIO, ThrottleStreamIO
 from aioftp.errors import NoAvailablePort
 from aioftp.server import AsyncIOStartServerKwargs, ConnectionConditions, worker
 
+from scrapyfleet.core import receipts
 from scrapyfleet.core.metrics import Address, start_exporter
 from scrapyfleet.ftpsink import tls
 from scrapyfleet.ftpsink.accounts import Accounts
-from scrapyfleet.ftpsink.admission import ConnectionCaps, login_delay
+from scrapyfleet.ftpsink.admission import ConnectionCaps, LoginGuard
 from scrapyfleet.ftpsink.config import SinkConfig
 from scrapyfleet.ftpsink.metrics import SinkMetrics
 from scrapyfleet.ftpsink.passive import Handler, PassiveListener, PortPool
 from scrapyfleet.ftpsink.paths import PathRefused, landing_target, resolve_inside, root_dir
+from scrapyfleet.ftpsink.sessions import BAD_ENCODING, TOO_LONG, SessionServer, state
 from scrapyfleet.ftpsink.space import free_space_problem
 from scrapyfleet.ftpsink.staging import STAGING_DIR, StagedFile, clear_staging
-from scrapyfleet.ftpsink.transfer import Aborted, Upload, abort_reason, client_of, hung_up
+from scrapyfleet.ftpsink.transfer import Aborted, Upload, abort_reason, client_of, hung_up, paced
 
 log = structlog.get_logger("scrapyfleet.ftpsink")
 
@@ -45,16 +48,9 @@ REFUSED_COMMANDS = (
     "appe", "dele", "list", "mlsd", "mlst", "nlst", "rest", "retr", "rmd", "rnfr", "rnto", "site",
     "stou",
 )  # fmt: skip
-# Pseudo-commands for lines that cannot be parsed (a space: no client can send these names).
-BAD_ENCODING, TOO_LONG = "bad encoding", "line too long"
 
 
-def state(connection: Connection, name: str, default: Any) -> Any:
-    """A value this module keeps on aioftp's connection (futures underneath), or `default`."""
-    return connection[name].result() if name in connection and connection[name].done() else default
-
-
-class SinkServer(aioftp.Server):
+class SinkServer(SessionServer):
     """aioftp server that only accepts uploads and lands each one atomically."""
 
     def __init__(self, config: SinkConfig) -> None:
@@ -62,15 +58,15 @@ class SinkServer(aioftp.Server):
         self.root = config.root.resolve()
         self.staging = self.root / STAGING_DIR
         self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_address)
+        self.guard = LoginGuard(config.login_delay, config.ban_after, config.ban_time)
         self.ports = PortPool(config.passive_ports)
         self.metrics = SinkMetrics(lambda: self.caps.open.total(), self.ports.in_use)
         self.tls_context = tls.server_context(config.tls) if config.tls else None
-        timeout = config.idle_timeout or None
         super().__init__(
             users=Accounts(config.users, config.anonymous_allowed, self.root),
             block_size=config.block_size,
-            socket_timeout=timeout,  # bounds each data-connection read: a stalled upload aborts
-            idle_timeout=timeout,
+            socket_timeout=config.stall_timeout or None,  # each data read, each reply written
+            idle_timeout=config.idle_timeout or None,  # each command read
             wait_future_timeout=config.accept_timeout,  # STOR waiting for its data connection
             welcome_message="scrapyfleet ftpsink, upload-only",
         )
@@ -92,7 +88,11 @@ class SinkServer(aioftp.Server):
             "listening", host=self.server_host, port=self.server_port, root=str(self.root),
             discarded=discarded, tls=self.tls_context is not None,
             anonymous=self.config.anonymous_allowed, accounts=len(self.config.users),
+            receipts=self.config.receipt_key is not None,
         )  # fmt: skip
+        if self.config.receipt_key is None:
+            log.warning("receipts_off", reason="no receipt key: 226 replies carry no receipt, "
+                        "so nobody can confirm a landing")  # fmt: skip
 
     async def close(self) -> None:
         """Stop listening, abort in-flight uploads (nothing partial lands), close connections."""
@@ -103,45 +103,6 @@ class SinkServer(aioftp.Server):
         if uploads:
             await asyncio.wait(uploads)
         await super().close()
-
-    # -- sessions ---------------------------------------------------------------------------------
-    async def dispatcher(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """aioftp's session, unless the server or the client's address is at its connection cap
-        (then `421` at once)."""
-        host, port, *_ = writer.get_extra_info("peername")
-        refusal = self.caps.admit(host)
-        if refusal is not None:
-            log.warning("connection_refused", client=f"{host}:{port}", reason=refusal)
-            writer.write(f"421 {refusal}\r\n".encode())
-            writer.close()
-            return
-        try:
-            await super().dispatcher(reader, writer)
-        except asyncio.CancelledError:
-            pass  # shutdown; a cancelled task would make asyncio's stream callback log an error
-        finally:
-            self.caps.leave(host)
-
-    async def parse_command(
-        self, stream: StreamIO, censor_commands: tuple[str] = ("pass",)
-    ) -> tuple[str, str]:
-        """aioftp's, except that a quiet control connection during an upload is not idle, an idle
-        or hung-up one ends the session like QUIT, and a line that is not UTF-8 or too long gets a
-        reply (aioftp would leave an exception behind and drop the connection)."""
-        while True:
-            try:
-                return await super().parse_command(stream, censor_commands)
-            except ConnectionResetError:
-                return "quit", ""
-            except UnicodeDecodeError:
-                return BAD_ENCODING, ""
-            except ValueError:  # StreamReader: line over the limit (the buffer is dropped)
-                return TOO_LONG, ""
-            except TimeoutError:
-                connection = self.connections[stream]
-                if not connection.extra_workers:
-                    log.info("idle_closed", client=client_of(connection))
-                    return "quit", ""
 
     async def write_response(
         self, stream: StreamIO, code: str, lines: str = "", list: bool = False
@@ -163,22 +124,8 @@ class SinkServer(aioftp.Server):
             stream.writer.transport.abort()
             stream.reader.feed_eof()  # the pending command read ends the session like QUIT
 
-    def _refuse(self, connection: Connection, command: str, code: str, reason: str) -> bool:
-        log.info("refused", command=command.upper(), client=client_of(connection), reason=reason)
-        if command.lower() == "stor":
-            self.metrics.refused()
-        connection.response(code, f"{command.upper()} refused: {reason}")
-        return True
-
     async def refuse(self, command: str, connection: Connection, rest: str) -> bool:
         return self._refuse(connection, command, "502", "upload-only server")
-
-    async def bad_encoding(self, connection: Connection, rest: str) -> bool:
-        return self._refuse(connection, "?", "501", "command line is not valid UTF-8")
-
-    async def too_long(self, connection: Connection, rest: str) -> bool:
-        self._refuse(connection, "?", "500", "command line too long, closing")
-        return False
 
     async def feat(self, connection: Connection, rest: str) -> bool:
         secure = ["AUTH TLS", "PBSZ", "PROT"] if self.tls_context else []
@@ -193,48 +140,6 @@ class SinkServer(aioftp.Server):
         ok = rest.upper() == "UTF8 ON"
         connection.response(*(("200", "always in UTF8") if ok else ("501", "unknown option")))
         return True
-
-    # -- logins -----------------------------------------------------------------------------------
-    def _secure(self, connection: Connection) -> bool:
-        return tls.is_secure(connection.command_connection.writer)
-
-    async def user(self, connection: Connection, rest: str) -> bool:
-        """aioftp's USER (every name but anonymous gets 331), refused on a plain connection when
-        TLS is required."""
-        if self.config.require_tls and not self._secure(connection):
-            return self._refuse(connection, "USER", "530", "TLS required: AUTH TLS first")
-        connection.login_name = rest
-        return await super().user(connection, rest)
-
-    @ConnectionConditions(ConnectionConditions.user_required)  # type: ignore[arg-type]
-    async def pass_(self, connection: Connection, rest: str) -> bool:
-        """Check a password; failures (unknown name or wrong password alike) are logged, answered
-        after a growing delay, and the connection is closed after `max_login_failures`."""
-        lock = state(connection, "login_lock", None)
-        if lock is None:
-            lock = connection.login_lock = asyncio.Lock()
-        async with lock:  # pipelined PASS commands wait their turn (and their delay)
-            if connection.future.logged.done():
-                connection.response("503", "already logged in")
-                return True
-            started = time.monotonic()
-            if await self.user_manager.authenticate(connection.user, rest):
-                connection.logged = True
-                log.info("logged_in", user=connection.login_name, client=client_of(connection))
-                connection.response("230", "logged in, upload only")
-                return True
-            failures = state(connection, "login_failures", 0) + 1
-            connection.login_failures = failures
-            closing = failures >= self.config.max_login_failures
-            log.warning(
-                "login_failed", user=connection.login_name[:64], client=client_of(connection),
-                failures=failures, closing=closing,
-            )  # fmt: skip
-            delay = login_delay(self.config.login_delay, failures)
-            await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
-            del connection.user
-            connection.response("530", "login incorrect" + (", closing" if closing else ""))
-            return not closing
 
     # -- explicit TLS (RFC 4217) ------------------------------------------------------------------
     async def auth(self, connection: Connection, rest: str) -> bool:
@@ -402,7 +307,7 @@ class SinkServer(aioftp.Server):
             return
         landing = asyncio.ensure_future(asyncio.to_thread(staged.land, upload.target))
         landing.add_done_callback(
-            functools.partial(self._report_landing, connection, upload, staged.size, started)
+            functools.partial(self._report_landing, connection, upload, staged, started)
         )
         # Past the point of no return: if cancelled now, the landing finishes and reports itself.
         with contextlib.suppress(asyncio.CancelledError):
@@ -410,28 +315,33 @@ class SinkServer(aioftp.Server):
 
     async def _copy(self, stream: ThrottleStreamIO, staged: StagedFile) -> None:
         limit = self.config.max_file_size
-        async for block in stream.iter_by_block(self.config.block_size):
-            if limit and staged.size + len(block) > limit:
-                raise Aborted("too_large", "552", f"upload exceeds the {limit}-byte limit")
-            problem = free_space_problem(self.root, self.config.min_free, len(block))
-            if problem is not None:
-                raise Aborted("disk_full", "452", f"{problem}, nothing stored")
-            staged.write(block)
+        async with paced(self.config.stall_timeout, self.config.min_rate) as progress:
+            async for block in stream.iter_by_block(self.config.block_size):
+                if limit and staged.size + len(block) > limit:
+                    raise Aborted("too_large", "552", f"upload exceeds the {limit}-byte limit")
+                problem = free_space_problem(self.root, self.config.min_free, len(block))
+                if problem is not None:
+                    raise Aborted("disk_full", "452", f"{problem}, nothing stored")
+                staged.write(block)
+                progress(staged.size)
 
     def _report_landing(
         self,
         connection: Connection,
         upload: Upload,
-        size: int,
+        staged: StagedFile,
         started: float,
         landing: asyncio.Future[None],
     ) -> None:
         exc = landing.exception()  # never cancelled: shielded
+        size, lines, key = staged.size, staged.lines, self.config.receipt_key
         if exc is None:
             seconds = round(time.monotonic() - started, 6)
-            log.info("landed", name=upload.name, bytes=size, seconds=seconds, client=upload.client)
+            log.info("landed", name=upload.name, bytes=size, lines=lines, seconds=seconds,
+                     client=upload.client, receipt=key is not None)  # fmt: skip
             self.metrics.landed(size)
-            connection.response("226", f"landed {upload.name}")
+            receipt = f"; {receipts.sign(key, upload.name, size, lines)}" if key else ""
+            connection.response("226", f"landed {upload.name}{receipt}")
             return
         reason, code, message = (
             ("exists", "553", "file exists and is never overwritten")

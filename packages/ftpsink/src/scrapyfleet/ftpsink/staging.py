@@ -41,14 +41,24 @@ class StagedFile:
         self.fd: int | None = fd
         self.path = Path(name)
         self.size = 0
+        self.newlines = 0
+        self.last_byte = b""
+
+    @property
+    def lines(self) -> int:
+        """Lines as a reader counts them: newlines, plus an unterminated last line."""
+        return self.newlines + (self.last_byte not in (b"", b"\n"))
 
     def write(self, data: bytes) -> None:
-        """Append a block (page-cache write; durability comes from `land`)."""
+        """Append a block (page-cache write; durability comes from `land`), counting its lines."""
         assert self.fd is not None, "staged file already closed"
         view = memoryview(data)
         while view:
             view = view[os.write(self.fd, view) :]
         self.size += len(data)
+        if data:
+            self.newlines += data.count(b"\n")
+            self.last_byte = data[-1:]
 
     def sync(self) -> None:
         """Flush the bytes to disk (before `land`)."""

@@ -1,10 +1,12 @@
-"""One upload's identity and the ways it can end before landing."""
+"""One upload's identity, its pace, and the ways it can end before landing."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,35 @@ def hung_up(stream: StreamIO) -> bool:
     return bool(state != TCP_ESTABLISHED)
 
 
+@contextlib.asynccontextmanager
+async def paced(seconds: float, min_rate: int) -> AsyncIterator[Callable[[int], None]]:
+    """Cut the transfer inside (Aborted `stalled`) unless every span of `seconds` brings at
+    least `min_rate` bytes a second, and at least one byte (curl's --speed-time/--speed-limit):
+    a silent transfer and a trickle alike. Yields `progress(total_bytes)`; 0 seconds: no limit."""
+    if not seconds:
+        yield lambda total: None
+        return
+    quota = max(1, int(min_rate * seconds))
+    loop = asyncio.get_running_loop()
+    mark = 0
+
+    def progress(total: int) -> None:
+        nonlocal mark
+        if total - mark >= quota:  # this span's due is met: the next span starts now
+            mark = total
+            window.reschedule(loop.time() + seconds)
+
+    try:
+        async with asyncio.timeout(seconds) as window:
+            yield progress
+    except TimeoutError:
+        if not window.expired():
+            raise
+        raise Aborted(
+            "stalled", "426", f"transfer stalled: under {quota} bytes in {seconds:g} s"
+        ) from None
+
+
 def abort_reason(exc: BaseException) -> Aborted:
     """Classify why a transfer ended before landing."""
     if isinstance(exc, Aborted):
@@ -53,7 +84,7 @@ def abort_reason(exc: BaseException) -> Aborted:
     if isinstance(exc, asyncio.CancelledError):
         return Aborted(str(exc.args[0]) if exc.args else "disconnected", "426", "transfer aborted")
     if isinstance(exc, TimeoutError):
-        return Aborted("idle_timeout", "426", "data connection idle too long")
+        return Aborted("stalled", "426", "data connection stalled")
     if isinstance(exc, ConnectionError):
         return Aborted("reset", "426", "data connection reset")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
