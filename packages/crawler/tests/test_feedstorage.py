@@ -58,6 +58,11 @@ def test_store_delegates_to_the_destination_storage() -> None:
     storage.store(file)
     assert MemoStorage.kept == {"memo://worker:pw@sink/feeds/b-00001_distr.jl": b'{"url": "u"}\n'}
     assert [(f.name, f.bytes) for f in holder.feeds.stored] == [("b-00001_distr.jl", 13)]
+    # Scrapy's %(time)s holds a `+`, which ftpsink refuses: the name is made a landing name.
+    timed = FleetFeedStorage.from_crawler(
+        crawler, "fleet:b-00001_distr_2026-12-01T19-33-33+00-00.jl"
+    )
+    assert timed.name == "b-00001_distr_2026-12-01T19-33-33-00-00.jl"
     holder.feeds.go_to("nope://sink/")
     with pytest.raises(RuntimeError, match="no feed storage"):
         storage.store(io.BytesIO(b"x"))

@@ -73,7 +73,7 @@ def test_scrapy_feed_export_over_ftps_lands(tls_sink, tmp_path):
     port, root, ca_file = tls_sink
     settings = {
         "FEEDS": {
-            f"ftps://worker:s3cret@127.0.0.1:{port}/%(batch)s_%(name)s_%(time)s.jl": {
+            f"ftps://worker:s3cret@127.0.0.1:{port}/%(batch)s_%(name)s_%(batch_id)d.jl": {
                 "format": "jsonlines"
             }
         },

@@ -20,6 +20,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet.defer import Deferred
 
+from scrapyfleet.core.contracts import safe_landing_name
 from scrapyfleet.crawler.contract import SCHEME
 
 
@@ -53,7 +54,8 @@ class FleetFeedStorage:
     """Scrapy feed storage for `fleet:NAME` URIs (register under `FEED_STORAGES["fleet"]`)."""
 
     def __init__(self, uri: str, crawler: Crawler, feed_options: dict[str, Any] | None) -> None:
-        self.name = uri.removeprefix(f"{SCHEME}:").lstrip("/")
+        # Scrapy's %(time)s holds a `+`: ftpsink refuses (553) what is no landing name.
+        self.name = safe_landing_name(uri.removeprefix(f"{SCHEME}:").lstrip("/"))
         self.crawler = crawler
         self.feed_options = feed_options
 
