@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 from scrapyfleet.core.procs import stop_group, url_ok
+from scrapyfleet.crawler.master.landing import KEY_ENV as RECEIPT_KEY_ENV
 from scrapyfleet.demo.cluster import (
     Credentials,
     NodeSpec,
@@ -27,6 +30,8 @@ from scrapyfleet.demo.cluster import (
 )
 
 BIN = Path(sys.executable).parent
+# The landing-receipt key of this test run, shared by every ftpsink and crawl-master it starts.
+RECEIPT_KEY = secrets.token_hex(32)
 
 
 @dataclass
@@ -49,6 +54,7 @@ class Sink:
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     users: str = ""  # SCRAPYFLEET_FTPSINK_USERS: NAME:PASSWORD,... (anonymous upload when empty)
+    receipt_key: str | None = RECEIPT_KEY  # None: a sink that signs no receipt
 
     @property
     def feed_uri(self) -> str:
@@ -58,7 +64,11 @@ class Sink:
 
     def start(self) -> None:
         assert self.log is not None
-        env = {**os.environ, "SCRAPYFLEET_FTPSINK_USERS": self.users} if self.users else None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPYFLEET_FTPSINK_")}
+        if self.users:
+            env["SCRAPYFLEET_FTPSINK_USERS"] = self.users
+        if self.receipt_key is not None:
+            env["SCRAPYFLEET_FTPSINK_RECEIPT_KEY"] = self.receipt_key
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [BIN / "ftpsink", "--port", str(self.port), "--root", str(self.root),
@@ -117,23 +127,22 @@ def site_factory(
         stop_group(site.process.pid)
 
 
+def listening(port: int) -> bool:
+    """Does something accept TCP connections on 127.0.0.1:`port`?"""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 def _sink(
     tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any], users: str = ""
 ) -> Iterator[Sink]:
-    import socket
-
     sink = Sink(free_port(), tmp_path / "items", log=tmp_path / "ftpsink.log", users=users)
     sink.root.mkdir()
     sink.start()
-
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", sink.port), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
-    wait_for(listening, timeout=30, what="ftpsink")
+    wait_for(lambda: listening(sink.port), timeout=30, what="ftpsink")
     yield sink
     sink.stop()
 
@@ -192,12 +201,20 @@ def cluster_factory(
 
 
 def _run_master(
-    args: list[str], timeout: float = 240.0, **kwargs: Any
+    args: list[str],
+    timeout: float = 240.0,
+    receipt_key: str | None = RECEIPT_KEY,
+    env: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> subprocess.CompletedProcess[str]:
-    """crawl-master as users run it; JSON logs captured."""
+    """crawl-master as users run it, checking landings with `receipt_key` (None: unconfirmed);
+    JSON logs captured."""
+    env = {k: v for k, v in (env or os.environ).items() if k != RECEIPT_KEY_ENV}
+    if receipt_key is not None:
+        env[RECEIPT_KEY_ENV] = receipt_key
     return subprocess.run(
         [BIN / "crawl-master", "--format", "json", "--progress", "log", *args],
-        capture_output=True, text=True, timeout=timeout, **kwargs,
+        capture_output=True, text=True, timeout=timeout, env=env, **kwargs,
     )  # fmt: skip
 
 

@@ -5,7 +5,6 @@ line is sampled; afterwards every file of the run, the nodes and the sink is sea
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 from scrapyfleet.demo.cluster import Credentials
 
-from .conftest import Sink
+from .conftest import Sink, listening
 
 FTP_CANARY = "ftp-canary-5d3e9a71"
 NODE_CANARY = "node-canary-81bc47e0"
@@ -63,7 +62,7 @@ def test_canaries_appear_nowhere(
     sink.root.mkdir()
     sink.start()
     try:
-        wait_for(lambda: _listening(sink.port), timeout=30, what="ftpsink")
+        wait_for(lambda: listening(sink.port), timeout=30, what="ftpsink")
         cluster = cluster_factory([2, 2], auth=Credentials("ops", NODE_CANARY))
         sampler = CmdlineSampler()
         sampler.start()
@@ -95,14 +94,6 @@ def test_canaries_appear_nowhere(
     assert {"options.json", "ledger.sqlite", "summary.json", "failed.jl", "master.log"} <= set(
         modes
     )
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def test_batch_endpoint_over_tls(

@@ -51,13 +51,18 @@ class BatchGrant:
         return cls(batch, attempt, urls, feed, timeout, credential)
 
 
+RECEIPT_MAX_CHARS = 512  # a receipt is one short line (scrapyfleet.core.receipts)
+
+
 @dataclass(frozen=True, slots=True)
 class FeedFile:
-    """The feed file an attempt uploaded: its name, size and item lines."""
+    """The feed file an attempt uploaded: its name, size and item lines, and the sink's landing
+    receipt for it (`scrapyfleet.core.receipts`; None: the sink gave none)."""
 
     name: str
     bytes: int
     lines: int
+    receipt: str | None = None
 
     @classmethod
     def from_json(cls, obj: object) -> FeedFile:
@@ -69,7 +74,12 @@ class FeedFile:
         for key, value in (("bytes", size), ("lines", lines)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"feed {key} must be an integer >= 0")
-        return cls(name, size, lines)  # type: ignore[arg-type]
+        receipt = obj.get("receipt")
+        if receipt is not None and (
+            not isinstance(receipt, str) or len(receipt) > RECEIPT_MAX_CHARS
+        ):
+            raise ValueError(f"feed receipt must be a string of at most {RECEIPT_MAX_CHARS}")
+        return cls(name, size, lines, receipt)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

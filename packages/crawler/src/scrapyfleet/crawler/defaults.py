@@ -44,6 +44,10 @@ TABLE: tuple[Setting, ...] = (
             "--feed-uri", "where workers export items (a Scrapy FEEDS URI; %%(batch)s is the "
             "batch id); its password is best given as SCRAPYFLEET_CRAWL_MASTER_FEED_PASSWORD: "
             "never written to the run directory, logged or put on a job's command line"),
+    Setting("DISTRIBUTED_RECEIPT_KEY_FILE", "", "--receipt-key-file", "file with ftpsink's "
+            "landing-receipt key (or SCRAPYFLEET_CRAWL_MASTER_RECEIPT_KEY; never the command "
+            "line): a URL counts as landed only when the sink's signed receipt confirms its feed "
+            "file. Without a key landings are NOT confirmed: a worker's word is taken"),
     Setting("DISTRIBUTED_WORKER_CONCURRENCY", 64, "--concurrency",
             "CONCURRENT_REQUESTS (per domain too) of every worker", int),
     Setting("DISTRIBUTED_WORKER_SETTINGS", {}, None, "more Scrapy settings for every worker"),

@@ -1,10 +1,14 @@
-"""`ftps://` feed storage: explicit FTPS (AUTH TLS, PROT P) to ftpsink, verified against a CA file.
+"""`ftps://` feed storage (explicit FTPS: AUTH TLS, PROT P, verified against a CA file), and the
+FTP(S) upload that keeps the server's final reply.
 
 Scrapy's own FTP storage verifies an `ftps://` server against the system's CAs only; an ingest
 server usually has a private or self-signed certificate. This storage trusts the PEM file in the
 setting `FEED_STORAGE_FTPS_CA_FILE` (default: the system's CAs) and otherwise behaves like
-Scrapy's: passive mode unless `FEED_STORAGE_FTP_ACTIVE`, CWD to the URI's directory, then STOR.
-The project registers it for `ftps` in `FEED_STORAGES` (settings.py).
+Scrapy's: passive mode unless `FEED_STORAGE_FTP_ACTIVE`, CWD to the URI's directory (made as
+needed), then STOR. The project registers it for `ftps` in `FEED_STORAGES` (settings.py).
+
+Scrapy's `ftp_store_file` drops `storbinary`'s answer; `upload` keeps it: ftpsink's `226` carries
+the landing receipt the worker reports (worker/feedstorage.py).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import posixpath
 import ssl
 from contextlib import closing
-from ftplib import FTP_TLS
+from ftplib import FTP, FTP_TLS
 from typing import IO, Any, Self
 
 from scrapy.crawler import Crawler
@@ -48,14 +52,26 @@ class FTPSFeedStorage(FTPFeedStorage):
         )
 
     def _store_in_thread(self, file: IO[bytes]) -> None:
-        context = ssl.create_default_context(cafile=self.ca_file)
-        with FTP_TLS(context=context, timeout=TIMEOUT) as ftp, closing(file):
-            ftp.connect(self.host, self.port)
-            ftp.login(self.username, self.password)  # AUTH TLS first: no password in clear
+        upload(self, file)
+
+
+def upload(storage: FTPFeedStorage, file: IO[bytes]) -> str:
+    """Store `file` where `storage` (Scrapy's FTP storage, or FTPSFeedStorage) would, as it
+    would; the server's final reply to the STOR (or APPE). Blocking: run it in a thread."""
+    ca_file = storage.ca_file if isinstance(storage, FTPSFeedStorage) else None
+    ftp = (
+        FTP_TLS(context=ssl.create_default_context(cafile=ca_file), timeout=TIMEOUT)
+        if storage.tls
+        else FTP(timeout=TIMEOUT)
+    )
+    with ftp, closing(file):
+        ftp.connect(storage.host, storage.port)
+        ftp.login(storage.username, storage.password)  # FTP_TLS: AUTH TLS first, no clear password
+        if isinstance(ftp, FTP_TLS):
             ftp.prot_p()
-            if self.use_active_mode:
-                ftp.set_pasv(False)
-            file.seek(0)
-            dirname, filename = posixpath.split(self.path)
-            ftp_makedirs_cwd(ftp, dirname)
-            ftp.storbinary(f"{'STOR' if self.overwrite else 'APPE'} {filename}", file)
+        if storage.use_active_mode:
+            ftp.set_pasv(False)
+        file.seek(0)
+        dirname, filename = posixpath.split(storage.path)
+        ftp_makedirs_cwd(ftp, dirname)
+        return ftp.storbinary(f"{'STOR' if storage.overwrite else 'APPE'} {filename}", file)

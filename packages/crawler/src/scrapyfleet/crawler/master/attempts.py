@@ -11,6 +11,7 @@ import structlog
 
 from scrapyfleet.crawler.contract import WorkerReport
 from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.landing import receipt_problem
 from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
 
@@ -27,9 +28,12 @@ class Attempts:
         max_attempts: int,
         failed: dict[str, str],
         wake: Callable[[], None],
+        receipts: tuple[bytes, bool] | None = None,
     ) -> None:
         self.ledger, self.nodes, self.max_attempts = ledger, nodes, max_attempts
         self.failed = failed
+        # The receipt key, and whether feed names hold the batch id; None: landings unconfirmed.
+        self.receipts = receipts
         self._wake = wake  # something changed: the dispatcher should look again now
         self._retries: dict[str, tuple[float, str | None]] = {}  # batch -> (not before, avoid)
 
@@ -62,6 +66,13 @@ class Attempts:
         """A worker's report: the batch is done, or its attempt failed; the batch's state."""
         batch = self.ledger.batch(batch_id)
         failure = rules.report_failure(report)
+        if failure is None and self.receipts is not None:
+            key, named = self.receipts
+            size = len(self.ledger.payload(batch_id))
+            failure = receipt_problem(key, report, size, batch_id if named else None)
+            if failure is not None:
+                log.warning("landing_refused", batch=batch_id, node=report.node, job=report.job,
+                            reason=failure)  # fmt: skip
         if failure is None:
             if self.ledger.done(batch_id, report.job, report.items, report.pages, report.feed):
                 urls = self.ledger.urls.settle(

@@ -37,6 +37,7 @@ from scrapyfleet.core.targets import (
 from scrapyfleet.crawler.master.collector import interrupt
 from scrapyfleet.crawler.master.deploy import deploy
 from scrapyfleet.crawler.master.fleetconfig import distributed_settings, new_run_dir
+from scrapyfleet.crawler.master.landing import receipt_key
 from scrapyfleet.crawler.master.options import (
     given_settings,
     load_options,
@@ -149,6 +150,7 @@ def plan_run(args: argparse.Namespace, project: Project, process: AsyncCrawlerPr
     )
     check_listen(listen, advertise or None)
     check_nodes_reach(listen, advertise or None, [t.url for t in targets])
+    receipt_key(effective.get("DISTRIBUTED_RECEIPT_KEY_FILE"))  # ValueError: refused
     feed = with_feed_password(effective.get("DISTRIBUTED_TARGET_FEED_URL"))
     check_feed(feed, effective.get("FEED_STORAGE_FTPS_CA_FILE"))
     run_dir = Path(effective.get("DISTRIBUTED_RUN_DIR") or new_run_dir())

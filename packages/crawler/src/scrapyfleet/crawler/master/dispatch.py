@@ -41,7 +41,12 @@ class Dispatcher:
         self.config, self.ledger, self.nodes, self.outcome = config, ledger, nodes, outcome
         self.intake_open = True
         self._new_batch = new_batch
-        self.attempts = Attempts(ledger, nodes, config.max_attempts, outcome.failed, self.wake)
+        receipts = None
+        if config.receipt_key is not None:
+            receipts = (config.receipt_key, "%(batch)s" in config.feed_uri.rpartition("/")[2])
+        self.attempts = Attempts(
+            ledger, nodes, config.max_attempts, outcome.failed, self.wake, receipts
+        )
         self.leases = Leases(ledger, self.attempts, config.lease_timeout, self, nodes)
         self.scheduler = Scheduler(config, ledger, nodes, self.attempts, self.leases)
         self._no_node_since: float | None = None

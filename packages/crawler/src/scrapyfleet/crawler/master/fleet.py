@@ -26,6 +26,7 @@ from scrapyfleet.crawler.master.batchserver import BatchEndpoint, serve
 from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret
 from scrapyfleet.crawler.master.dispatch import Dispatcher
 from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
+from scrapyfleet.crawler.master.landing import KEY_ENV
 from scrapyfleet.crawler.master.ledger import Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
 
@@ -80,6 +81,9 @@ class Fleet:
         scheme = "https" if tls else "http"
         self.master_url = self.config.advertise_url or f"{scheme}://{host}:{port}"
         log.info("batch_server_started", url=self.master_url, run_dir=str(self.config.run_dir))
+        if self.config.receipt_key is None:
+            log.warning("landings_unconfirmed", reason="no receipt key: a worker's report is "
+                        f"taken at its word (set {KEY_ENV} or --receipt-key-file)")  # fmt: skip
         await self._nodes.check(self.config.project)
         self._task = asyncio.create_task(self._run(), name="fleet-dispatch")
 

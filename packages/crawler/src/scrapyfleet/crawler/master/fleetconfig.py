@@ -14,6 +14,7 @@ from scrapy.settings import BaseSettings
 from scrapyfleet.core.metrics import parse_address
 from scrapyfleet.core.targets import Target, find_config, resolve_targets
 from scrapyfleet.crawler.defaults import DEFAULTS, add_storages
+from scrapyfleet.crawler.master.landing import receipt_key
 from scrapyfleet.crawler.master.placement import Placement
 
 
@@ -42,6 +43,8 @@ class FleetConfig:
     poll_interval: float
     lease_timeout: float  # seconds a running job may be silent about its lease
     keep_workers: bool  # jobs lease batch after batch (False: one batch per job)
+    # The sink's landing-receipt key (master/landing.py); None: landings are not confirmed.
+    receipt_key: bytes | None = field(default=None, repr=False)
     request_timeout: float = 5.0  # seconds per scrapyd API call
 
 
@@ -106,4 +109,5 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL"),
         lease_timeout=s.getfloat("DISTRIBUTED_LEASE_TIMEOUT"),
         keep_workers=s.getbool("DISTRIBUTED_KEEP_WORKERS"),
+        receipt_key=receipt_key(s.get("DISTRIBUTED_RECEIPT_KEY_FILE")),
     )

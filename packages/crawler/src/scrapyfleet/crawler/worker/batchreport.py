@@ -67,6 +67,8 @@ def build_report(
         # A batch without a single item stores no feed: nothing to upload, nothing lost.
         feed_ok=now["failed"] == since["failed"]
         and (bool(stored) or len(failures) == len(lease.urls)),
-        feed=FeedFile(stored[0].name, sum(f.bytes for f in stored), lines) if stored else None,
+        feed=FeedFile(stored[0].name, sum(f.bytes for f in stored), lines, stored[0].receipt)
+        if stored
+        else None,
         failures=failures,
     )

@@ -5,7 +5,9 @@ the real feed URI (its password would sit in `scrapyd.out`, `ps` and the job log
 receives the destination (e.g. `ftp://user:password@sink:2121/`) with its batch, over HTTP, and
 this storage hands the file to Scrapy's own storage for `<destination><name>` (Scrapy's
 `FEED_STORAGES`, so `ftp`, `ftps`, `file`, `s3`, ... all work). Scrapy logs the `fleet:` URI, so
-no password reaches a log line. What was stored (name, bytes) is kept for the worker's report.
+no password reaches a log line. An FTP(S) destination is stored with `ftps.upload`, which keeps
+the sink's final reply: ftpsink's `226` carries the landing receipt (`scrapyfleet.core.receipts`).
+What was stored (name, bytes, receipt) is kept for the worker's report.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from urllib.parse import urlsplit
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
+from scrapy.extensions.feedexport import FTPFeedStorage
 from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
 
+from scrapyfleet.core import receipts
 from scrapyfleet.core.contracts import safe_landing_name
 from scrapyfleet.crawler.contract import SCHEME
+from scrapyfleet.crawler.ftps import upload
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,7 @@ class StoredFeed:
 
     name: str
     bytes: int
+    receipt: str | None = None  # the sink's landing receipt, if its reply carried one
 
 
 @dataclass(slots=True)
@@ -84,9 +91,15 @@ class FleetFeedStorage:
         )
         size = file.seek(0, 2)
         file.seek(0)
+        if isinstance(storage, FTPFeedStorage):  # ftp, ftps: keep the sink's reply
+            uploaded: Deferred[str] = deferToThread(upload, storage, file)
+            return uploaded.addCallback(lambda reply: self._stored(feeds, size, reply))
         result: Deferred[None] | None = storage.store(file)
-        record = StoredFeed(self.name, size)
         if result is None:
-            feeds.stored.append(record)
+            self._stored(feeds, size, "")
             return None
-        return result.addCallback(lambda _: feeds.stored.append(record))
+        return result.addCallback(lambda _: self._stored(feeds, size, ""))
+
+    def _stored(self, feeds: FleetFeeds, size: int, reply: str) -> None:
+        receipt = receipts.parse(reply)
+        feeds.stored.append(StoredFeed(self.name, size, None if receipt is None else str(receipt)))
