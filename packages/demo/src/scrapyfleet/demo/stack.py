@@ -3,13 +3,16 @@
 Order: demo site, ftpsink, scrapyd cluster and the Spark job start together (none needs another);
 then the monitor (it reads the cluster's scrapy.cfg), then crawl-master, while the Spark JVM is
 still starting: its file source reads whatever landed before it was ready, so the crawl need
-not wait for it.
+not wait for it. ftpsink and crawl-master share a landing-receipt key made for the run (given
+through their environment, never a command line): a URL counts as landed only when the sink's
+receipt confirms it.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -41,6 +44,8 @@ class Plan:
     keep_workers: bool = True  # a job leases batch after batch (False: a process per batch)
     trigger: str = "1s"
     spark_master: str = "local[*]"  # or a standalone cluster's spark://HOST:PORT
+    # ftpsink signs landing receipts with it, crawl-master checks them (core.receipts)
+    receipt_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
 
     @property
     def index_pages(self) -> int:
@@ -97,6 +102,7 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
         [script("ftpsink"), "--host", HOST, "--port", str(ftp_port), "--root",
          str(plan.items_dir), "--passive-ports", "0", "--log-format", "json", "--metrics",
          f"{HOST}:{sink_metrics}"],
+        env={"SCRAPYFLEET_FTPSINK_RECEIPT_KEY": plan.receipt_key},
     )  # fmt: skip
     cluster = sup.start(
         "cluster",
@@ -169,6 +175,7 @@ def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
          str(plan.master_dir), "--format", "json", "--progress", "log", "--metrics",
          f"{HOST}:{stack.master_metrics}", "--metrics-linger", str(METRICS_LINGER),
          "--keep-workers" if plan.keep_workers else "--no-keep-workers"],
+        env={"SCRAPYFLEET_CRAWL_MASTER_RECEIPT_KEY": plan.receipt_key},
     )  # fmt: skip
 
 
