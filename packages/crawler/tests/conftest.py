@@ -136,13 +136,25 @@ def listening(port: int) -> bool:
     return True
 
 
+def start_sink(
+    root: Path, port: int, wait_for: Callable[..., Any], users: str = "",
+    receipt_key: str | None = RECEIPT_KEY, log: Path | None = None,
+) -> Sink:  # fmt: skip
+    """An ftpsink on `port` landing in `root` (made here), listening when it returns."""
+    sink = Sink(port, root, log=log or root.with_suffix(".log"), users=users,
+                receipt_key=receipt_key)  # fmt: skip
+    sink.root.mkdir()
+    sink.start()
+    wait_for(lambda: listening(sink.port), timeout=30, what=f"ftpsink into {root.name}")
+    return sink
+
+
 def _sink(
     tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any], users: str = ""
 ) -> Iterator[Sink]:
-    sink = Sink(free_port(), tmp_path / "items", log=tmp_path / "ftpsink.log", users=users)
-    sink.root.mkdir()
-    sink.start()
-    wait_for(lambda: listening(sink.port), timeout=30, what="ftpsink")
+    sink = start_sink(
+        tmp_path / "items", free_port(), wait_for, users, log=tmp_path / "ftpsink.log"
+    )
     yield sink
     sink.stop()
 

@@ -1,4 +1,5 @@
-"""The master's batch/report endpoint: per-attempt credentials, validation, and a ledger that bad,
+"""The master's batch/report endpoint: job proofs and claims, per-attempt credentials, validation,
+and a ledger that bad,
 stale, forged or misdirected requests leave untouched (real HTTP through aiohttp's test server);
 leases: a job takes its next batch only after its report, a report for a lease that expired or
 went to another job is refused (409) and changes nothing, and the expiry rule."""
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from scrapyfleet.crawler.contract import WorkerReport
+from scrapyfleet.crawler.jobproof import job_proof
 from scrapyfleet.crawler.master import rules
 from scrapyfleet.crawler.master.attempts import Attempts
 from scrapyfleet.crawler.master.batchserver import BatchEndpoint, make_app
@@ -22,6 +24,7 @@ from scrapyfleet.crawler.master.nodepool import NodePool
 from scrapyfleet.crawler.outcomes import status_failure
 
 SECRET = new_secret()
+NODE_PASSWORD = "n2-scrapyd-password"  # node n2 has basic auth; n1 has none
 FEED = "ftp://worker:pw@127.0.0.1:2121/"
 URLS = ["http://x/1", "http://x/2", "http://x/3"]
 
@@ -67,17 +70,39 @@ async def client(aiohttp_client, ledger: Ledger):
         ledger.urls.settle(batch_id, worker.node, worker.failures, 3)
         return ledger.batch(batch_id).state
 
-    endpoint = BatchEndpoint(ledger, SECRET, FEED, lambda b, j: ledger.running(b, j), on_report)
+    endpoint = BatchEndpoint(ledger, SECRET, FEED, lambda b, j: ledger.running(b, j), on_report,
+                             node_passwords={"n2": NODE_PASSWORD})  # fmt: skip
     return await aiohttp_client(make_app(endpoint))
 
 
-async def test_fetch_with_the_attempts_credential(client, ledger: Ledger) -> None:
+async def test_fetch_with_the_jobs_proof_gets_the_attempts_credential(client, ledger) -> None:
     params = {"job": "r-00001-a2", "attempt": "2"}
-    response = await client.get("/batches/r-00001", params=params, headers=auth())
+
+    def proof(password: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {job_proof(password, 'r-00001', 2, 'r-00001-a2')}"}
+
+    for headers in ({}, auth(), proof("a guess")):
+        refused = await client.get("/batches/r-00001", params=params, headers=headers)
+        assert refused.status == 403, "only the node's password makes the job's proof"
+    response = await client.get("/batches/r-00001", params=params, headers=proof(NODE_PASSWORD))
     assert response.status == 200
-    assert await response.json() == {"batch": "r-00001", "attempt": 2, "urls": URLS, "feed": FEED}
+    assert await response.json() == {"batch": "r-00001", "attempt": 2, "urls": URLS, "feed": FEED,
+                                     "credential": auth()["Authorization"][7:]}  # fmt: skip
     assert ledger.batch("r-00001").state == "running"
     assert (await client.get("/health")).status == 200
+
+
+async def test_a_node_without_auth_claims_an_attempt_once(client, ledger) -> None:
+    batch = ledger.batch("r-00002")
+    ledger.scheduled(batch.id, "n1", "r-00002-a1")
+    params = {"attempt": "1"}
+    wrong_job = await client.get("/batches/r-00002", params={**params, "job": "other"})
+    assert wrong_job.status == 409
+    first = await client.get("/batches/r-00002", params={**params, "job": "r-00002-a1"})
+    assert first.status == 200
+    assert (await first.json())["credential"] == auth("r-00002", 1)["Authorization"][7:]
+    again = await client.get("/batches/r-00002", params={**params, "job": "r-00002-a1"})
+    assert again.status == 409, "a claim is useless once used"
 
 
 async def test_good_report_settles_batch_urls_and_feed(client, ledger: Ledger) -> None:
@@ -190,6 +215,8 @@ async def test_a_job_leases_the_next_batch_after_its_report(lease_client, leased
     assert lease["batch"] == "r-00002" and lease["urls"] == ["http://x/2"]
     assert lease["credential"] == attempt_credential(SECRET, "r-00002", 1)
     assert leased.batch("r-00002").job == JOB and leased.batch("r-00002").state == "running"
+    claim = await lease_client.get("/batches/r-00002", params={"attempt": "1", "job": JOB})
+    assert claim.status == 409, "a leased attempt is given: no fetch (n1 has no auth) claims it"
     again = await call(lease_client, "r-00001", "next")
     assert again.status == 409, "a credential extends the job's chain once"
     renewed = await call(lease_client, "r-00002", "renew")

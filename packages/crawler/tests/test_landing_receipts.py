@@ -12,16 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .conftest import RECEIPT_KEY, Sink, listening
-
-
-def _sink_on(port: int, root: Path, key: str | None, wait_for: Callable[..., Any]) -> Sink:
-    """An ftpsink on `port` into `root` signing with `key` (None: no receipts)."""
-    root.mkdir()
-    sink = Sink(port, root, log=root.with_suffix(".log"), receipt_key=key)
-    sink.start()
-    wait_for(lambda: listening(port), timeout=30, what=f"ftpsink into {root.name}")
-    return sink
+from .conftest import RECEIPT_KEY, start_sink
 
 
 def test_unconfirmed_landings_are_refused_and_retried(
@@ -38,7 +29,7 @@ def test_unconfirmed_landings_are_refused_and_retried(
     port, run_dir = free_port(), tmp_path / "run"
     # First the uploads go to a sink signing with another key (a forger), then to one signing
     # nothing; only the real sink, last, is confirmed.
-    sink = _sink_on(port, tmp_path / "forged", secrets.token_hex(32), wait_for)
+    sink = start_sink(tmp_path / "forged", port, wait_for, receipt_key=secrets.token_hex(32))
     args = ["--config", str(cluster.config), "--site", site.url, "--batch-size", "150",
             "--index-pages", "20", "--max-attempts", "8", "--feed-uri", sink.feed_uri,
             "--run-dir", str(run_dir)]  # fmt: skip
@@ -55,7 +46,7 @@ def test_unconfirmed_landings_are_refused_and_retried(
                          timeout=180, what=f"a {reason} refusal")  # fmt: skip
                 assert not master.done(), master.result().stderr[-3000:]
                 sink.stop()
-                sink = _sink_on(port, tmp_path / root, key, wait_for)
+                sink = start_sink(tmp_path / root, port, wait_for, receipt_key=key)
             result = master.result()
         finally:
             sink.stop()

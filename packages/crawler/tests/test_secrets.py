@@ -12,7 +12,7 @@ from typing import Any
 
 from scrapyfleet.demo.cluster import Credentials
 
-from .conftest import Sink, listening
+from .conftest import start_sink
 
 FTP_CANARY = "ftp-canary-5d3e9a71"
 NODE_CANARY = "node-canary-81bc47e0"
@@ -35,7 +35,7 @@ class CmdlineSampler(threading.Thread):
                     line = proc.read_bytes()
                 except OSError:
                     continue
-                self.jobs_seen += b"DISTRIBUTED_TOKEN" in line
+                self.jobs_seen += b"DISTRIBUTED_MASTER_URL" in line
                 self.leaks += [line for c in CANARIES if c in line]
 
 
@@ -57,12 +57,9 @@ def test_canaries_appear_nowhere(
     wait_for: Callable[..., Any],
 ) -> None:
     site = site_factory(total=600)
-    sink = Sink(free_port(), tmp_path / "items", log=tmp_path / "ftpsink.log",
-                users=f"worker:{FTP_CANARY}")  # fmt: skip
-    sink.root.mkdir()
-    sink.start()
+    sink = start_sink(tmp_path / "items", free_port(), wait_for, f"worker:{FTP_CANARY}",
+                      log=tmp_path / "ftpsink.log")  # fmt: skip
     try:
-        wait_for(lambda: listening(sink.port), timeout=30, what="ftpsink")
         cluster = cluster_factory([2, 2], auth=Credentials("ops", NODE_CANARY))
         sampler = CmdlineSampler()
         sampler.start()

@@ -19,14 +19,14 @@ COUNTS = ("attempt", "items", "pages")
 @dataclass(frozen=True, slots=True)
 class BatchGrant:
     """What a job gets for one attempt of a batch: the answer of `GET /batches/{id}`, and the
-    `lease` of `POST /batches/{id}/next` (which carries the new attempt's credential)."""
+    `lease` of `POST /batches/{id}/next`; both carry the attempt's credential."""
 
     batch: str
     attempt: int
     urls: list[str]
     feed: str  # the feed destination (with its password): never on a command line
     lease_timeout: float | None = None  # None: the job takes one batch, no renewals
-    credential: str | None = None  # only in a lease
+    credential: str | None = None  # what the job's other calls of this attempt bear
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

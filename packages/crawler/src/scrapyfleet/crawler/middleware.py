@@ -6,9 +6,9 @@ over scrapyd nodes, for any spider (installed by the fleet add-on, or on its own
   requests are not crawled; their URLs become batches of `DISTRIBUTED_BATCH_SIZE`, dispatched
   over the nodes (`master/collector.py`).
 - worker (a job of the master: the spider got a `batch` argument and the settings
-  `DISTRIBUTED_MASTER_URL`, `DISTRIBUTED_TOKEN`, `DISTRIBUTED_ROUTE`): the batch's URLs, fetched
-  from the master, are the start requests, parsed as the master's diverted requests would have
-  been (`worker/side.py`).
+  `DISTRIBUTED_MASTER_URL`, `DISTRIBUTED_ROUTE`): the batch's URLs, fetched from the master, are
+  the start requests, parsed as the master's diverted requests would have been
+  (`worker/side.py`).
 
 Anything else (a plain `scrapy crawl`) leaves it out.
 """
@@ -34,14 +34,11 @@ class DistributedMiddleware:
         assert spider is not None, "spider middlewares are built for a running spider"
         if getattr(spider, "batch", ""):
             master = settings.get("DISTRIBUTED_MASTER_URL")
-            token = settings.get("DISTRIBUTED_TOKEN")
             route = settings.get("DISTRIBUTED_ROUTE")
-            if not master or not token or not route:
-                raise NotConfigured(
-                    "a worker needs DISTRIBUTED_MASTER_URL, DISTRIBUTED_TOKEN, DISTRIBUTED_ROUTE"
-                )
+            if not master or not route:
+                raise NotConfigured("a worker needs DISTRIBUTED_MASTER_URL, DISTRIBUTED_ROUTE")
             route_structlog_to_stdlib()
-            return WorkerSide(crawler, spider, route, master, token)
+            return WorkerSide(crawler, spider, route, master)
         diversion = Diversion.from_settings(settings)
         if settings.getlist("DISTRIBUTED_TARGET_HOSTS") and diversion is not None:
             route_structlog_to_stdlib()

@@ -1,12 +1,13 @@
 """The master's HTTP endpoint for workers: fetch a batch attempt's URLs, report its outcome (and,
 in `leaseroutes.py`, renew a lease and take the next one).
 
-Every route names the attempt (`?attempt=N`) and wants that attempt's credential as a bearer
-token (`endpoint.py`): a wrong one is 403, an attempt that is not the batch's current, active one
-is 409, and neither changes anything; a malformed report is 400. The fetch answers the URLs and the
-feed destination (with its password: it never goes on a command line). The payloads come from the
-ledger, so they survive a master restart. `serve` starts it. docs/architecture.md, "Batch
-endpoint".
+Every route names the attempt (`?attempt=N`). The fetch is a job's claim of its attempt, with
+its job proof (`endpoint.claimed`); it answers the URLs, the feed destination (with its password:
+it never goes on a command line) and the attempt's credential, which every other route wants as
+a bearer token (`endpoint.authorize`): a wrong one is 403, an attempt that is not the batch's
+current, active one is 409, and neither changes anything; a malformed report is 400. The
+payloads come from the ledger, so they survive a master restart. `serve` starts it.
+docs/architecture.md, "Batch endpoint".
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import structlog
 from aiohttp import web
 
 from scrapyfleet.crawler.contract import BatchGrant, WorkerReport
-from scrapyfleet.crawler.master.endpoint import ENDPOINT, BatchEndpoint, authorize
+from scrapyfleet.crawler.master.credentials import attempt_credential
+from scrapyfleet.crawler.master.endpoint import ENDPOINT, BatchEndpoint, authorize, claimed
 from scrapyfleet.crawler.master.leaseroutes import next_lease, renew
 
 __all__ = ["BatchEndpoint", "make_app", "serve"]
@@ -34,13 +36,13 @@ async def health(request: web.Request) -> web.Response:
 
 async def get_batch(request: web.Request) -> web.Response:
     endpoint = request.app[ENDPOINT]
-    batch, attempt = authorize(request)
-    job = request.query.get("job", "")
-    if job:
-        endpoint.on_fetch(batch.id, job)
+    batch, attempt = claimed(request)
+    assert batch.job is not None, "a current attempt has its job"
+    endpoint.on_fetch(batch.id, batch.job)
     timeout = endpoint.leases.lease_timeout if endpoint.leases else None
     payload = endpoint.ledger.payload(batch.id)
-    grant = BatchGrant(batch.id, attempt, payload, endpoint.feed_destination, timeout)
+    credential = attempt_credential(endpoint.secret, batch.id, attempt)
+    grant = BatchGrant(batch.id, attempt, payload, endpoint.feed_destination, timeout, credential)
     return web.json_response(grant.to_json())
 
 

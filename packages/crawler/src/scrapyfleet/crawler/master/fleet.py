@@ -23,7 +23,7 @@ from aiohttp import web
 
 from scrapyfleet.crawler.contract import SCHEME, WorkerReport, split_feed_uri
 from scrapyfleet.crawler.master.batchserver import BatchEndpoint, serve
-from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret
+from scrapyfleet.crawler.master.credentials import new_secret
 from scrapyfleet.crawler.master.dispatch import Dispatcher
 from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
 from scrapyfleet.crawler.master.landing import KEY_ENV
@@ -70,6 +70,7 @@ class Fleet:
             self._fetched,
             self._reported,
             self._dispatcher.leases,
+            {t.name: t.password for t in self.config.targets if t.password},
         )
         port = self.config.listen_port or int(self.ledger.get_meta("port") or 0)
         tls = None
@@ -81,6 +82,11 @@ class Fleet:
         scheme = "https" if tls else "http"
         self.master_url = self.config.advertise_url or f"{scheme}://{host}:{port}"
         log.info("batch_server_started", url=self.master_url, run_dir=str(self.config.run_dir))
+        for target in self.config.targets:
+            if not target.password:
+                log.warning("node_without_auth", node=target.name, trust="any local user of "
+                            "that machine can run code through its scrapyd and race its jobs to "
+                            "their batch: keep it on loopback, or give it --user")  # fmt: skip
         if self.config.receipt_key is None:
             log.warning("landings_unconfirmed", reason="no receipt key: a worker's report is "
                         f"taken at its word (set {KEY_ENV} or --receipt-key-file)")  # fmt: skip
@@ -102,12 +108,11 @@ class Fleet:
         return self._dispatcher.attempts.reported(batch_id, report)
 
     def _job_settings(self, batch_id: str, attempt: int) -> dict[str, str]:
-        """The Scrapy settings of one attempt's job: no long-lived secret (they end up in
-        `scrapyd.out`, `ps` and the job's log): the attempt's own credential, and a `fleet:`
-        feed whose destination the worker fetches with its batch."""
+        """The Scrapy settings of one attempt's job: nothing secret (they end up in
+        `scrapyd.out`, `ps` and the job's log; the job proves its attempt with `jobproof.py`),
+        and a `fleet:` feed whose destination the worker fetches with its batch."""
         return {
             "DISTRIBUTED_MASTER_URL": self.master_url,
-            "DISTRIBUTED_TOKEN": attempt_credential(self._secret, batch_id, attempt),
             "FEEDS": json.dumps({f"{SCHEME}:{self._feed_name}": {"format": "jsonlines"}}),
             "DISTRIBUTED_MASTER_CA_FILE": self.config.master_ca_file,
             "DISTRIBUTED_KEEP_WORKERS": str(self.config.keep_workers),

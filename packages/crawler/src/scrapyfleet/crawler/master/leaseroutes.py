@@ -39,4 +39,6 @@ async def next_lease(request: web.Request) -> web.Response:
         log.info("lease_chain_ended", job=job, batch=batch_id, outcome=outcome)
         return web.json_response({"done": f"the job's last lease {outcome}"})
     answer = await endpoint.leases.next(job, node, endpoint.secret, endpoint.feed_destination)
+    if "lease" in answer:  # given with its credential: no fetch may claim it
+        endpoint.claimed.add((answer["lease"]["batch"], answer["lease"]["attempt"]))
     return web.json_response(answer)

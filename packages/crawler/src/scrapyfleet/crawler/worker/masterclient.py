@@ -18,18 +18,19 @@ CALL_TIMEOUT = 30.0  # seconds per call (a `next` call waits up to leases.LEASE_
 
 
 class MasterClient:
-    """Calls `<master>/batches/...` with one attempt's credential."""
+    """Calls `<master>/batches/...` bearing one attempt's credential (or a job's proof)."""
 
     def __init__(self, master: str, ca_file: str | None) -> None:
         self.base = master.rstrip("/") + "/batches/"
         self.tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
 
     async def call(
-        self, method: str, batch: str, route: str, credential: str, **kwargs: Any
+        self, method: str, batch: str, route: str, credential: str | None, **kwargs: Any
     ) -> Any:
-        """`method` on `batches/<batch><route>`; the JSON answer."""
+        """`method` on `batches/<batch><route>` bearing `credential` (None: none, a claim);
+        the JSON answer."""
         url = self.base + batch + route
-        headers = {"Authorization": f"Bearer {credential}"}
+        headers = {"Authorization": f"Bearer {credential}"} if credential else {}
         delay = 0.5
         for attempt in range(1, TRIES + 1):
             try:

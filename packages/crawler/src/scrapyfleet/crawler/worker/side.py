@@ -1,19 +1,22 @@
 """Worker side of the distributed middleware: crawl batch after batch in one job, report each.
 
 scrapyd starts the job with spider arguments `batch`, `node`, `attempt` (and its own `_job`) and the
-settings `DISTRIBUTED_MASTER_URL`, `DISTRIBUTED_TOKEN` (that attempt's credential) and `FEEDS` (a
-`fleet:` feed). The batch's URLs and the feed's destination are fetched from the master, never
-passed on the command line. When the spider runs idle the batch is over: its feed file is stored
-(`batchfeeds.py`), the batch reported (naming the feed file and every URL that yielded no item,
-`tracker.py`, `batchreport.py`), and with `DISTRIBUTED_KEEP_WORKERS` the job takes its next lease
-and crawls it in the same process (`leaseclient.py`, `leases.py`); it ends when the master has no
-more work. While it holds a lease it renews it. docs/architecture.md, "Batch endpoint".
+settings `DISTRIBUTED_MASTER_URL` and `FEEDS` (a `fleet:` feed): nothing secret. The first fetch
+proves the attempt (`jobproof.py`: an HMAC under the node's SCRAPYD_PASSWORD from the job's
+environment; a claim on a node without auth) and gets the batch's URLs, the feed's destination and
+the attempt's credential, which the job's other calls bear. When the spider runs idle the batch
+is over: its feed file is stored (`batchfeeds.py`), the batch reported (naming the feed file and
+every URL that yielded no item, `tracker.py`, `batchreport.py`), and with
+`DISTRIBUTED_KEEP_WORKERS` the job takes its next lease and crawls it in the same process
+(`leaseclient.py`, `leases.py`); it ends when the master has no more work. While it holds a lease
+it renews it. docs/architecture.md, "Batch endpoint".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -25,6 +28,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.spiders import CrawlSpider
 
 from scrapyfleet.crawler.contract import BatchGrant
+from scrapyfleet.crawler.jobproof import PASSWORD_ENV, job_proof
 from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
 from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
 from scrapyfleet.crawler.worker.feedstorage import FeedHolder, FleetFeeds
@@ -54,16 +58,14 @@ def parse_route(
 class WorkerSide(FeedHolder):
     """Fetches the first batch in `process_start`; turns over batches whenever the spider idles."""
 
-    def __init__(
-        self, crawler: Crawler, spider: Spider, route: str, master: str, token: str
-    ) -> None:
+    def __init__(self, crawler: Crawler, spider: Spider, route: str, master: str) -> None:
         self.crawler, self.spider = crawler, spider
         self.feeds = FleetFeeds()
         self.callback, self.errback, self.meta = parse_route(spider, route)
         self.job: str = getattr(spider, "_job", "") or ""
         self.node: str = getattr(spider, "node", "") or ""
         attempt = int(getattr(spider, "attempt", 0) or 0)
-        self.lease = Lease(getattr(spider, "batch", ""), attempt, token, [])
+        self.lease = Lease(getattr(spider, "batch", ""), attempt, "", [])
         self.keep = crawler.settings.getbool("DISTRIBUTED_KEEP_WORKERS")
         self.client = MasterClient(master, crawler.settings.get("DISTRIBUTED_MASTER_CA_FILE"))
         self.fetch_error: str | None = None
@@ -82,11 +84,16 @@ class WorkerSide(FeedHolder):
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The first batch replaces the spider's own start requests."""
         lease = self.lease
+        password = os.environ.get(PASSWORD_ENV)
+        proof = job_proof(password, lease.batch, lease.attempt, self.job) if password else None
         try:
-            answer = await self.client.call("GET", lease.batch, "", lease.credential,
+            answer = await self.client.call("GET", lease.batch, "", proof,
                                             params={"job": self.job, **lease.params})  # fmt: skip
             grant = BatchGrant.from_json(answer)
+            if grant.credential is None:
+                raise ValueError("a batch needs its attempt's credential")
             lease.urls, lease.timeout = grant.urls, grant.lease_timeout
+            lease.credential = grant.credential
             self.feeds.go_to(grant.feed)
         except CALL_ERRORS as exc:
             self.fetch_error = str(exc) or type(exc).__name__
