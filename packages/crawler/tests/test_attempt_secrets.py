@@ -7,6 +7,7 @@ run still ends with every listing landed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -29,12 +30,16 @@ TOKENISH = re.compile(r"[0-9A-Za-z_-]{24,}")
 MAX_JOBS = 3  # the jobs attacked (each: a few requests per token found)
 
 
-def job_lines() -> Iterator[list[str]]:
-    """The command lines of the running worker jobs."""
-    for proc in psutil.process_iter(["cmdline"]):
-        line = proc.info["cmdline"] or []
-        if any(arg.startswith("DISTRIBUTED_MASTER_URL=") for arg in line):
-            yield line
+def job_lines(nodes: list[int]) -> Iterator[list[str]]:
+    """The command lines of the running worker jobs of the scrapyd processes `nodes` (only this
+    test's: the machine may run other crawls)."""
+    for pid in nodes:
+        with contextlib.suppress(psutil.Error):
+            for proc in psutil.Process(pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    line = proc.cmdline()
+                    if any(arg.startswith("DISTRIBUTED_MASTER_URL=") for arg in line):
+                        yield line
 
 
 def readable_text(roots: list[Path]) -> str:
@@ -96,11 +101,12 @@ def test_a_local_reader_of_ps_and_node_files_is_refused_everything(
                 "--index-pages", "40", "--batch-size", "100", "--concurrency", "4",
                 "--feed-uri", sink.feed_uri, "--run-dir", str(tmp_path / "run")]  # fmt: skip
         env = {**os.environ, "SCRAPYFLEET_CRAWL_MASTER_FEED_PASSWORD": FEED_PASSWORD}
+        nodes = [int(spec.pidfile.read_text()) for spec in cluster.nodes]
         attacked: dict[str, dict[str, int]] = {}
         with ThreadPoolExecutor(1) as pool:
             master = pool.submit(run_master, args, 400.0, env=env)
             while len(attacked) < MAX_JOBS and not master.done():
-                lines = wait_for(lambda: list(job_lines()) or master.done(), timeout=240,
+                lines = wait_for(lambda: list(job_lines(nodes)) or master.done(), timeout=240,
                                  what="a running worker job")  # fmt: skip
                 for found in lines if isinstance(lines, list) else []:
                     job = next(a for a in found if a.startswith("_job="))
