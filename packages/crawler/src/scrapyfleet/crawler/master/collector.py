@@ -110,12 +110,18 @@ class MasterSide:
             retried = urls.retry_failed()
             log.info("resumed", run_dir=str(self.fleet.config.run_dir), urls=len(known),
                      batches=self.fleet.ledger.counts(), retried=retried)  # fmt: skip
-        await self.fleet.start()
+        try:
+            await self.fleet.start()
+        except Exception as exc:  # the run cannot go on: end it with the reason, never hang
+            self.fleet.outcome.fatal = f"start-up failed: {type(exc).__name__}: {exc}"
+            log.error("startup_failed", reason=self.fleet.outcome.fatal)
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The spider's start requests; on resuming a run whose index crawl finished, only the
         index pages that failed."""
         ledger = self.fleet.ledger
+        if self.fleet.outcome.fatal is not None:
+            return  # the fleet did not start: nothing to crawl for
         if ledger.get_meta(INDEX_DONE) == "1":
             pages = [url for url, _ in ledger.urls.failed_index_pages()]
             ledger.urls.reset_index_attempts()
@@ -191,7 +197,7 @@ class MasterSide:
         self._closing = True
         self._flush()
         self.keeper.cancel()
-        if reason == "finished":
+        if reason == "finished" and self.fleet.outcome.fatal is None:
             self.fleet.ledger.set_meta(INDEX_DONE, "1")
             self.fleet.close_intake()
             reason = await self._wait_unless_interrupted()
