@@ -151,8 +151,10 @@ async def test_report_of_another_job_or_attempt_is_refused(client, ledger) -> No
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b"[]", b'{"job": "r-00001-a2"}', b"\xff\xfe", b'{"items": -3}']
-)
+    "body",
+    [b"not json", b"[]", b'{"job": "r-00001-a2"}', b"\xff\xfe", b'{"items": -3}',
+     b'{"items": NaN}', b"[" * 100_000 + b"]" * 100_000],  # the last: RecursionError in json
+)  # fmt: skip
 async def test_malformed_report_is_400_and_changes_nothing(client, ledger, body) -> None:
     before = snapshot(ledger)
     response = await client.post(

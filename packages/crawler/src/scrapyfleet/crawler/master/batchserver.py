@@ -12,12 +12,12 @@ docs/architecture.md, "Batch endpoint".
 
 from __future__ import annotations
 
-import json
 import ssl
 
 import structlog
 from aiohttp import web
 
+from scrapyfleet.core import safejson
 from scrapyfleet.crawler.contract import BatchGrant, WorkerReport
 from scrapyfleet.crawler.master.credentials import attempt_credential
 from scrapyfleet.crawler.master.endpoint import ENDPOINT, BatchEndpoint, authorize, claimed
@@ -50,8 +50,9 @@ async def post_report(request: web.Request) -> web.Response:
     endpoint = request.app[ENDPOINT]
     batch, attempt = authorize(request)
     try:
-        report = WorkerReport.from_json(json.loads(await request.read()))
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # Within the body cap (REPORT_MAX_BYTES) and safejson's depth; JSONRefused is a ValueError.
+        report = WorkerReport.from_json(safejson.loads(await request.read()))
+    except ValueError as exc:
         log.warning("report_rejected", batch=batch.id, reason=str(exc))
         raise web.HTTPBadRequest(text=f"malformed report: {exc}\n") from None
     if report.attempt != attempt or report.job != batch.job:

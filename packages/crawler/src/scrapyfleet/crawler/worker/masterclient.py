@@ -1,6 +1,7 @@
 """A worker's calls to the master's batch endpoint, each retried with backoff on connection errors
-and 5xx; a 4xx (403 forged, 409 stale, 400 malformed) is raised at once. docs/architecture.md,
-"Batch endpoint"."""
+and 5xx; a 4xx (403 forged, 409 stale, 400 malformed) is raised at once. An answer is read
+within bounds (`core.httpread.MAX_ANSWER` bytes, `core.safejson.MAX_DEPTH` levels, finite
+numbers): beyond them, ValueError. docs/architecture.md, "Batch endpoint"."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 import aiohttp
 import structlog
+
+from scrapyfleet.core import safejson
+from scrapyfleet.core.httpread import read_capped
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
@@ -44,7 +48,7 @@ class MasterClient:
                 ):
                     if resp.status < 500:
                         resp.raise_for_status()
-                        return await resp.json()
+                        return safejson.loads(await read_capped(resp))
                     reason = f"HTTP {resp.status}"
             except aiohttp.ClientResponseError:
                 raise

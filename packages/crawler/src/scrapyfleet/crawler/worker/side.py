@@ -177,7 +177,7 @@ class WorkerSide(FeedHolder):
         try:
             answer = await self.client.call("POST", lease.batch, "/report", lease.credential,
                                             params=lease.params, json=report.to_json())  # fmt: skip
-        except (ConnectionError, aiohttp.ClientResponseError) as exc:
+        except (ConnectionError, aiohttp.ClientResponseError, ValueError) as exc:
             log.error("report_failed", batch=lease.batch, reason=str(exc))
             return False
         log.info("reported", batch=lease.batch, state=answer.get("state"), job=self.job,

@@ -1,0 +1,39 @@
+"""The worker's master client reads an answer within bounds: a huge or deeply nested answer (a
+hostile master, or a man in the middle of plain HTTP) is a ValueError, never a RecursionError or
+unbounded memory (real HTTP through aiohttp's test server)."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from scrapyfleet.core.httpread import MAX_ANSWER
+from scrapyfleet.crawler.worker.masterclient import MasterClient
+
+ANSWERS = {
+    "nested": b"[" * 100_000 + b"]" * 100_000,
+    "huge": b'"' + b"x" * (MAX_ANSWER + 1) + b'"',
+    "nan": b'{"urls": NaN}',
+    "fine": b'{"batch": "r-00001"}',
+}
+
+
+@pytest.fixture
+async def master(aiohttp_server) -> str:
+    async def answer(request: web.Request) -> web.Response:
+        body = ANSWERS[request.match_info["batch"]]
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/batches/{batch}", answer)
+    return str((await aiohttp_server(app)).make_url(""))
+
+
+@pytest.mark.parametrize("kind", ["nested", "huge", "nan"])
+async def test_an_unbounded_answer_is_refused(master: str, kind: str) -> None:
+    with pytest.raises(ValueError):
+        await MasterClient(master, None).call("GET", kind, "", None)
+
+
+async def test_a_fine_answer_is_read(master: str) -> None:
+    assert await MasterClient(master, None).call("GET", "fine", "", None) == {"batch": "r-00001"}
