@@ -71,7 +71,7 @@ def copy_to_file(path: Path) -> None:
     processors = list(structlog.get_config()["processors"])
     processors.insert(len(processors) - 1, _JsonCopy(stream))  # before the renderer
     structlog.configure(processors=processors)
-    handler = logging.StreamHandler(stream)
+    handler = _CopyHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[
@@ -94,11 +94,25 @@ class _JsonCopy:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.render = structlog.processors.JSONRenderer()
+        self.failed = False
 
     def __call__(self, logger: Any, name: str, event: EventDict) -> EventDict:
-        self.stream.write(str(self.render(logger, name, dict(event))) + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(str(self.render(logger, name, dict(event))) + "\n")
+            self.stream.flush()
+        except OSError as exc:  # e.g. the disk is full: the console still gets every event
+            if not self.failed:
+                self.failed = True
+                event["log_copy_failed"] = f"{getattr(self.stream, 'name', '?')}: {exc}"
         return event
+
+
+class _CopyHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stdlib side of the copy: a write that fails (disk full) is dropped, not reported
+    with a traceback on the console for every line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return None
 
 
 def quiet_loggers(names: tuple[str, ...] = NOISY_LOGGERS, level: int = logging.INFO) -> None:

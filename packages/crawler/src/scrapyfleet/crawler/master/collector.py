@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 
 from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
 from scrapyfleet.crawler.diversion import Diversion, route
-from scrapyfleet.crawler.master.fleet import Fleet
+from scrapyfleet.crawler.master.fleet import UNWRITABLE, Fleet
 from scrapyfleet.crawler.master.fleetconfig import distributed_settings, fleet_config
 from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
 from scrapyfleet.crawler.master.ledger import Ledger
@@ -64,6 +64,7 @@ class MasterSide:
         self._closing = False
         self._closer: asyncio.Future[None] | None = None
         self._interrupted = asyncio.Event()
+        self._watch: asyncio.Future[None] | None = None
         self.metrics: CrawlMetrics | None = None
         self.exporter: Exporter | None = None
         self.linger = 0.0
@@ -115,6 +116,14 @@ class MasterSide:
         except Exception as exc:  # the run cannot go on: end it with the reason, never hang
             self.fleet.outcome.fatal = f"start-up failed: {type(exc).__name__}: {exc}"
             log.error("startup_failed", reason=self.fleet.outcome.fatal)
+            return
+        self._watch = asyncio.ensure_future(self._stop_when_unwritable())
+
+    async def _stop_when_unwritable(self) -> None:
+        """A fleet that could not write its run directory stops the master's crawl too."""
+        await self.fleet.wait()
+        if self.fleet.unwritable:
+            self.interrupt()
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The spider's start requests; on resuming a run whose index crawl finished, only the
@@ -170,8 +179,13 @@ class MasterSide:
             self._flush()
 
     def _flush(self) -> None:
-        if self.pending:
-            self.fleet.add_batch(self.pending)
+        if self.pending and not self.fleet.unwritable:
+            try:
+                self.fleet.add_batch(self.pending)
+            except UNWRITABLE as exc:  # not in the ledger: a resumed run collects them again
+                self.fleet.cannot_write(exc)
+                self.interrupt()
+                return
             self.pending = []
             self.next_size = min(self.batch_size, self.next_size * 2)
 
@@ -198,7 +212,10 @@ class MasterSide:
         self._flush()
         self.keeper.cancel()
         if reason == "finished" and self.fleet.outcome.fatal is None:
-            self.fleet.ledger.set_meta(INDEX_DONE, "1")
+            try:
+                self.fleet.ledger.set_meta(INDEX_DONE, "1")
+            except UNWRITABLE as exc:
+                self.fleet.cannot_write(exc)
             self.fleet.close_intake()
             reason = await self._wait_unless_interrupted()
         if reason != "finished":

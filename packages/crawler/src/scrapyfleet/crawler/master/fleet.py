@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sqlite3
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +35,9 @@ __all__ = ["Fleet", "FleetConfig", "Outcome"]
 
 log = structlog.get_logger("scrapyfleet.crawler.master.fleet")
 
+# What a ledger or file write raises when the run directory cannot take it (disk full, gone).
+UNWRITABLE = (sqlite3.OperationalError, OSError)
+
 
 class Fleet:
     """Owns the ledger's batches while the run lasts: serves, places, tracks and retries them."""
@@ -50,6 +54,7 @@ class Fleet:
         self.outcome = Outcome()
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []  # each gets every snapshot
         self.master_url = ""
+        self.unwritable = False  # the run directory took no more: the run ends (`cannot_write`)
         self._nodes = NodePool(
             config.targets, config.default_slots, config.node_timeout, self.outcome.troubled_nodes
         )
@@ -96,16 +101,37 @@ class Fleet:
     async def _run(self) -> None:
         try:
             await self._dispatcher.run(self._job_settings, self._tick)
+        except UNWRITABLE as exc:
+            self.cannot_write(exc)
         finally:
             self._done.set()
 
+    def cannot_write(self, exc: Exception) -> None:
+        """The run directory takes no more (e.g. the disk is full): the run ends on a fatal
+        error; what the ledger holds stays consistent (a failed write is rolled back), so
+        `--resume` continues it once there is room."""
+        if not self.unwritable:
+            log.error("run_dir_unwritable", run_dir=str(self.config.run_dir), reason=str(exc),
+                      resume=f"crawl-master --resume {self.config.run_dir}")  # fmt: skip
+        self.unwritable = True
+        self.outcome.fatal = self.outcome.fatal or f"run directory unwritable: {exc}"
+        self._dispatcher.stop()
+
     def _fetched(self, batch_id: str, job: str) -> None:
-        self.ledger.running(batch_id, job)
+        try:
+            self.ledger.running(batch_id, job)
+        except UNWRITABLE as exc:
+            self.cannot_write(exc)
+            raise web.HTTPServiceUnavailable(text="the master cannot record it\n") from None
         self._dispatcher.leases.heard(batch_id)
 
     def _reported(self, batch_id: str, report: WorkerReport) -> str:
         self._dispatcher.leases.heard(batch_id)
-        return self._dispatcher.attempts.reported(batch_id, report)
+        try:
+            return self._dispatcher.attempts.reported(batch_id, report)
+        except UNWRITABLE as exc:
+            self.cannot_write(exc)
+            raise web.HTTPServiceUnavailable(text="the master cannot record it\n") from None
 
     def _job_settings(self, batch_id: str, attempt: int) -> dict[str, str]:
         """The Scrapy settings of one attempt's job: nothing secret (they end up in
