@@ -1,16 +1,23 @@
-"""A shared local Spark session and the pure-Python reference the job must agree with."""
+"""A shared local Spark session, the job's streaming query over a run directory, and the
+pure-Python reference the job must agree with."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
+from scrapyfleet.analytics.job import start_query
+from scrapyfleet.analytics.options import parse_args
 from scrapyfleet.analytics.session import build_session
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -22,6 +29,70 @@ def spark() -> Iterator[SparkSession]:
     session = build_session("local[2]", shuffle_partitions=1, app_name="analytics-tests")
     yield session
     session.stop()
+
+
+def _non_finite(constant: str) -> NoReturn:
+    raise ValueError(f"non-finite number {constant} in JSON")
+
+
+def strict_json(text: str) -> Any:
+    """`json.loads` that rejects NaN and Infinity, as a browser's JSON.parse does."""
+    return json.loads(text, parse_constant=_non_finite)
+
+
+class Job:
+    """One streaming query over a run directory (items, checkpoint, output)."""
+
+    def __init__(self, spark: SparkSession, root: Path, *extra: str) -> None:
+        self.spark = spark
+        self.items = root / "items"
+        self.output = root / "out"
+        self.checkpoint = root / "ckpt"
+        self.args = parse_args(
+            [
+                str(self.items),
+                "--checkpoint",
+                str(self.checkpoint),
+                "--output",
+                str(self.output),
+                "--trigger",
+                "100ms",
+                *extra,
+            ]
+        )
+        self.query: StreamingQuery | None = None
+
+    def start(self, echo: Callable[[str], None] | None = None) -> None:
+        self.query = start_query(self.spark, self.args, echo=echo)
+
+    def stop(self) -> None:
+        if self.query is not None:
+            self.query.stop()
+            self.query = None
+
+    def drop(self, name: str, lines: list[str]) -> None:
+        """Land a file the way ftpsink does: write a hidden staging file, then rename it."""
+        self.items.mkdir(parents=True, exist_ok=True)
+        staging = self.items / f".{name}"
+        staging.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(staging, self.items / name)
+
+    def land(self, name: str, lines: list[str]) -> dict[str, Any]:
+        """Drop a file, wait until the query has processed it, return shifts.json (strict)."""
+        assert self.query is not None
+        self.drop(name, lines)
+        self.query.processAllAvailable()
+        assert self.query.exception() is None
+        document: dict[str, Any] = strict_json(
+            (self.output / "shifts.json").read_text(encoding="utf-8")
+        )
+        return document
+
+
+@pytest.fixture(scope="session")
+def make_job(spark: SparkSession) -> Callable[..., Job]:
+    """`make_job(root, *options)`: a Job on the shared session (start it yourself)."""
+    return partial(Job, spark)
 
 
 def _price(value: Any) -> float | None:
@@ -106,3 +177,8 @@ def reference_table_fixture() -> Callable[[Iterable[str]], dict[str, Any]]:
 @pytest.fixture(name="assert_same_table")
 def assert_same_table_fixture() -> Callable[[dict[str, Any], dict[str, Any]], None]:
     return assert_same_table
+
+
+@pytest.fixture(name="strict_json")
+def strict_json_fixture() -> Callable[[str], Any]:
+    return strict_json
