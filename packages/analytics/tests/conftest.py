@@ -21,6 +21,8 @@ from scrapyfleet.analytics.options import parse_args
 from scrapyfleet.analytics.session import build_session
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_SIGNED = re.compile(r"-?[£$€¥]?\s*-?[0-9]+(?:\.[0-9]+)?")  # the job's, for these currencies
+MAX_PRICE, MAX_TITLE_WORDS = 1e9, 64  # the job's defaults
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -106,11 +108,15 @@ def _price(value: Any) -> float | None:
         try:
             price = float(value)
         except ValueError:
-            found = _NUMBER.search(value.replace(",", ""))
-            price = float(found[0]) if found else math.nan
+            found = _SIGNED.search(value.replace(",", ""))
+            price = math.nan
+            if found:
+                number = _NUMBER.search(found[0])
+                price = float(number[0]) if number else math.nan
+                price = -price if "-" in found[0] else price
     else:
         return None
-    return price if math.isfinite(price) and price > 0 else None
+    return price if 0 < price <= MAX_PRICE else None
 
 
 def _title(value: Any) -> str | None:
@@ -137,8 +143,11 @@ def reference_table(lines: Iterable[str]) -> dict[str, Any]:
         if not isinstance(url, str) or not url.strip() or title is None or price is None:
             bad += 1
             continue
-        words = {w for w in _NON_WORD.split(title.lower()) if w}
-        listings.setdefault(url.strip(), (words, price))
+        words = [w for w in _NON_WORD.split(title.lower()) if w]
+        if len(words) > MAX_TITLE_WORDS:
+            bad += 1
+            continue
+        listings.setdefault(url.strip(), (set(words), price))
     n = len(listings)
     total = math.fsum(price for _, price in listings.values())
     per_word: dict[str, list[float]] = {}

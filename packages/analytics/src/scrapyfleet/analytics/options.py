@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Sequence
 
@@ -35,6 +36,20 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+# A price cap at most this keeps every sum finite: a double overflows only past 1e293 such prices.
+PRICE_CEILING = 1e15
+
+
+def _price_cap(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= PRICE_CEILING):
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= {PRICE_CEILING:g}, got {text!r}")
     return value
 
 
@@ -96,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=_env("max_line_bytes", str(MAX_LINE_BYTES)),
         help="item lines longer than this (UTF-8 bytes) count as bad records, unparsed",
+    )
+    parser.add_argument(
+        "--max-price",
+        type=_price_cap,
+        default=_env("max_price", "1e9"),
+        help="a price above this (or not a finite number > 0) makes its record bad; at most "
+        f"{PRICE_CEILING:g}, so no sum can overflow",
+    )
+    parser.add_argument(
+        "--max-title-words",
+        type=_positive,
+        default=_env("max_title_words", "64"),
+        help="a title of more words than this makes its record bad (no word of it is counted)",
     )
     parser.add_argument(
         "--max-files-per-trigger",
