@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="boostwords",
         description="Live price shift of every listing-title word (Spark Structured Streaming). "
-        "Reads the item lines workers land (see scrapyfleet.core.contracts).",
+        "Reads the item lines workers land (see scrapyfleet.core.contracts); bad records are "
+        "counted, never in the table; a file Spark cannot read is skipped and named "
+        "(files_unreadable in shifts.json).",
         epilog=_env.epilog("checkpoint"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
