@@ -12,8 +12,8 @@ from scrapy.utils.test import get_crawler
 
 from scrapyfleet.crawler.spiders.speed import SpeedSpider
 from scrapyfleet.demo.speedlab.runner import RunResult, run_crawl
-from scrapyfleet.demo.speedlab.scenarios import mean_downloader
 from scrapyfleet.demo.speedlab.site import demosite
+from scrapyfleet.demo.speedlab.symptoms import mean_downloader
 
 FAST = {"SPEED_T_RESPONSE": 0, "CORE_METRICS_INTERVAL": 0.05}
 
@@ -94,6 +94,7 @@ def test_async_pipeline_delay_overlaps(site: str, tmp_path: Path) -> None:
     [
         ("SPEED_PIPELINE_API_VIA_DOWNLOADER", 30),
         ("SPEED_PIPELINE_API_VIA_AIOHTTP", 0),
+        ("SPEED_PIPELINE_API_VIA_TREQ", 0),  # the book's name for a client beside Scrapy's
     ],
 )
 def test_api_calls_go_where_the_knob_says(

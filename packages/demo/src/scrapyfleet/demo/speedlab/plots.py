@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,39 @@ def plot_trace(trace: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
     ax.legend(loc="upper left")
     mem.legend(loc="upper right")
     ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_sweep(
+    xs: Sequence[float], walls: Sequence[float], setting: str, title: str, path: Path
+) -> Path:
+    """Crawl time against one swept setting (case 5's bathtub)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(xs, walls, "o-")
+    ax.set_xlabel(setting)
+    ax.set_ylabel("t_job (s)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_lines(
+    lines: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    ceiling: float,
+    labels: tuple[str, str, str],
+    path: Path,
+) -> Path:
+    """One line per key (x, y); a dashed ceiling; `labels` are x label, y label and title."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, (xs, ys) in lines.items():
+        ax.plot(xs, ys, "o-", label=label)
+    ax.axhline(ceiling, linestyle="--", color="grey", label="CONCURRENT_REQUESTS / t_response")
+    xlabel, ylabel, title = labels
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.legend()
     return _save(fig, path)
 
 
