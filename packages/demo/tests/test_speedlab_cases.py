@@ -12,6 +12,7 @@ from scrapyfleet.crawler.speedlab.knobs import SETTING_TO_KNOB
 from scrapyfleet.crawler.speedlab.pipeline import SpeedPipeline
 from scrapyfleet.crawler.spiders.speed import SpeedSpider
 from scrapyfleet.demo.speedlab.cases import BOOK_PROJECT, CASES, model_time, requests_of
+from scrapyfleet.demo.speedlab.cli import SCENARIO_NAMES
 from scrapyfleet.demo.speedlab.figure12 import lines_of
 from scrapyfleet.demo.speedlab.fit import IDLE_FIT, Fit, load_fit
 from scrapyfleet.demo.speedlab.runner import RunResult
@@ -105,6 +106,10 @@ def test_every_book_knob_is_read_by_the_spider_pipeline_or_site() -> None:
         assert getattr(obj, attribute) == expected, knob
     used = {k for c in CASES.values() for v in c.variants for k in v.settings if k[:6] == "SPEED_"}
     assert used <= BOOK_KNOBS
+
+
+def test_the_cli_offers_every_case() -> None:
+    assert tuple(CASES) == SCENARIO_NAMES
 
 
 def test_bathtub_needs_an_inner_minimum_below_both_ends() -> None:

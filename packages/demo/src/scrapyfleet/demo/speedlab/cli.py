@@ -181,10 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{c['items_per_s']:>10.1f}{c['mean_dload']:>10.1f}"
                 )
         else:
+            from scrapyfleet.demo.speedlab.cases import CASES
             from scrapyfleet.demo.speedlab.scenarios import run_case, start_stop_now
 
             start_stop = start_stop_now(site)
             print(f"t_start/stop now (a one-item crawl): {start_stop:.2f} s")
             for name in args.names:
-                run_case(name, site, args.out, fit, start_stop)
+                run_case(name, CASES[name], site, args.out, fit, start_stop)
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from scrapyfleet.demo.speedlab.cases import CASES, Case, model_time
+from scrapyfleet.demo.speedlab.cases import Case, model_time
 from scrapyfleet.demo.speedlab.fit import Fit
 from scrapyfleet.demo.speedlab.plots import plot_sweep, plot_trace
 from scrapyfleet.demo.speedlab.runner import RunResult, run_crawl
@@ -68,9 +68,10 @@ def print_case(case: Case, rows: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def run_case(name: str, site: str, out: Path, fit: Fit, start_stop: float) -> dict[str, Any]:
+def run_case(
+    name: str, case: Case, site: str, out: Path, fit: Fit, start_stop: float
+) -> dict[str, Any]:
     """Run every variant of one case; print, write `<name>.json` and plots; return the report."""
-    case = CASES[name]
     results = [run_crawl(site, case.settings(variant)) for variant in case.variants]
     out.mkdir(parents=True, exist_ok=True)
     for variant, run in zip(case.variants, results, strict=True):
