@@ -16,7 +16,7 @@ from scrapyfleet.demo.speedlab.cli import SCENARIO_NAMES
 from scrapyfleet.demo.speedlab.figure12 import lines_of
 from scrapyfleet.demo.speedlab.fit import IDLE_FIT, Fit, load_fit
 from scrapyfleet.demo.speedlab.runner import RunResult
-from scrapyfleet.demo.speedlab.symptoms import downloader_near_limit, figures, is_bathtub
+from scrapyfleet.demo.speedlab.symptoms import downloader_at_limit, figures, is_bathtub
 
 BOOK = Fit(t_overhead=0.006, t_start_stop=3.1, rms_residual=0.0)
 # Every SPEED_* setting ch10-book-figures.md uses.
@@ -120,11 +120,11 @@ def test_bathtub_needs_an_inner_minimum_below_both_ends() -> None:
     assert not is_bathtub([1, 2], [3, 1])
 
 
-def test_downloader_near_the_scrapers_limit() -> None:
-    run = run_with([row(16, 1_000_000), row(3, 4_500_000), row(5, 5_600_000), row(16, 0)])
-    assert downloader_near_limit(run) == 4.0
-    assert downloader_near_limit(run_with([row(16, 1_000_000)])) is None
-    assert "never near 5 MB" in figures(run_with([row(16, 1)]), ("d/load near 5 MB",))
+def test_downloader_at_the_scrapers_limit() -> None:
+    run = run_with([row(16, 4_900_000), row(3, 5_000_000), row(5, 5_600_000), row(16, 0)])
+    assert downloader_at_limit(run) == 4.0
+    assert downloader_at_limit(run_with([row(16, 4_999_999)])) is None
+    assert "never at 5 MB" in figures(run_with([row(16, 1)]), ("d/load at 5 MB",))
 
 
 def test_figures_name_each_column() -> None:

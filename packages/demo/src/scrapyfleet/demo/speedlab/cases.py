@@ -140,7 +140,7 @@ CASES: dict[str, Case] = {
         "Case 4: large responses overflow the scraper's 5 MB",
         "case 3 with treq, SPEED_DETAIL_EXTRA_SIZE 120000",
         "d/load falls far below CR while the scraper holds ~5 MB of responses",
-        ("time", "d/load near 5 MB", "peak scrape", "peak mem"),
+        ("time", "d/load at 5 MB", "peak scrape", "peak mem"),
         (
             Variant(
                 "120 kB pages",

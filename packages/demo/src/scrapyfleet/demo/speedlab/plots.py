@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 
 from scrapyfleet.crawler.metrics import COLUMNS, FIELDS
 from scrapyfleet.demo.speedlab.fit import Fit
+from scrapyfleet.demo.speedlab.symptoms import SCRAPER_MAX_ACTIVE_SIZE
 
 
 def plot_time_vs_load(rows: Sequence[dict[str, Any]], fit: Fit, path: Path) -> Path:
@@ -57,19 +58,23 @@ def plot_throughput(rows: Sequence[dict[str, Any]], path: Path) -> Path:
 
 
 def plot_trace(trace: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
-    """The core-metrics columns of one run over time; scraper memory on its own axis."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    """One run's core metrics over time: d/load, scrape, p/line above; mem and s/edule below."""
+    fig, (ax, low) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     ts = [float(row["t"]) for row in trace]
-    for column, name in zip(COLUMNS[:4], FIELDS[:4], strict=True):
+    for column, name in zip(COLUMNS[1:4], FIELDS[1:4], strict=True):
         ax.plot(ts, [row[name] for row in trace], label=column)
-    ax.set_xlabel("time (s)")
     ax.set_ylabel("requests / responses / items")
-    mem = ax.twinx()
-    mem.plot(ts, [row["memory"] / 1e6 for row in trace], "k:", label="mem (MB)")
-    mem.set_ylabel("scraper memory (MB)")
-    ax.legend(loc="upper left")
-    mem.legend(loc="upper right")
+    ax.legend(loc="upper right")
     ax.set_title(title)
+    low.plot(ts, [row["memory"] / 1e6 for row in trace], "k-", label="mem (MB)")
+    low.axhline(SCRAPER_MAX_ACTIVE_SIZE / 1e6, color="k", linestyle=":", label="5 MB limit")
+    low.set_ylabel("scraper memory (MB)")
+    low.set_xlabel("time (s)")
+    queue = low.twinx()
+    queue.plot(ts, [row["scheduler"] for row in trace], color="tab:purple", label=COLUMNS[0])
+    queue.set_ylabel("scheduler queue")
+    low.legend(loc="upper left")
+    queue.legend(loc="upper right")
     return _save(fig, path)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from scrapyfleet.crawler.metrics import FIELDS
 from scrapyfleet.demo.speedlab.cases import Case, model_time
 from scrapyfleet.demo.speedlab.fit import Fit
 from scrapyfleet.demo.speedlab.plots import plot_sweep, plot_trace
@@ -49,6 +50,7 @@ def case_rows(
             "returncode": run.returncode,
             "peak": {c: run.peak(c) for c in ("scheduler", "downloader", "scraper", "memory")},
             "settings": run.settings,
+            "trace": [{k: row[k] for k in ("t", *FIELDS)} for row in run.trace],
         }
         for variant, run in zip(case.variants, results, strict=True)
     ]

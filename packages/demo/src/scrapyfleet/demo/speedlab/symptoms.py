@@ -9,7 +9,6 @@ from scrapyfleet.demo.speedlab.runner import RunResult
 
 # The scraper's limit on responses in progress (Scrapy's `Slot.MIN_RESPONSE_SIZE` x 5000).
 SCRAPER_MAX_ACTIVE_SIZE = 5_000_000
-NEAR_LIMIT = 0.8
 
 
 def mean_downloader(run: RunResult) -> float:
@@ -17,13 +16,9 @@ def mean_downloader(run: RunResult) -> float:
     return mean(busy) if busy else 0.0
 
 
-def downloader_near_limit(run: RunResult) -> float | None:
-    """Mean d/load while the scraper's memory is within 80% of its 5 MB; None if it never is."""
-    near = [
-        row["downloader"]
-        for row in run.trace
-        if row["memory"] >= NEAR_LIMIT * SCRAPER_MAX_ACTIVE_SIZE
-    ]
+def downloader_at_limit(run: RunResult) -> float | None:
+    """Mean d/load while the scraper holds its 5 MB or more; None if it never does."""
+    near = [row["downloader"] for row in run.trace if row["memory"] >= SCRAPER_MAX_ACTIVE_SIZE]
     return mean(near) if near else None
 
 
@@ -41,9 +36,9 @@ def is_bathtub(xs: Sequence[float], ys: Sequence[float], margin: float = 0.05) -
     return low < (1 - margin) * ordered[0] and low < (1 - margin) * ordered[-1]
 
 
-def _near(run: RunResult) -> str:
-    value = downloader_near_limit(run)
-    return "never near 5 MB" if value is None else f"{value:.1f}"
+def _at_limit(run: RunResult) -> str:
+    value = downloader_at_limit(run)
+    return "never at 5 MB" if value is None else f"{value:.1f}"
 
 
 # Column name -> its figure, formatted; the cases pick theirs.
@@ -53,7 +48,7 @@ FIGURES: dict[str, Callable[[RunResult], str]] = {
     "cpu": lambda r: f"{r.cpu_share:.0%}",
     "peak d/load": lambda r: str(r.peak("downloader")),
     "mean d/load": lambda r: f"{mean_downloader(r):.1f}",
-    "d/load near 5 MB": _near,
+    "d/load at 5 MB": _at_limit,
     "peak scrape": lambda r: str(r.peak("scraper")),
     "peak p/line": lambda r: str(r.peak("pipeline")),
     "peak mem": lambda r: f"{r.peak('memory') / 1e6:.1f} MB",
