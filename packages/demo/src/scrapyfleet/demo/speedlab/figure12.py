@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from scrapyfleet.demo.speedlab.cases import BOOK_PROJECT
-from scrapyfleet.demo.speedlab.plots import plot_lines
+from scrapyfleet.demo.speedlab.plots import plot_panels
 from scrapyfleet.demo.speedlab.runner import RunResult, run_crawl
 from scrapyfleet.demo.speedlab.symptoms import items_per_second, mean_downloader
 
@@ -39,15 +39,17 @@ def cell_row(axis: str, details: int, value: int, run: RunResult) -> dict[str, A
     }
 
 
-def lines_of(rows: Sequence[dict[str, Any]], axis: str) -> dict[str, tuple[list[int], list[float]]]:
-    """`details D` -> (axis values, items/s), sorted, for one axis's rows."""
+def lines_of(
+    rows: Sequence[dict[str, Any]], axis: str, column: str = "items_per_s"
+) -> dict[str, tuple[list[int], list[float]]]:
+    """`D details / index page` -> (axis values, column), sorted, for one axis's rows."""
     lines: dict[str, tuple[list[int], list[float]]] = {}
     for row in sorted(
         (r for r in rows if r["axis"] == axis), key=lambda r: (r["details"], r["value"])
     ):
         xs, ys = lines.setdefault(f"{row['details']} details / index page", ([], []))
         xs.append(int(row["value"]))
-        ys.append(float(row["items_per_s"]))
+        ys.append(float(row[column]))
     return lines
 
 
@@ -88,13 +90,18 @@ def run_figure12(
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    ceiling = concurrency / t_response
-    for axis, setting in AXES.items():
-        title = f"UseIndex, {items} items, t_response {t_response} s, CR {concurrency}"
-        plot_lines(
-            lines_of(rows, axis),
-            ceiling,
-            (setting, "items / s", title),
-            out / f"figure12_{axis}.png",
-        )
+    plot_figure12(rows, items, t_response, concurrency, out)
     return rows
+
+
+def plot_figure12(
+    rows: Sequence[dict[str, Any]], items: int, t_response: float, concurrency: int, out: Path
+) -> None:
+    """`figure12_<axis>.png`: items/s and mean d/load against pointahead, and against shards."""
+    title = f"UseIndex, {items} items, t_response {t_response} s, CR {concurrency}"
+    for axis, setting in AXES.items():
+        panels = (
+            ("items / s", lines_of(rows, axis), concurrency / t_response, "CR / t_response"),
+            ("mean d/load", lines_of(rows, axis, "mean_dload"), concurrency, "CR"),
+        )
+        plot_panels(panels, setting, title, out / f"figure12_{axis}.png")

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from scrapyfleet.crawler.metrics import COLUMNS, FIELDS
 from scrapyfleet.demo.speedlab.fit import Fit
@@ -91,23 +92,24 @@ def plot_sweep(
     return _save(fig, path)
 
 
-def plot_lines(
-    lines: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    ceiling: float,
-    labels: tuple[str, str, str],
-    path: Path,
+Lines = Mapping[str, tuple[Sequence[float], Sequence[float]]]
+
+
+def plot_panels(
+    panels: Sequence[tuple[str, Lines, float, str]], xlabel: str, title: str, path: Path
 ) -> Path:
-    """One line per key (x, y); a dashed ceiling; `labels` are x label, y label and title."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, (xs, ys) in lines.items():
-        ax.plot(xs, ys, "o-", label=label)
-    ax.axhline(ceiling, linestyle="--", color="grey", label="CONCURRENT_REQUESTS / t_response")
-    xlabel, ylabel, title = labels
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(bottom=0)
-    ax.set_title(title)
-    ax.legend()
+    """Stacked panels sharing x: (y label, one line per key, a dashed ceiling, its label)."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 3.2 * len(panels)), sharex=True)
+    for ax, (ylabel, lines, ceiling, ceiling_label) in zip(axes, panels, strict=True):
+        for label, (xs, ys) in lines.items():
+            ax.plot(xs, ys, "o-", label=label)
+        ax.axhline(ceiling, linestyle="--", color="grey", label=ceiling_label)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+    axes[0].set_title(title)
+    axes[0].legend(fontsize="small")
+    axes[-1].set_xlabel(xlabel)
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(fig, path)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +30,8 @@ def start_stop_now(site: str) -> float:
 
 
 def slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+    """`direct (treq)` -> `direct_treq`: a label as a file name."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
 def case_rows(
