@@ -97,13 +97,7 @@ def run_case(
         xs = [float(str(v.settings[case.sweep])) for v in case.variants]
         walls = [r.wall for r in results]
         report["bathtub"] = is_bathtub(xs, walls)
-        plot_sweep(
-            xs,
-            walls,
-            case.sweep,
-            f"{case.title}: time against {case.sweep}",
-            out / f"{name}_bathtub.png",
-        )
+        plot_sweep(xs, walls, case.sweep, case.title, out / f"{name}_bathtub.png")
     (out / f"{name}.json").write_text(json.dumps(report, indent=2))
     print_case(case, rows)
     if case.sweep:
