@@ -2,7 +2,7 @@
 
 Every run starts from the book's `speed` project settings (`BOOK_PROJECT`), not ours; a case
 then sets what the book sets on its command line. Where the book's size takes too long on two
-shared cores, `scaled` says what was scaled and why the effect survives.
+shared cores, `note` says what was scaled (and why the effect survives) or left out.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Case:
     symptom: str
     columns: tuple[str, ...]
     variants: tuple[Variant, ...]
-    scaled: str = ""
+    note: str = ""  # what was scaled or left out, and why
     sweep: str = ""  # a setting the variants sweep, plotted as time against it
 
     def settings(self, variant: Variant) -> dict[str, object]:
@@ -149,7 +149,7 @@ CASES: dict[str, Case] = {
                 trace=True,
             ),
         ),
-        scaled="not run: the book's extreme variant (10000 items, 85 s async delay) takes "
+        note="not run: the book's extreme variant (10000 items, 85 s async delay) takes "
         "over 4 minutes and shows the same throttle after 80 s",
     ),
     "items": Case(
@@ -167,7 +167,7 @@ CASES: dict[str, Case] = {
             )
             for ci in (10, 20, 50, 100, 150)
         ),
-        scaled="N 100000 -> 20000 (200 pages, not 1000) and pages padded by 30 kB, so the "
+        note="scaled: N 100000 -> 20000 (200 pages, not 1000) and pages padded by 30 kB, so the "
         "pages still overflow the scraper's 5 MB about 1.5 times as the book's did",
         sweep="CONCURRENT_ITEMS",
     ),

@@ -60,8 +60,8 @@ def case_rows(
 
 def print_case(case: Case, rows: Sequence[dict[str, Any]]) -> None:
     print(f"\n{case.title}\n  book settings: {case.book_settings}\n  symptom: {case.symptom}")
-    if case.scaled:
-        print(f"  scaled: {case.scaled}")
+    if case.note:
+        print(f"  note: {case.note}")
     for row in rows:
         print(f"  {row['variant']}")
         print(f"    book:  {row['book']}")
@@ -88,7 +88,7 @@ def run_case(
         "title": case.title,
         "book_settings": case.book_settings,
         "symptom": case.symptom,
-        "scaled": case.scaled,
+        "note": case.note,
         "fit": fit.__dict__,
         "start_stop_now": round(start_stop, 2),
         "rows": rows,
