@@ -5,7 +5,10 @@ and code path as a minute cron, in seconds of real time, across a real monitor r
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,3 +67,83 @@ def test_roles_csrf_origin_and_the_audit_log(
     assert started["who"] == "ops" and started["target"] == "small"
     assert any(a["action"] == "start_crawl" and a["result"].startswith("failed") for a in audit)
     assert any(a["action"] == "save_crawl" and a["who"] == "ops" for a in audit)
+
+
+def events(api: Any, name: str) -> list[dict[str, Any]]:
+    return list(reversed(api.get(f"events?event={name}")))  # oldest first
+
+
+def test_timers_fire_across_a_restart_and_skip_an_overlap(
+    fleet: Callable[..., Any],
+    console: Callable[..., Any],
+    console_api: Any,
+    wait_for: WaitFor,
+) -> None:
+    site = fleet(120, nodes=1, latency=0.05)
+    config = site.root / "scrapy.cfg"
+    monitor, url = console(config)
+    ops = console_api(url, "ops")
+    # a crawl whose crawl-master ends at once (no such target): each firing is a short real run
+    ops.post("crawls", {**definition("brief", site, 30), "targets": ["nosuchnode"]})
+    ops.post("crawls", definition("long", site, 120, concurrency=1))
+    timer = ops.post("timers", {"definition": "brief", "kind": "cron", "spec": "*/15 * * * * *"})
+    assert timer["next_due"] % 15 == 0 and timer["state"] == "waiting"
+    wait_for(lambda: len(events(ops, "timer_fired")) >= 2, 90, what="two firings")
+    first, second = events(ops, "timer_fired")[:2]
+    assert second["due"] - first["due"] == 15  # in a row: no due time left out
+    assert not events(ops, "timer_skipped")
+    wait_for(lambda: events(ops, "run_failed"), 30, what="the brief run's end")
+    assert "nosuchnode" in events(ops, "run_failed")[0]["reason"]
+
+    code, _ = monitor.stop()
+    assert code == 0
+    fired = len(events_in(config, "timer_fired"))
+    monitor, url = console(config)
+    ops = console_api(url, "ops")
+    wait_for(lambda: len(events(ops, "timer_fired")) > fired, 60, what="a firing after restart")
+    assert ops.get("timers")[0]["id"] == timer["id"]  # the timer came back from the database
+
+    ops.call("DELETE", f"timers/{timer['id']}")
+    ops.post("timers", {"definition": "long", "kind": "interval", "spec": "2"})
+    wait_for(lambda: events(ops, "timer_skipped"), 60, what="an overlapping firing skipped")
+    skipped = events(ops, "timer_skipped")[0]
+    assert skipped["definition"] == "long" and skipped["reason"].startswith("overlap: run long-")
+    assert len([r for r in ops.get("runs") if r["definition"] == "long"]) == 1
+    shown = ops.get("events?limit=100")
+    assert any(e["event"] == "timer_skipped" for e in shown)
+
+
+def events_in(config: Path, name: str) -> list[dict[str, Any]]:
+    """Events straight from the state database (the monitor is down)."""
+    db = config.parent.parent / "state" / "console.sqlite"
+    with sqlite3.connect(db) as conn:
+        return [{"id": i} for (i,) in conn.execute("SELECT id FROM events WHERE name = ?", (name,))]
+
+
+def test_a_failed_urls_rule_notifies_and_stops_the_crawl(
+    tmp_path: Path,
+    fleet: Callable[..., Any],
+    console: Callable[..., Any],
+    console_api: Any,
+    receiver: Callable[..., tuple[Any, str]],
+    wait_for: WaitFor,
+) -> None:
+    broken = [f"/properties/property_{i:06d}.html" for i in range(10)]
+    plan = tmp_path / "faults.json"
+    plan.write_text(json.dumps({"rules": [{"paths": broken, "status": 500}]}))
+    site = fleet(300, nodes=1, faults=plan, latency=0.05)
+    hooked, hook = receiver()
+    _, url = console(site.root / "scrapy.cfg", "--alert-webhook", hook)
+    ops = console_api(url, "ops")
+    ops.post("crawls", definition("flaky", site, 300, concurrency=2, **{"max-attempts": 1}))
+    rule = ops.post("rules", {"kind": "failed_urls", "definition": "flaky", "threshold": 5,
+                              "stop": True})  # fmt: skip
+    run = ops.post("crawls/flaky/start")
+    alert = wait_for(lambda: hooked.named("rule_fired"), 180, what="the rule's webhook")[0]
+    assert alert["rule"] == rule["id"] and alert["run"] == run["id"]
+    assert alert["text"].startswith("scrapyfleet: run ") and "failed_urls" in alert["text"]
+    wait_for(lambda: run_state(ops, run["id"]) == "stopped", 60, what="the crawl stopped")
+    shown = ops.get(f"runs/{run['id']}")
+    assert shown["summary"]["reason"] != "finished" and shown["summary"]["urls"]["pending"] > 0
+    stop = [a for a in ops.get("audit") if a["action"] == "stop_run"]
+    assert stop and stop[0]["who"] == f"rule {rule['id']}" and stop[0]["result"] == "ok"
