@@ -4,15 +4,13 @@ end; a viewer is offered no control. Real monitor, crawl-master, scrapyd and dem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+CHROMIUM = Path("/usr/bin/chromium")  # conftest's `browser` launches it
 WaitFor = Callable[..., Any]
 
 pytestmark = [
@@ -23,21 +21,11 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
 def test_operator_runs_crawls_from_the_page_and_a_viewer_cannot(
     fleet: Callable[..., Any],
     console: Callable[..., Any],
     console_api: Any,
-    chromium: Any,
+    browser: Any,
     wait_for: WaitFor,
 ) -> None:
     site = fleet(300, nodes=1, latency=0.05)
@@ -48,7 +36,7 @@ def test_operator_runs_crawls_from_the_page_and_a_viewer_cannot(
         ops.post("crawls", {"name": name, "project_dir": str(site.root), "spider": "distr",
                             "targets": ["scrapyd*"], "options": options})  # fmt: skip
 
-    context = chromium.new_context(http_credentials={"username": "ops", "password": "ops-secret"})
+    context = browser.new_context(http_credentials={"username": "ops", "password": "ops-secret"})
     page = context.new_page()
     elsewhere: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(url) else elsewhere.append(r.url))
@@ -87,7 +75,7 @@ def test_operator_runs_crawls_from_the_page_and_a_viewer_cannot(
     assert ops.get(f"runs/{run_id}")["launches"] == 2
     assert not elsewhere, elsewhere  # offline: every request went to the monitor
 
-    viewer = chromium.new_context(http_credentials={"username": "eve", "password": "eve-secret"})
+    viewer = browser.new_context(http_credentials={"username": "eve", "password": "eve-secret"})
     seen = viewer.new_page()
     seen.goto(url)
     seen.wait_for_selector("body[data-role=viewer] #control:not([hidden])")
