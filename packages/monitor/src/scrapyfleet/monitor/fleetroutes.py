@@ -18,6 +18,8 @@ from scrapyfleet.monitor.logproxy import valid_part
 from scrapyfleet.monitor.rules import RuleError
 from scrapyfleet.monitor.timers import TimerError
 
+SCHEDULE_TIMEOUT = 30.0  # seconds a schedule.json may take at least (a project's first blocks)
+
 
 def _names(doc: Mapping[str, Any], key: str) -> dict[str, str]:
     value = doc.get(key, {})
@@ -40,11 +42,11 @@ def fleet_routes(
 ) -> Callable[[Api, web.Application], None]:
     """Routes for the nodes in `targets`; jobs are in `project` unless a request names another."""
 
-    def client(name: Any) -> ScrapydClient:
+    def client(name: Any, limit: float = timeout) -> ScrapydClient:
         target = targets.get(name) if isinstance(name, str) else None
         if target is None:
             raise ApiError(400, f"no node {name!r}")
-        return ScrapydClient(target, session, timeout)
+        return ScrapydClient(target, session, limit)
 
     def plain(doc: Mapping[str, Any], key: str, default: str | None = None) -> str:
         value = doc.get(key, default)
@@ -65,7 +67,7 @@ def fleet_routes(
             async def do() -> dict[str, Any]:
                 if not isinstance(nodes, list) or not nodes:
                     raise ApiError(400, "nodes: a non-empty list of node names")
-                clients = [client(n) for n in nodes]
+                clients = [client(n, max(timeout, SCHEDULE_TIMEOUT)) for n in nodes]
                 name, where = plain(doc, "spider"), plain(doc, "project", project)
                 args, settings = _names(doc, "args"), _names(doc, "settings")
 

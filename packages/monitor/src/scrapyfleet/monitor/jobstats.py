@@ -16,7 +16,7 @@ from scrapyfleet.core.targets import Target
 
 LOG_TAIL = 4 * 1024 * 1024  # bytes of a job's log read at most (its end)
 STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"
-DUMP = re.compile(r"Dumping Scrapy stats:\s*\n(\{.*?\n\})", re.S)
+DUMP = re.compile(r"Dumping Scrapy stats:\s*\n(\{.*?\})\s*(?=\n\d{4}-\d\d-\d\d |\Z)", re.S)
 LOGSTATS = re.compile(STAMP + r".*?Crawled (\d+) pages \(at \d+ pages/min\), scraped (\d+) items")
 DATETIME = re.compile(r"datetime\.datetime\([^)]*\)")
 STATUS = "downloader/response_status_count/"
@@ -59,6 +59,28 @@ def parse_log(text: str) -> dict[str, Any]:
     return {"summary": summary, "stats": stats, "series": series}
 
 
+async def _tail(
+    session: aiohttp.ClientSession,
+    url: str,
+    auth: aiohttp.BasicAuth | None,
+    limits: aiohttp.ClientTimeout,
+    node: str,
+) -> str:
+    """The log's last LOG_TAIL bytes: the whole log, or the byte range of its end when longer
+    (an explicit range: scrapyd's file server fails suffix ranges longer than the file)."""
+    headers: dict[str, str] = {}
+    for _ in range(2):
+        async with session.get(url, auth=auth, timeout=limits, headers=headers) as response:
+            if response.status not in (200, 206):
+                raise JobStatsError(f"{node} answered HTTP {response.status} for the log")
+            size = response.content_length or 0
+            if response.status == 200 and size > LOG_TAIL:
+                headers = {"Range": f"bytes={size - LOG_TAIL}-"}
+                continue
+            return (await response.content.read(LOG_TAIL)).decode("utf-8", errors="replace")
+    raise JobStatsError(f"{node} did not serve the end of the log")
+
+
 async def job_stats(
     target: Target,
     session: aiohttp.ClientSession,
@@ -73,12 +95,7 @@ async def job_stats(
     auth = aiohttp.BasicAuth(target.username, target.password or "") if target.username else None
     limits = aiohttp.ClientTimeout(total=limit)
     try:
-        async with session.get(
-            url, auth=auth, timeout=limits, headers={"Range": f"bytes=-{LOG_TAIL}"}
-        ) as response:
-            if response.status not in (200, 206):
-                raise JobStatsError(f"{target.name} answered HTTP {response.status} for the log")
-            text = (await response.content.read(LOG_TAIL)).decode("utf-8", errors="replace")
+        text = await _tail(session, url, auth, limits, target.name)
     except aiohttp.ClientConnectorError:
         raise JobStatsError(f"{target.name} is not answering") from None
     except TimeoutError:
