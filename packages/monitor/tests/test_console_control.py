@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,15 +78,18 @@ def test_timers_fire_across_a_restart_and_skip_an_overlap(
     fleet: Callable[..., Any],
     console: Callable[..., Any],
     console_api: Any,
+    receiver: Callable[..., tuple[Any, str]],
     wait_for: WaitFor,
 ) -> None:
     site = fleet(120, nodes=1, latency=0.05)
     config = site.root / "scrapy.cfg"
-    monitor, url = console(config)
+    hooked, hook = receiver()
+    monitor, url = console(config, "--alert-webhook", hook)
     ops = console_api(url, "ops")
     # a crawl whose crawl-master ends at once (no such target): each firing is a short real run
     ops.post("crawls", {**definition("brief", site, 30), "targets": ["nosuchnode"]})
     ops.post("crawls", definition("long", site, 120, concurrency=1))
+    ops.post("rules", {"kind": "timer_missed", "definition": "long"})
     timer = ops.post("timers", {"definition": "brief", "kind": "cron", "spec": "*/15 * * * * *"})
     assert timer["next_due"] % 15 == 0 and timer["state"] == "waiting"
     wait_for(lambda: len(events(ops, "timer_fired")) >= 2, 90, what="two firings")
@@ -95,12 +99,18 @@ def test_timers_fire_across_a_restart_and_skip_an_overlap(
     wait_for(lambda: events(ops, "run_failed"), 30, what="the brief run's end")
     assert "nosuchnode" in events(ops, "run_failed")[0]["reason"]
 
+    # down across a due time: the missed firing runs once at start (the timer's `missed: run`)
     code, _ = monitor.stop()
     assert code == 0
-    fired = len(events_in(config, "timer_fired"))
-    monitor, url = console(config)
+    due = sqlite_timer(config)["next_due"]
+    wait_for(lambda: time.time() > due + 1, 30, what="the next due time to pass")
+    monitor, url = console(config, "--alert-webhook", hook)
     ops = console_api(url, "ops")
-    wait_for(lambda: len(events(ops, "timer_fired")) > fired, 60, what="a firing after restart")
+    caught = wait_for(lambda: [e for e in events(ops, "timer_fired") if e["due"] == due], 60,
+                      what="the missed firing")[0]  # fmt: skip
+    assert caught["missed"] is True
+    wait_for(lambda: [e for e in events(ops, "timer_fired") if e["due"] > due], 60,
+             what="a regular firing after the restart")  # fmt: skip
     assert ops.get("timers")[0]["id"] == timer["id"]  # the timer came back from the database
 
     ops.call("DELETE", f"timers/{timer['id']}")
@@ -109,15 +119,15 @@ def test_timers_fire_across_a_restart_and_skip_an_overlap(
     skipped = events(ops, "timer_skipped")[0]
     assert skipped["definition"] == "long" and skipped["reason"].startswith("overlap: run long-")
     assert len([r for r in ops.get("runs") if r["definition"] == "long"]) == 1
-    shown = ops.get("events?limit=100")
-    assert any(e["event"] == "timer_skipped" for e in shown)
+    alert = wait_for(lambda: hooked.named("rule_fired"), 30, what="the timer_missed alert")[0]
+    assert alert["kind"] == "timer_missed" and "did not fire: overlap" in alert["text"]
 
 
-def events_in(config: Path, name: str) -> list[dict[str, Any]]:
-    """Events straight from the state database (the monitor is down)."""
-    db = config.parent.parent / "state" / "console.sqlite"
-    with sqlite3.connect(db) as conn:
-        return [{"id": i} for (i,) in conn.execute("SELECT id FROM events WHERE name = ?", (name,))]
+def sqlite_timer(config: Path) -> dict[str, Any]:
+    """The first timer straight from the state database (the monitor is down)."""
+    with sqlite3.connect(config.parent.parent / "state" / "console.sqlite") as conn:
+        conn.row_factory = sqlite3.Row
+        return dict(conn.execute("SELECT * FROM timers ORDER BY id LIMIT 1").fetchone())
 
 
 def test_a_failed_urls_rule_notifies_and_stops_the_crawl(
