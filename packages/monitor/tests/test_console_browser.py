@@ -53,6 +53,13 @@ def test_operator_runs_crawls_from_the_page_and_a_viewer_cannot(
              what=f"the summary ({page.locator('#run-detail').inner_text()})")  # fmt: skip
     assert page.locator("#run-summary [data-field=outcome] dd").inner_text() == "ok"
     assert page.locator("#run-summary [data-field=index] dd").inner_text() == "yes"
+    page.wait_for_selector("#run-chart polyline")  # the run's figures over time
+
+    # a worker job of that crawl: its stats from its log, with a chart
+    page.locator("#jobs button[data-action=stats]").first.dispatch_event("click")
+    pages = page.locator("#job-summary [data-field=pages] dd")
+    wait_for(lambda: pages.count() and int(pages.inner_text()) > 0, 30, what="a job's stats")
+    assert page.locator("#job-summary [data-field=finish_reason] dd").inner_text() == "finished"
 
     page.locator("tr[data-crawl=halted] button[data-action=start]").dispatch_event("click")
     running = "#runs tr[data-run^='halted-'][data-state=running]"

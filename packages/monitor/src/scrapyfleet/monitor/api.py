@@ -40,9 +40,13 @@ def answer(data: Any, status: int = 200) -> web.Response:
 
 async def body(request: web.Request) -> Any:
     """The request's JSON document; 400 if it is not one."""
-    raw = await request.content.read(MAX_BODY + 1)
+    too_big = ApiError(413, f"body over {MAX_BODY} bytes")
+    try:
+        raw = await request.read()  # bounded by the console's client_max_size
+    except web.HTTPRequestEntityTooLarge:
+        raise too_big from None
     if len(raw) > MAX_BODY:
-        raise ApiError(413, f"body over {MAX_BODY} bytes")
+        raise too_big
     try:
         return json.loads(raw or b"{}")
     except (ValueError, RecursionError):
@@ -110,7 +114,7 @@ class Api:
 
 def make_api(api: Api, routes: list[Callable[[Api, web.Application], None]]) -> web.Application:
     """The `/api/` sub-application; each of `routes` adds its own."""
-    app = web.Application(middlewares=[api.guard], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[api.guard])
     app.router.add_get("/me", api.me)
     app.router.add_get("/events", api.events)
     app.router.add_get("/audit", api.audit)

@@ -37,4 +37,6 @@ class Audit:
     def entries(self, limit: int = SHOWN) -> list[dict[str, Any]]:
         """The newest entries first."""
         rows = self.store.rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (min(limit, SHOWN),))
-        return [{**r, "time": r.pop("t"), "detail": json.loads(r["detail"])} for r in rows]
+        for row in rows:
+            row["time"], row["detail"] = row.pop("t"), json.loads(row["detail"])
+        return rows

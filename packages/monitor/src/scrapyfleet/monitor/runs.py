@@ -43,9 +43,9 @@ def _alive(pid: int, run_dir: str) -> bool:
     """Whether `pid` is still that run's crawl-master (its command line names the run dir)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[:1]
     except OSError:
         return False
-    state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[:1]
     return run_dir.encode() in cmdline and state != ["Z"]
 
 
