@@ -1,5 +1,6 @@
 """The console's pure logic: timer due times (cronsim), definitions and their command lines,
-loopback Host checks, users-file lines, rule measures and Scrapy log parsing."""
+loopback Host checks, users-file lines, rule measures and Scrapy log parsing; and the users
+file checked by the command line before anything starts."""
 
 from __future__ import annotations
 
@@ -106,3 +107,26 @@ def test_a_scrapy_log_gives_its_closing_stats_and_series() -> None:
     running = parse_log(LOG.split("Dumping")[0])
     assert running["summary"] is None and len(running["series"]) == 2
     assert parse_log("Dumping Scrapy stats:\n{'a': __import__('os')}")["summary"] is None
+
+
+def test_users_file_is_checked_before_the_console_starts(tmp_path: Path, free_port: Any) -> None:
+    import subprocess
+    import sys
+
+    def monitor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scrapyfleet.monitor.cli", "--targets",
+             f"http://127.0.0.1:{free_port()}", "--once", *args],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        )  # fmt: skip
+
+    users = tmp_path / "users"
+    users.write_text("# accounts\nops:operator:secret\neve:admin:secret\n")
+    wide = ["--web", f"0.0.0.0:{free_port()}"]
+    bad = monitor(*wide, "--users-file", str(users))
+    assert bad.returncode == 2 and f"{users}:3: want NAME:ROLE:SECRET" in bad.stderr
+    both = monitor("--users-file", str(users), "--web-user", "ops")
+    assert both.returncode == 2 and "give one of them" in both.stderr
+    open_wide = monitor(*wide)
+    assert open_wide.returncode == 2 and "--users-file" in open_wide.stderr
+    assert "Traceback" not in bad.stderr + both.stderr + open_wide.stderr
