@@ -89,3 +89,34 @@ def test_schedule_cancel_and_stats_of_scrapyd_jobs(
     actions = [(a["action"], a["result"]) for a in local.get("audit")]
     assert ("schedule_job", "ok") in actions and ("cancel_job", "ok") in actions
     assert sum(r.startswith("refused") for _, r in actions) == 2
+
+
+def test_a_node_down_rule_fires_once_per_outage(
+    tmp_path: Path,
+    scrapyd_node: Callable[..., Any],
+    run_monitor: Callable[..., Any],
+    receiver: Callable[..., tuple[Any, str]],
+    console_api: Any,
+    wait_for: WaitFor,
+    write_config: Callable[..., Path],
+) -> None:
+    one, two = scrapyd_node(), scrapyd_node()
+    write_config(tmp_path, {"scrapyd1": one, "scrapyd2": two})
+    hooked, hook = receiver()
+    monitor = run_monitor("--web", "127.0.0.1:0", "--interval", "0.3", "--timeout", "1",
+                          "--state-dir", str(tmp_path / "state"), "--alert-webhook", hook,
+                          cwd=tmp_path)  # fmt: skip
+    url = str(wait_for(lambda: monitor.find(event="web_console"), 30, what="console")["url"])
+    local = console_api(url)
+    rule = local.post("rules", {"kind": "node_down"})
+    assert local.call("POST", "rules", {"kind": "node_gone"})[0] == 400
+    wait_for(lambda: monitor.find(event="node_status", node="scrapyd2"), 30, what="a poll")
+    assert not hooked.named("rule_fired")
+    two.kill()
+    fired = wait_for(lambda: hooked.named("rule_fired"), 30, what="the rule's webhook")
+    assert fired[0]["rule"] == rule["id"] and fired[0]["node"] == "scrapyd2"
+    assert fired[0]["text"] == "scrapyfleet: node scrapyd2 is down"
+    mark = len([e for e in monitor.events if e["event"] == "cluster_status"])
+    wait_for(lambda: len([e for e in monitor.events if e["event"] == "cluster_status"]) > mark + 5,
+             30, what="more polls")  # fmt: skip
+    assert len(hooked.named("rule_fired")) == 1  # once per outage
