@@ -67,6 +67,11 @@ def test_schedule_cancel_and_stats_of_scrapyd_jobs(
     wait_for(lambda: state(one, first) == "finished", 60, what="the first job finished")
     wait_for(lambda: state(two, second) == "finished", 60, what="the cancelled job ended")
 
+    def finished_first() -> list[dict[str, Any]]:
+        return [j for j in local.get("jobs") if j["id"] == first and j["state"] == "finished"]
+
+    listed = wait_for(finished_first, 30, what="the job listed")
+    assert listed[0]["node"] == "scrapyd1" and listed[0]["log"].endswith(f"/{first}.log")
     stats = local.get(f"jobs/scrapyd1/tiny/wait/{first}/stats")
     assert stats["summary"]["finish_reason"] == "finished" and stats["summary"]["items"] == 0
     assert stats["stats"]["log_count/INFO"] > 0 and stats["series"][0]["pages"] == 0

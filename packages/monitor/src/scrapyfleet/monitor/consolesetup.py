@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -87,11 +88,14 @@ def identify(gate: Gate | None) -> Identify:
     return lambda header: LOCAL
 
 
+def snapshot_nodes(hub: Hub) -> list[dict[str, Any]]:
+    """The nodes of the latest snapshot, with their jobs (none before the first poll)."""
+    return list(json.loads(hub.latest)["nodes"]) if hub.latest is not None else []
+
+
 def nodes_up(hub: Hub) -> Mapping[str, bool]:
-    """Every node's up/down from the latest snapshot (none before the first poll)."""
-    if hub.latest is None:
-        return {}
-    return {n["name"]: bool(n["up"]) for n in json.loads(hub.latest)["nodes"]}
+    """Every node's up/down as the latest poll saw it."""
+    return {n["name"]: bool(n["up"]) for n in snapshot_nodes(hub)}
 
 
 async def stopped(task: asyncio.Task[None]) -> None:
@@ -115,5 +119,6 @@ def control_api(
     options = ControlOptions(args.state_dir, args.crawl_master)
     control = Control(options, session, args.timeout, notify, lambda: nodes_up(hub))
     api = Api(control, identify(gate), local=gate is None)
-    routes = [add_routes, fleet_routes(targets, session, args.timeout, project)]
+    nodes = fleet_routes(targets, session, args.timeout, project, lambda: snapshot_nodes(hub))
+    routes = [add_routes, nodes]
     return control, make_api(api, routes)

@@ -38,9 +38,14 @@ def _id(request: web.Request) -> int:
 
 
 def fleet_routes(
-    targets: Mapping[str, Target], session: aiohttp.ClientSession, timeout: float, project: str
+    targets: Mapping[str, Target],
+    session: aiohttp.ClientSession,
+    timeout: float,
+    project: str,
+    nodes: Callable[[], list[dict[str, Any]]],
 ) -> Callable[[Api, web.Application], None]:
-    """Routes for the nodes in `targets`; jobs are in `project` unless a request names another."""
+    """Routes for the nodes in `targets`; jobs are in `project` unless a request names another;
+    `nodes` gives the latest poll's nodes (the console's snapshot)."""
 
     def client(name: Any, limit: float = timeout) -> ScrapydClient:
         target = targets.get(name) if isinstance(name, str) else None
@@ -139,12 +144,16 @@ def fleet_routes(
             app.router.add_post(f"/{kind}", create)
             app.router.add_delete(f"/{kind}/{{id}}", remove)
 
+        async def jobs(request: web.Request) -> web.Response:
+            return answer([{"node": n["name"], **job} for n in nodes() for job in n["jobs"]])
+
         async def timers(request: web.Request) -> web.Response:
             return answer(control.timers.all())
 
         async def rules(request: web.Request) -> web.Response:
             return answer(control.rules.all())
 
+        app.router.add_get("/jobs", jobs)
         app.router.add_post("/jobs", schedule)
         app.router.add_post("/jobs/cancel", cancel)
         app.router.add_get("/jobs/{node}/{project}/{spider}/{job}/stats", stats)
