@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,7 @@ import pytest
 
 from scrapyfleet.core.files import write_json_atomic
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+CHROMIUM = Path("/usr/bin/chromium")  # conftest's `browser` launches it
 INTERVAL = 0.5
 TIMEOUT = 1.0
 WORDS = 6
@@ -62,16 +58,6 @@ def publish(folder: Path, batch: int, listings: int) -> dict[str, Any]:
     write_json_atomic(folder / "progress.json", progress)
     write_json_atomic(folder / "shifts.json", doc)
     return doc
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def page_nodes(page: Any) -> dict[str, dict[str, str]]:

@@ -150,3 +150,9 @@ class Alerts:
                     "alert_failed", webhook=shown(webhook.url), reason="shut down", alerts=left
                 )
         await asyncio.gather(*(w.task for w in self.webhooks), return_exceptions=True)
+
+    def send(self, event: Event) -> None:
+        """Queue `event` for every webhook, whatever its name (the console's alert rules)."""
+        doc = document(event)
+        for webhook in self.webhooks:
+            webhook.put(doc)

@@ -2,8 +2,9 @@
 
 Routes: `/` the page, `/static/*` its script and style (every asset served here: no CDN, works
 offline), `/events` server-sent events (the latest snapshot on connect, then one per poll),
-`/snapshot.json` the latest snapshot, and the job-log proxy (`logproxy`). Read-only: no route
-changes anything. With credentials, every request needs basic auth (compared in constant time).
+`/snapshot.json` the latest snapshot, the job-log proxy (`logproxy`) and, with a state
+directory, the control API under `/api/` (`api`: the only routes that change anything). With
+credentials, every request needs basic auth (compared in constant time).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -29,6 +30,7 @@ HEARTBEAT = 15.0  # seconds between SSE comments that keep idle connections open
 SHUTDOWN = 1.0  # seconds open requests get when the console stops
 ASSETS = {
     "console.js": "text/javascript",
+    "control.js": "text/javascript",
     "console.css": "text/css",
 }
 HEADERS = {
@@ -61,6 +63,12 @@ class Credentials:
         same_user = hmac.compare_digest(user.encode(), self.user.encode())
         same_password = hmac.compare_digest(password.encode(), self.password.encode())
         return scheme.lower() == "basic" and same_user and same_password
+
+
+class Gate(Protocol):
+    """What lets a request in: `Credentials`, or the console's accounts (`roles.Accounts`)."""
+
+    def accept(self, header: str | None) -> bool: ...
 
 
 class Hub:
@@ -129,9 +137,10 @@ def make_app(
     targets: Mapping[str, Target],
     session: aiohttp.ClientSession,
     timeout: float,
-    credentials: Credentials | None = None,
+    credentials: Gate | None = None,
+    api: web.Application | None = None,
 ) -> web.Application:
-    """The console's application; `targets` by name for the log proxy."""
+    """The console's application; `targets` by name for the log proxy; `api` under `/api/`."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -163,6 +172,8 @@ def make_app(
     app.router.add_get("/events", hub.stream)
     app.router.add_get("/snapshot.json", hub.snapshot)
     app.router.add_get(ROUTE, log_handler(targets, session, timeout))
+    if api is not None:
+        app.add_subapp("/api/", api)
     return app
 
 
