@@ -60,11 +60,13 @@ def log_handler(
             return _text(400, "bad project, spider or job name")
         url = f"{target.url}/logs/{'/'.join(parts)}.log"
         auth = (
-            aiohttp.BasicAuth(target.username, target.password or "") if target.username else None
+            {"Authorization": aiohttp.encode_basic_auth(target.username, target.password or "")}
+            if target.username
+            else {}
         )
         try:
             async with session.get(
-                url, auth=auth, timeout=limits, allow_redirects=False
+                url, headers=auth, timeout=limits, allow_redirects=False
             ) as upstream:
                 if 300 <= upstream.status < 400:
                     where = upstream.headers.get("Location", "nowhere")

@@ -194,13 +194,14 @@ def scan_landed(folder: Path) -> Landed:
 
 def _load_json(path: Path, non_finite: list[str]) -> Any:
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_ANSWER + 1)
+        with path.open("rb") as f:  # a file too large is not read at all
+            fits = os.fstat(f.fileno()).st_size <= MAX_ANSWER
+            data = f.read(MAX_ANSWER + 1) if fits else b""
     except FileNotFoundError:
         raise SourceError(f"no {path.name} yet") from None
     except OSError as e:
         raise SourceError(f"{path.name}: {e.strerror or e}") from None
-    if len(data) > MAX_ANSWER:
+    if not fits or len(data) > MAX_ANSWER:
         raise SourceError(f"{path.name} is over {size(MAX_ANSWER)}")
     try:
         return safejson.loads(data, non_finite=non_finite.append)
