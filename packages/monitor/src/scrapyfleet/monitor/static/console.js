@@ -163,7 +163,7 @@ function wordRows(table, rows) {
   table.querySelector("tbody").replaceChildren(...rows.map((w) =>
     el("tr", { "data-word": w.word },
       el("td", { class: "word", text: w.word }),
-      el("td", { class: "shift num", text: signed(w.shift, 3) }),
+      el("td", { class: "shift num", text: w.shift == null ? "n/a" : signed(w.shift, 3) }),
       el("td", { class: "count num", text: shown(w.count, String) }))));
 }
 
