@@ -229,6 +229,7 @@ def test_console_keeps_updating_while_shifts_are_not_finite(
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
+    wait_for(lambda: page_nodes(page).get("scrapyd1", {}).get("state") == "UP", 30, what="UP")
     note = page.locator("#analysis-state")
     wait_for(lambda: "not finite: shown as n/a" in note.inner_text(), 30, what="the note")
     assert note.inner_text().startswith("3 numbers")
