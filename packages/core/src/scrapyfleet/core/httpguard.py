@@ -202,12 +202,13 @@ async def serve(
     host: str,
     port: int,
     ssl_context: SSLContext | None = None,
+    name: str = "http",
     **runner_options: Any,
 ) -> web.AppRunner:
-    """Serve `app` on host:port (0: any free port) behind its guard (`install`ed, else a default
-    one named "http"); the started runner (`addresses`, `cleanup()`). OSError if the address
-    cannot be bound. `runner_options` go to `web.AppRunner` (e.g. access_log=None)."""
-    guard = app.get(GUARD) or install(app, "http")
+    """Serve `app` on host:port (0: any free port) behind its guard (`install`ed, else one with
+    the default limits named `name`); the started runner (`addresses`, `cleanup()`). OSError if
+    the address cannot be bound. `runner_options` go to `web.AppRunner` (e.g. access_log=None)."""
+    guard = app.get(GUARD) or install(app, name)
     runner = web.AppRunner(app, keepalive_timeout=guard.limits.header_timeout, **runner_options)
     await runner.setup()
     try:
