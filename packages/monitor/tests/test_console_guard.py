@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from scrapyfleet.core.httpgate import MAX_LINGERING
 from scrapyfleet.core.httpguard import Limits
 from scrapyfleet.core.loginthrottle import LoginRules
 
@@ -89,9 +90,15 @@ async def test_idle_and_slow_connections_and_streams_are_capped(
     held = [pair for pair, a in zip(idle + slow, answers, strict=True) if a is None]
     refused = [a for a in answers if a is not None]
     assert len(held) == LIMITS.per_address, f"{len(held)} of 1,000 connections held"
-    kinds = {a[:12] for a in refused}
-    assert kinds == {b"HTTP/1.1 503"}, [(k, sum(a[:12] == k for a in refused)) for k in kinds]
-    assert b"over 32 connections from one address" in refused[0]
+    busy = [a for a in refused if a.startswith(b"HTTP/1.1 503")]
+    assert all(b"over 32 connections from one address" in a for a in busy)
+    # each refused one is answered 503; past MAX_LINGERING refused at once (a flood), some are
+    # closed with their request still unread, which the client sees as a reset
+    assert len(busy) >= min(MAX_LINGERING, len(refused)) and set(refused) - set(busy) <= {b""}
+    print(
+        f"1,000 connections from one address: {len(held)} held, {len(busy)} answered 503, "
+        f"{len(refused) - len(busy)} reset"
+    )
     status, body = await session_get(url)  # the real client, meanwhile
     assert status == 200 and b"<html" in body.lower()
     closed = await asyncio.gather(*(first_bytes(r, 30) for r, _ in held))

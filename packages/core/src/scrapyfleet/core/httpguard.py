@@ -35,6 +35,7 @@ from scrapyfleet.core.httpgate import GuardedSite
 from scrapyfleet.core.loginthrottle import LoginRules, LoginThrottle
 
 LOG_EVERY: Final = 10.0  # seconds between two `http_refused` lines for one address and reason
+LOG_KEYS: Final = 10_000  # (address, reason) pairs remembered for that; then forgotten at once
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = structlog.get_logger("scrapyfleet.core.httpguard")
@@ -69,7 +70,7 @@ class HttpGuard:
     def refused(self, address: str, reason: str, **fields: Any) -> None:
         """Log a refusal (rate-limited per address and reason)."""
         now = time.monotonic()
-        if len(self._logged) > 10_000:
+        if len(self._logged) > LOG_KEYS:
             self._logged.clear()
         last, held = self._logged.get((address, reason), (-LOG_EVERY, 0))
         if now - last < LOG_EVERY:

@@ -308,7 +308,10 @@ function connect() {
     render(latest);
     setLive("on", `live · ${clock(latest.time)}`);
   });
-  source.onerror = () => setLive("off", "reconnecting…");
+  source.onerror = () => {
+    setLive("off", "reconnecting…");
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 10000);  // refused: retry
+  };
 }
 
 connect();
