@@ -17,7 +17,7 @@ import structlog
 from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.logs import configure_logging, default_format
 from scrapyfleet.core.metrics import Address, address, start_exporter
-from scrapyfleet.core.options import EnvDefaults, at_least
+from scrapyfleet.core.options import EnvDefaults, at_least, env_name
 from scrapyfleet.core.targets import (
     Target,
     TargetConfigError,
@@ -30,6 +30,7 @@ from scrapyfleet.monitor import consolesetup
 from scrapyfleet.monitor.alerts import Alerts
 from scrapyfleet.monitor.console import ConsoleTable
 from scrapyfleet.monitor.daemon import Monitor, PollReport, run
+from scrapyfleet.monitor.exposed import warn_inline_passwords
 from scrapyfleet.monitor.metrics import MonitorMetrics
 from scrapyfleet.monitor.snapshot import FleetState
 from scrapyfleet.monitor.sources import SourceOptions, Sources
@@ -69,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TARGET",
         default=env("targets", "*").split(),
         help="deploy names or shell-style patterns over the [deploy:NAME] sections of scrapy.cfg, "
-        "and/or http(s)://[user:pass@]host:port URLs",
+        "and/or http(s)://host:port URLs; a node's credentials go in a scrapy.cfg only you can "
+        f"read (username, password) or in {env_name('monitor', 'targets')}="
+        "http(s)://user:pass@host:port, never on the command line (ps shows it to every local "
+        "user)",
     )
     parser.add_argument(
         "--config",
@@ -305,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.alert_webhook = args.alert_webhook or env("alert_webhook", "").split()
     fmt = args.format or default_format(sys.stdout)
     configure_logging(fmt, args.log_level, stream=sys.stdout if fmt == "json" else sys.stderr)
+    warn_inline_passwords(sys.argv[1:] if argv is None else argv)
     show = log_report if fmt == "json" else ConsoleTable(sys.stdout)
     try:
         all_up = asyncio.run(_monitor(targets, project, args, show, credentials))
