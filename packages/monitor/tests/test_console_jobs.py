@@ -46,7 +46,11 @@ def test_schedule_cancel_and_stats_of_scrapyd_jobs(
     assert [j["node"] for j in scheduled] == ["scrapyd1", "scrapyd2"] and all(
         "job" in j for j in scheduled
     )
-    first, second = (j["job"] for j in scheduled)
+    first = scheduled[0]["job"]
+    # the job to cancel waits on a release of its own, never given: only the cancel can end it
+    second = local.post("jobs", {
+        "nodes": ["scrapyd2"], "spider": "wait", "args": {"release": str(releases / "never")},
+    })["jobs"][0]["job"]  # fmt: skip
 
     def state(node: Any, job: str) -> str | None:
         answer = node.get("listjobs.json?project=tiny")
