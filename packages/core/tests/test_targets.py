@@ -121,6 +121,18 @@ def test_explicit_url_with_credentials() -> None:
     assert plain == Target("node.example:443", "https://node.example/api")
 
 
+def test_host_port_as_in_the_book(config: Path) -> None:
+    """`DISTRIBUTED_TARGET_HOSTS = ["scrapyd1:6800", ...]`: a node at http://HOST:PORT."""
+    [target] = resolve_targets(["node7:6800"], config)
+    assert target == Target("node7:6800", "http://node7:6800")
+    assert [t.name for t in resolve_targets(["scrapyd1", "10.0.0.2:6800"], config)] == [
+        "scrapyd1",
+        "10.0.0.2:6800",
+    ]
+    with pytest.raises(UnknownTargetError):
+        resolve_targets(["node7:port"], config)
+
+
 def test_unknown_name_lists_known_targets(config: Path) -> None:
     with pytest.raises(UnknownTargetError) as caught:
         resolve_targets(["scrapyd1", "nosuch*"], config)

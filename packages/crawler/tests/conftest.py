@@ -117,13 +117,12 @@ def site_factory(
         stop_group(site.process.pid)
 
 
-@pytest.fixture
-def sink(
-    tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any]
+def _sink(
+    tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any], users: str = ""
 ) -> Iterator[Sink]:
     import socket
 
-    sink = Sink(free_port(), tmp_path / "items", log=tmp_path / "ftpsink.log")
+    sink = Sink(free_port(), tmp_path / "items", log=tmp_path / "ftpsink.log", users=users)
     sink.root.mkdir()
     sink.start()
 
@@ -137,6 +136,25 @@ def sink(
     wait_for(listening, timeout=30, what="ftpsink")
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def sink(
+    tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any]
+) -> Iterator[Sink]:
+    """ftpsink taking anonymous uploads."""
+    yield from _sink(tmp_path, free_port, wait_for)
+
+
+SINK_ACCOUNT = ("worker", "w0rker-pass")
+
+
+@pytest.fixture
+def account_sink(
+    tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any]
+) -> Iterator[Sink]:
+    """ftpsink with one account (SINK_ACCOUNT) and no anonymous uploads."""
+    yield from _sink(tmp_path, free_port, wait_for, ":".join(SINK_ACCOUNT))
 
 
 @pytest.fixture

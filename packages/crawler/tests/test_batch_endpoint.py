@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.batchserver import BatchEndpoint, make_app
-from scrapyfleet.crawler.credentials import attempt_credential, new_secret
-from scrapyfleet.crawler.leases import Leases
-from scrapyfleet.crawler.ledger import Ledger
-from scrapyfleet.crawler.nodepool import NodePool
+from scrapyfleet.crawler.contract import WorkerReport
+from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.batchserver import BatchEndpoint, make_app
+from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret
+from scrapyfleet.crawler.master.leases import Leases
+from scrapyfleet.crawler.master.ledger import Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
 from scrapyfleet.crawler.outcomes import status_failure
-from scrapyfleet.crawler.reports import WorkerReport
 
 SECRET = new_secret()
 FEED = "ftp://worker:pw@127.0.0.1:2121/"
@@ -165,9 +165,16 @@ def leased(tmp_path: Path) -> Ledger:
 @pytest.fixture
 async def lease_client(aiohttp_client, leased: Ledger):
     attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 3, {}, lambda: None)
-    leases = Leases(leased, attempts, 60.0, lambda: False, lambda node: False)
+    leases = Leases(leased, attempts, 60.0, NoMore(), NodePool([], 1, 30.0, {}))
     endpoint = BatchEndpoint(leased, SECRET, FEED, leased.running, attempts.reported, leases)
     return await aiohttp_client(make_app(endpoint))
+
+
+class NoMore:
+    """Intake closed, no retries due."""
+
+    def more_to_come(self) -> bool:
+        return False
 
 
 async def call(client, batch: str, route: str, attempt: int = 1, **kwargs: Any) -> Any:

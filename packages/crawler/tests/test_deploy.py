@@ -8,7 +8,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from scrapyfleet.crawler.deploy import build_egg
+from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.crawler.master.deploy import build_egg
 
 
 def test_egg_layout() -> None:
@@ -27,10 +28,11 @@ def test_deploy_then_crawl(tmp_path: Path, site_factory, sink, cluster_factory, 
     cluster = cluster_factory([2], projects={"unrelated": "scrapy.settings.default_settings"})
     node = cluster.nodes[0]
     result = run_master(
-        ["--config", str(cluster.config), "--targets", node.url, "--deploy", "--site", site.url,
+        ["--config", str(cluster.config), "--targets", node.url, "--project", PROJECT, "--deploy",
+         "--site", site.url,
          "--index-pages", "10", "--feed-uri", sink.feed_uri, "--run-dir", str(tmp_path / "run")]
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    with urllib.request.urlopen(f"{node.url}/listversions.json?project=properties") as answer:
+    with urllib.request.urlopen(f"{node.url}/listversions.json?project={PROJECT}") as answer:
         assert len(json.load(answer)["versions"]) == 1
     assert {i["url"] for i in sink.items()} == site.listing_urls()

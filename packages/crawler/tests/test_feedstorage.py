@@ -8,14 +8,9 @@ from typing import IO, Any, ClassVar
 import pytest
 from scrapy.utils.test import get_crawler
 
-from scrapyfleet.crawler.credentials import attempt_credential, new_secret, verify
-from scrapyfleet.crawler.feedstorage import (
-    FleetFeedStorage,
-    mask,
-    set_destination,
-    split_feed_uri,
-    stored_feeds,
-)
+from scrapyfleet.crawler.contract import mask, split_feed_uri
+from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret, verify
+from scrapyfleet.crawler.worker.feedstorage import FeedHolder, FleetFeeds, FleetFeedStorage
 
 
 def test_split_and_mask() -> None:
@@ -42,18 +37,28 @@ class MemoStorage:
         MemoStorage.kept[self.uri] = file.read()
 
 
+class Holder(FeedHolder):
+    """The worker side's part the storage uses."""
+
+    def __init__(self) -> None:
+        self.feeds = FleetFeeds()
+
+
 def test_store_delegates_to_the_destination_storage() -> None:
     crawler = get_crawler(settings_dict={"FEED_STORAGES": {"memo": MemoStorage}})
+    holder = Holder()
+    # The spider middleware lookup, without an engine (the storage's logic is under test).
+    crawler.get_spider_middleware = lambda cls: holder if issubclass(Holder, cls) else None  # type: ignore[method-assign]
     storage = FleetFeedStorage.from_crawler(crawler, "fleet:b-00001_distr.jl")
     with pytest.raises(RuntimeError, match="never fetched"):
         storage.store(io.BytesIO(b"x"))
-    set_destination(crawler, "memo://worker:pw@sink/feeds")
+    holder.feeds.go_to("memo://worker:pw@sink/feeds")
     file = storage.open(None)  # type: ignore[arg-type]  # the spider is not used
     file.write(b'{"url": "u"}\n')
     storage.store(file)
     assert MemoStorage.kept == {"memo://worker:pw@sink/feeds/b-00001_distr.jl": b'{"url": "u"}\n'}
-    assert [(f.name, f.bytes) for f in stored_feeds(crawler)] == [("b-00001_distr.jl", 13)]
-    set_destination(crawler, "nope://sink/")
+    assert [(f.name, f.bytes) for f in holder.feeds.stored] == [("b-00001_distr.jl", 13)]
+    holder.feeds.go_to("nope://sink/")
     with pytest.raises(RuntimeError, match="no feed storage"):
         storage.store(io.BytesIO(b"x"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scrapyfleet.crawler.ledger import Ledger
+from scrapyfleet.crawler.master.ledger import Ledger
 
 
 def test_batch_lifecycle_and_retries(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from scrapyfleet.crawler.placement import Placer
+from scrapyfleet.crawler.master.placement import Placer
 
 
 def test_most_free_slots_wins_and_ties_rotate() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapyfleet.crawler.reach import check_nodes_reach
+from scrapyfleet.crawler.master.reach import check_nodes_reach
 
 CRAWL_MASTER = str(Path(sys.executable).parent / "crawl-master")
 FAR = "http://192.0.2.10:6800"  # TEST-NET-1: never an address of this machine

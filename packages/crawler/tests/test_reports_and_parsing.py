@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from scrapyfleet.crawler.contract import WorkerReport
 from scrapyfleet.crawler.parsing import parse_price
-from scrapyfleet.crawler.reports import WorkerReport
 
 GOOD = {"job": "j", "node": "n", "attempt": 1, "items": 3, "pages": 3,
         "finish_reason": "finished", "feed_ok": True}  # fmt: skip

@@ -8,13 +8,13 @@ import pytest
 
 from scrapyfleet.core.scrapyd import DaemonStatus, Job, JobList
 from scrapyfleet.core.targets import Target
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.ledger import Batch, Ledger
-from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.nodes import Node
-from scrapyfleet.crawler.placement import Placer
-from scrapyfleet.crawler.reports import WorkerReport
+from scrapyfleet.crawler.contract import WorkerReport
+from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.ledger import Batch, Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.master.nodes import Node
+from scrapyfleet.crawler.master.placement import Placer
 
 TIMEOUT = 30.0  # the node timeout of these tests
 
@@ -122,12 +122,6 @@ def test_no_usable_node_aborts_the_run_after_the_node_timeout() -> None:
 
 
 # -- after a failed attempt ----------------------------------------------------------------------
-def test_a_failed_attempt_is_retried_until_the_attempts_are_used_up() -> None:
-    assert rules.after_failure(attempts=1, max_attempts=3) == "queued"
-    assert rules.after_failure(attempts=2, max_attempts=3) == "queued"
-    assert rules.after_failure(attempts=3, max_attempts=3) == "failed"
-
-
 def test_backoff_doubles_after_worker_failures_and_is_zero_after_node_faults() -> None:
     delays = [rules.backoff(attempts, node_fault=False) for attempts in (1, 2, 3, 4, 9)]
     assert delays == [1.0, 2.0, 4.0, 8.0, rules.MAX_BACKOFF]

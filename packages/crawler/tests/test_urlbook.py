@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from scrapyfleet.crawler.master.urlbook import UrlBook
 from scrapyfleet.crawler.outcomes import UrlFailure, status_failure
-from scrapyfleet.crawler.urlbook import UrlBook
 
 URLS = [f"http://site/p{i}" for i in range(6)]
 

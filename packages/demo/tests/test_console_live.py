@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.targets import resolve_targets
 
 DEMO = str(Path(sys.executable).parent / "demo")
@@ -73,7 +74,7 @@ def nodes_on_page(page: Any) -> dict[str, dict[str, str]]:
 
 
 def listjobs(url: str) -> dict[str, str]:
-    with urllib.request.urlopen(f"{url}/listjobs.json?project=properties", timeout=5) as answer:
+    with urllib.request.urlopen(f"{url}/listjobs.json?project={PROJECT}", timeout=5) as answer:
         jobs = json.load(answer)
     return {state: str(len(jobs[state])) for state in ("pending", "running", "finished")}
 

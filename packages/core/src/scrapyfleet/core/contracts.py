@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final, TypedDict
 
 # -- the site -----------------------------------------------------------------------------------
-PROJECT: Final = "properties"  # the Scrapy project (BOT_NAME) and its scrapyd project name
+PROJECT: Final = "fleetdemo"  # the built-in demo project (BOT_NAME) and its egg-less scrapyd name
 SITE_URL: Final = "http://127.0.0.1:9312"  # the demo site's default address
 SITE_TOTAL: Final = 50_000  # listings on the book's site (and the demo's default)
 LISTINGS_PER_PAGE: Final = 30  # listings per index page, as on the book's site

@@ -137,12 +137,19 @@ def _is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
+def _is_host_port(spec: str) -> bool:
+    """The book's `DISTRIBUTED_TARGET_HOSTS` entries: `scrapyd1:6800`."""
+    host, sep, port = spec.rpartition(":")
+    return bool(sep and host and port.isdigit() and "/" not in host)
+
+
 def _is_glob(spec: str) -> bool:
     return any(c in spec for c in "*?[")
 
 
 def resolve_targets(specs: Sequence[str], config: Path | None) -> list[Target]:
-    """Targets for names, fnmatch globs over deploy names and explicit URLs.
+    """Targets for names, fnmatch globs over deploy names, explicit URLs and `host:port`
+    (`http://host:port` unless a deploy target has that name).
 
     Order is kept and duplicates (same URL) dropped; a spec that matches nothing raises
     UnknownTargetError.
@@ -154,8 +161,10 @@ def resolve_targets(specs: Sequence[str], config: Path | None) -> list[Target]:
             matches = [target_from_url(spec)]
         elif _is_glob(spec):
             matches = [known[name] for name in fnmatch.filter(known, spec)]
+        elif spec in known:
+            matches = [known[spec]]
         else:
-            matches = [known[spec]] if spec in known else []
+            matches = [target_from_url(f"http://{spec}")] if _is_host_port(spec) else []
         if not matches:
             raise UnknownTargetError(spec, list(known))
         for target in matches:

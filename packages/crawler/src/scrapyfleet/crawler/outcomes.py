@@ -1,4 +1,4 @@
-"""What became of one detail-page URL, and when to try a failed one again (pure logic).
+"""What became of one detail-page URL, and when to try a failed one again.
 
 Every URL the master diverts ends as one of `OUTCOMES` (docs/architecture.md, "Every URL"):
 `landed` (its item is in an uploaded feed), `gone` (404/410), `no_item` (answered, no item) or
@@ -13,7 +13,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from scrapy.spidermiddlewares.httperror import HttpError
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
 
 Outcome = Literal["landed", "gone", "no_item", "failed", "pending"]
 OUTCOMES: tuple[Outcome, ...] = ("landed", "gone", "no_item", "failed", "pending")
@@ -84,6 +89,18 @@ def exception_failure(url: str, exc: BaseException) -> UrlFailure:
     text = str(exc).strip()
     reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return UrlFailure(url, "failed", reason[:200], None, True)
+
+
+def describe(url: str, failure: Failure) -> UrlFailure:
+    """The outcome of a request's final error: an HTTP status kept by HttpErrorMiddleware, or
+    a download exception."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        response = exc.response
+        retry_after = response.headers.get("Retry-After")
+        text = retry_after.decode("latin-1") if retry_after else None
+        return status_failure(url, response.status, text)
+    return exception_failure(url, exc or Exception(str(failure)))
 
 
 def parse_retry_after(value: str, now: Callable[[], float] = time.time) -> float | None:

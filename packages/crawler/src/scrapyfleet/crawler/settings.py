@@ -1,7 +1,7 @@
-"""Scrapy settings of the `properties` project (master, workers and the speed lab).
+"""Scrapy settings of the built-in demo project (master, workers and the speed lab).
 
-The one place of every `DISTRIBUTED_*` default: crawl-master's option defaults and the
-middleware's fallbacks read them from here.
+crawl-master runs it where no Scrapy project is found. It enables the fleet add-on like any
+user project (docs/own-project.md); the `DISTRIBUTED_*` defaults live in `defaults.py`.
 """
 
 from scrapyfleet.core import contracts
@@ -27,17 +27,10 @@ DOWNLOAD_DELAY = 0
 COOKIES_ENABLED = False
 RETRY_TIMES = 3
 FEED_EXPORT_ENCODING = "utf-8"
-FEED_STORAGES = {
-    # Workers' feeds: the destination comes from the master with the batch (feedstorage.py).
-    "fleet": "scrapyfleet.crawler.feedstorage.FleetFeedStorage",
-    # Explicit FTPS that trusts FEED_STORAGE_FTPS_CA_FILE (Scrapy's own trusts system CAs only).
-    "ftps": "scrapyfleet.crawler.ftps.FTPSFeedStorage",
-}
 
-SPIDER_MIDDLEWARES = {
-    # Inactive unless DISTRIBUTED_TARGET_RULE is set (the `distr` spider sets it to 1).
-    "scrapyfleet.crawler.middleware.DistributedMiddleware": 100,
-}
+# The fleet add-on: DistributedMiddleware, the `fleet`/`ftps` feed storages and every
+# DISTRIBUTED_* default (defaults.py). Inactive in a crawl without DISTRIBUTED_TARGET_HOSTS.
+ADDONS = {"scrapyfleet.crawler.Fleet": 500}
 
 # The book's chapter-10 core metrics (scheduler, downloader, scraper, pipeline, done, memory)
 # as a `core_metrics` event every CORE_METRICS_INTERVAL seconds, in master and workers alike.
@@ -48,29 +41,3 @@ CORE_METRICS_INTERVAL = 5.0
 SITE_URL = contracts.SITE_URL
 SITE_INDEX_PAGES = contracts.index_pages(contracts.SITE_TOTAL)  # only spaces the shards
 SHARDS = 20  # index chains crawled at once
-
-# -- DistributedMiddleware (see middleware.py); the master's CONCURRENT_REQUESTS is the one above.
-# Not defaulted here: DISTRIBUTED_TARGET_RULE (the spider's), DISTRIBUTED_TARGET_HOSTS (it makes a
-# process the master), DISTRIBUTED_PROJECT (BOT_NAME), DISTRIBUTED_RUN_DIR (a new runs/ directory).
-DISTRIBUTED_BATCH_SIZE = 1000  # URLs per batch
-DISTRIBUTED_FIRST_BATCH_SIZE = 0  # the first batch's size, doubling up to the batch size; 0: same
-DISTRIBUTED_TARGET_FEED_URL = (  # the workers' FEEDS URI; %(batch)s is the batch id
-    "ftp://anonymous:scrapyfleet@127.0.0.1:2121/%(batch)s_%(name)s_%(time)s.jl"
-)
-DISTRIBUTED_WORKER_CONCURRENCY = 64  # CONCURRENT_REQUESTS (per domain too) of every worker
-DISTRIBUTED_WORKER_SETTINGS: dict[str, str] = {}  # more Scrapy settings for every worker
-DISTRIBUTED_NODE_SLOTS = 2  # slots of a node whose deploy section has no `slots`
-DISTRIBUTED_PLACEMENT = "free"  # "free" (most free slots) or "round-robin"
-DISTRIBUTED_MAX_ATTEMPTS = 3  # attempts per batch, and per URL the site failed transiently
-DISTRIBUTED_NODE_TIMEOUT = 30.0  # seconds a node may stay silent before its batches move
-DISTRIBUTED_POLL_INTERVAL = 1.0  # seconds between polls of the nodes
-DISTRIBUTED_KEEP_WORKERS = True  # a job leases batch after batch in one process (leases.py)
-DISTRIBUTED_LEASE_TIMEOUT = 60.0  # seconds a running job may be silent before its lease expires
-DISTRIBUTED_LISTEN = "127.0.0.1:0"  # HOST:PORT of the batch endpoint (0: any free port)
-DISTRIBUTED_ADVERTISE_URL = ""  # URL workers use to reach the endpoint; "": http(s)://HOST:PORT
-DISTRIBUTED_TLS_CERT = ""  # PEM certificate (chain) of the batch endpoint; "": plain HTTP
-DISTRIBUTED_TLS_KEY = ""  # its private key
-DISTRIBUTED_MASTER_CA_FILE = ""  # workers: CA file that signs the endpoint's certificate
-DISTRIBUTED_METRICS = ""  # HOST:PORT serving the crawl's Prometheus metrics; "": none
-DISTRIBUTED_METRICS_LINGER = 10.0  # seconds the metrics stay up after the run ends
-DISTRIBUTED_PROGRESS = "log"  # "log" (progress events), "bar" or "off"

@@ -1,7 +1,8 @@
 """A local scrapyd cluster: `cluster up|down|status|run`.
 
 Each node lives in its own working directory (`<dir>/scrapydN/`) with its `scrapyd.conf` and a
-`scrapy.cfg` whose `[settings]` section serves the egg-less `properties` project from this venv.
+`scrapy.cfg` whose `[settings]` section serves the egg-less `fleetdemo` project (the built-in
+demo) from this venv.
 `<dir>/scrapy.cfg` holds the `[deploy:scrapydN]` targets that crawl-master and the monitor use.
 Nodes are stopped by the PIDs recorded in `<dir>/scrapydN/scrapyd.pid`, process group and all.
 
@@ -112,7 +113,8 @@ def write_configs(
 ) -> Path:
     """Each node's working directory and the cluster's `scrapy.cfg` of deploy targets.
 
-    `projects` maps egg-less project names to settings modules (default: `properties`).
+    `projects` maps egg-less project names to settings modules (default: the demo's
+    `fleetdemo`, named so that it never shadows a user project).
     """
     projects = projects or {PROJECT: SETTINGS_MODULE}
     node_cfg = NODE_CFG + "".join(f"{name} = {module}\n" for name, module in projects.items())
@@ -256,7 +258,7 @@ ENV = EnvDefaults("cluster")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cluster",
-        description="Start, stop or check the local scrapyd cluster (egg-less `properties`).",
+        description="Start, stop or check the local scrapyd cluster (egg-less `fleetdemo`).",
         epilog=ENV.epilog("base-port") + " The nodes' password: SCRAPYFLEET_CLUSTER_PASSWORD "
         "or --password-file (never on the command line).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -1,9 +1,9 @@
-"""Master side of the distributed middleware: divert the target rule's requests into batches.
+"""Master side of the distributed middleware: divert the target's requests into batches.
 
-Requests of the target rule are de-duplicated by request fingerprint (also across `--resume`,
-from the ledger) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that the `Fleet`
-dispatches. Everything else (the index crawl) passes through, with failed pages tried again
-(`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
+Requests of the target (`diversion.py`) are de-duplicated by request fingerprint (also across
+`--resume`, from the ledger) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that
+the `Fleet` dispatches. Everything else (the index crawl) passes through, with failed pages tried
+again (`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
 master waits for every batch and URL to be settled and writes the run summary. `--resume` of a run
 whose index crawl had finished crawls only its failed index pages and retries its failed URLs.
 """
@@ -14,95 +14,43 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Self
 
 import structlog
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.settings import BaseSettings
 
 from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
-from scrapyfleet.core.targets import find_config, resolve_targets
-from scrapyfleet.crawler import settings as defaults
-from scrapyfleet.crawler.fleet import Fleet
-from scrapyfleet.crawler.fleetconfig import FleetConfig
-from scrapyfleet.crawler.indexkeeper import IndexKeeper
-from scrapyfleet.crawler.ledger import Ledger
-from scrapyfleet.crawler.progress import ProgressReporter
-from scrapyfleet.crawler.prometheus import CrawlMetrics
-from scrapyfleet.crawler.summary import write_summary
+from scrapyfleet.crawler.diversion import Diversion, route
+from scrapyfleet.crawler.master.fleet import Fleet
+from scrapyfleet.crawler.master.fleetconfig import distributed_settings, fleet_config
+from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
+from scrapyfleet.crawler.master.ledger import Ledger
+from scrapyfleet.crawler.master.progress import ProgressReporter
+from scrapyfleet.crawler.master.prometheus import CrawlMetrics
+from scrapyfleet.crawler.master.summary import write_summary
 
-log = structlog.get_logger("scrapyfleet.crawler.collector")
+log = structlog.get_logger("scrapyfleet.crawler.master.collector")
 
 # Sent by crawl-master on SIGINT/SIGTERM: close the master spider (or stop waiting for the
 # workers) and write the summary, so the run can be resumed.
 interrupt = object()
 
 INDEX_DONE = "index_done"  # ledger meta: the master's index crawl ran to its end
-
-
-def new_run_dir() -> Path:
-    """A fresh run directory's path: `runs/master-<timestamp>`."""
-    return Path("runs") / time.strftime("master-%Y%m%d-%H%M%S")
-
-
-def distributed_settings(settings: BaseSettings) -> BaseSettings:
-    """`settings` over this project's settings module: a CrawlSpider of another project, whose
-    settings do not build on ours, still gets every `DISTRIBUTED_*` default."""
-    layered = BaseSettings()
-    layered.setmodule(defaults, priority="default")
-    layered.update(settings)
-    return layered
-
-
-def fleet_config(crawler: Crawler) -> FleetConfig:
-    """The dispatcher's configuration from the crawler's `DISTRIBUTED_*` settings."""
-    s = distributed_settings(crawler.settings)
-    cfg = s.get("DISTRIBUTED_SCRAPY_CFG")
-    config = Path(cfg) if cfg else find_config()
-    listen = parse_address(s.get("DISTRIBUTED_LISTEN"))
-    run_dir = s.get("DISTRIBUTED_RUN_DIR")
-    concurrency = s.getint("DISTRIBUTED_WORKER_CONCURRENCY")
-    worker_settings = {
-        "CONCURRENT_REQUESTS": concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
-        **s.getdict("DISTRIBUTED_WORKER_SETTINGS"),
-    }
-    assert crawler.spider is not None, "the middleware is built for a running spider"
-    return FleetConfig(
-        targets=resolve_targets(s.getlist("DISTRIBUTED_TARGET_HOSTS"), config),
-        run_dir=Path(run_dir) if run_dir else new_run_dir(),
-        feed_uri=s.get("DISTRIBUTED_TARGET_FEED_URL"),
-        project=s.get("DISTRIBUTED_PROJECT") or crawler.settings.get("BOT_NAME"),
-        spider=crawler.spider.name,
-        listen_host=listen.host,
-        listen_port=listen.port,
-        advertise_url=s.get("DISTRIBUTED_ADVERTISE_URL") or None,
-        tls_cert=s.get("DISTRIBUTED_TLS_CERT"),
-        tls_key=s.get("DISTRIBUTED_TLS_KEY"),
-        # A self-signed endpoint certificate is its own CA.
-        master_ca_file=s.get("DISTRIBUTED_MASTER_CA_FILE") or s.get("DISTRIBUTED_TLS_CERT"),
-        worker_settings={k: str(v) for k, v in worker_settings.items()},
-        default_slots=s.getint("DISTRIBUTED_NODE_SLOTS"),
-        placement=s.get("DISTRIBUTED_PLACEMENT"),
-        max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS"),
-        batch_size=s.getint("DISTRIBUTED_BATCH_SIZE"),
-        node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT"),
-        poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL"),
-        lease_timeout=s.getfloat("DISTRIBUTED_LEASE_TIMEOUT"),
-        keep_workers=s.getbool("DISTRIBUTED_KEEP_WORKERS"),
-    )
+ROUTE = "route"  # ledger meta: how workers parse the diverted requests (`diversion.route`)
 
 
 class MasterSide:
     """The middleware instance on the master."""
 
     def __init__(
-        self, crawler: Crawler, rule: int, fleet: Fleet, batch_size: int, first_size: int
+        self, crawler: Crawler, diversion: Diversion, fleet: Fleet, batch_size: int, first_size: int
     ) -> None:
         self.crawler = crawler
-        self.rule = rule
+        self.diversion = diversion
+        self.diverted = diversion.matcher()
+        self.route = fleet.ledger.get_meta(ROUTE)
+        self.other_routes: set[str] = set()
         self.fleet = fleet
         self.batch_size = batch_size
         # Batches start at `first_size` and double up to `batch_size`: the first items land
@@ -124,7 +72,7 @@ class MasterSide:
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, rule: int) -> Self:
+    def from_crawler(cls, crawler: Crawler, diversion: Diversion) -> Self:
         config = fleet_config(crawler)
         ledger = Ledger(config.run_dir / "ledger.sqlite")
         s = distributed_settings(crawler.settings)
@@ -136,7 +84,7 @@ class MasterSide:
         mode = s.get("DISTRIBUTED_PROGRESS")
         if mode != "off":
             fleet.on_tick.append(ProgressReporter(rich_bar=mode == "bar"))
-        side = cls(crawler, rule, fleet, batch_size, first_size)
+        side = cls(crawler, diversion, fleet, batch_size, first_size)
         if s.get("DISTRIBUTED_METRICS"):
             side.serve_metrics(parse_address(s.get("DISTRIBUTED_METRICS")),
                                s.getfloat("DISTRIBUTED_METRICS_LINGER"))  # fmt: skip
@@ -181,13 +129,30 @@ class MasterSide:
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
+        spider = self.crawler.spider
+        assert spider is not None
         async for output in result:
-            if isinstance(output, Request) and output.meta.get("rule") == self.rule:
-                self._collect(output)
-            elif isinstance(output, Request):
-                yield self.keeper.wrap(output)
-            else:
+            if not isinstance(output, Request):
                 yield output
+            elif self.diverted(output, spider) and self._routed(route(output, spider), output.url):
+                self._collect(output)
+            else:
+                yield self.keeper.wrap(output)
+
+    def _routed(self, taken: str, url: str) -> bool:
+        """Whether a diverted request takes the run's route (the first one's): workers parse
+        every batch URL one way; a request of another route is crawled here."""
+        if self.route is None:
+            self.route = taken
+            self.fleet.ledger.set_meta(ROUTE, taken)
+            log.info("diverting", target=self.diversion.setting, route=taken)
+        if taken == self.route:
+            return True
+        if taken not in self.other_routes:
+            self.other_routes.add(taken)
+            why = "the target matched a request parsed another way: crawled here"
+            log.warning("not_diverted", url=url, route=taken, run_route=self.route, why=why)
+        return False
 
     def _collect(self, request: Request) -> None:
         fingerprint = self._fingerprint(request)

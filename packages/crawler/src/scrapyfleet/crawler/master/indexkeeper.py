@@ -21,11 +21,10 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from scrapyfleet.crawler.outcomes import UrlFailure, backoff
-from scrapyfleet.crawler.tracker import describe
-from scrapyfleet.crawler.urlbook import UrlBook
+from scrapyfleet.crawler.master.urlbook import UrlBook
+from scrapyfleet.crawler.outcomes import UrlFailure, backoff, describe
 
-log = structlog.get_logger("scrapyfleet.crawler.indexkeeper")
+log = structlog.get_logger("scrapyfleet.crawler.master.indexkeeper")
 
 INDEX_URL = "scrapyfleet_index_url"
 

@@ -13,9 +13,9 @@ from scrapyfleet.core.files import PRIVATE, write_json_atomic, write_text_atomic
 from scrapyfleet.crawler.outcomes import OUTCOMES, SETTLED_OK
 
 if TYPE_CHECKING:
-    from scrapyfleet.crawler.fleet import Fleet
+    from scrapyfleet.crawler.master.fleet import Fleet
 
-log = structlog.get_logger("scrapyfleet.crawler.summary")
+log = structlog.get_logger("scrapyfleet.crawler.master.summary")
 
 SUMMARY_NAME = "summary.json"
 FAILED_NAME = "failed.jl"  # every URL that did not land: url, outcome, reason, attempts, node
@@ -46,8 +46,10 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
         "missing_listings_at_least": len(failed_pages) * LISTINGS_PER_PAGE,
     }
     all_accounted = not any(urls[o] for o in OUTCOMES if o not in SETTLED_OK)
+    nothing_diverted = reason == "finished" and not batches  # the target matched nothing
     ok = (
         reason == "finished"
+        and not nothing_diverted
         and not failed
         and not unsettled
         and fleet.outcome.fatal is None
@@ -58,6 +60,7 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
         "ok": ok,
         "reason": reason,
         "fatal": fleet.outcome.fatal,
+        "nothing_diverted": nothing_diverted,
         "run_id": fleet.run_id,
         "wall_seconds": round(wall, 3),
         "batches": len(batches),

@@ -12,9 +12,9 @@ import structlog
 
 from scrapyfleet.core.scrapyd import ScrapydClient, ScrapydError
 from scrapyfleet.core.targets import Target
-from scrapyfleet.crawler.nodes import Node
+from scrapyfleet.crawler.master.nodes import Node
 
-log = structlog.get_logger("scrapyfleet.crawler.nodepool")
+log = structlog.get_logger("scrapyfleet.crawler.master.nodepool")
 
 
 class NodePool:

@@ -8,8 +8,9 @@ import asyncio
 import aiohttp
 import structlog
 
-from scrapyfleet.crawler.batchreport import Lease
-from scrapyfleet.crawler.masterclient import MasterClient
+from scrapyfleet.crawler.contract import BatchGrant
+from scrapyfleet.crawler.worker.batchreport import Lease
+from scrapyfleet.crawler.worker.masterclient import MasterClient
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
@@ -38,11 +39,11 @@ async def next_lease(client: MasterClient, done: Lease, job: str) -> tuple[Lease
             answer = await client.call("POST", done.batch, "/next", done.credential,
                                        params=done.params)  # fmt: skip
             if "lease" in answer:
-                got = answer["lease"]
-                urls = [u for u in got["urls"] if isinstance(u, str)]
-                lease = Lease(got["batch"], int(got["attempt"]), str(got["credential"]), urls,
-                              got.get("lease_timeout"))  # fmt: skip
-                return lease, str(got["feed"])
+                got = BatchGrant.from_json(answer["lease"])
+                if got.credential is None:
+                    raise ValueError("a lease needs its credential")
+                lease = Lease(got.batch, got.attempt, got.credential, got.urls, got.lease_timeout)
+                return lease, got.feed
         except CALL_ERRORS as exc:
             log.error("next_lease_failed", batch=done.batch, reason=str(exc))
             return None

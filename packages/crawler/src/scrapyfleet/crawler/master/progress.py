@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-log = structlog.get_logger("scrapyfleet.crawler.progress")
+log = structlog.get_logger("scrapyfleet.crawler.master.progress")
 
 
 class ProgressReporter:

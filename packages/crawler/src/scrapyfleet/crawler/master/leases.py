@@ -15,18 +15,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.credentials import attempt_credential
-from scrapyfleet.crawler.ledger import Batch, Ledger
+from scrapyfleet.crawler.contract import BatchGrant
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.credentials import attempt_credential
+from scrapyfleet.crawler.master.ledger import Batch, Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
 
-log = structlog.get_logger("scrapyfleet.crawler.leases")
+log = structlog.get_logger("scrapyfleet.crawler.master.leases")
 
 LEASE_WAIT = 10.0  # seconds a `next` request waits for work before it answers `wait`
+
+
+class Intake(Protocol):
+    """Whether more batches may still come (the dispatcher is one)."""
+
+    def more_to_come(self) -> bool: ...
 
 
 class Leases:
@@ -37,12 +44,11 @@ class Leases:
         ledger: Ledger,
         attempts: Attempts,
         lease_timeout: float,
-        more_to_come: Callable[[], bool],
-        others_usable: Callable[[str], bool],
+        intake: Intake,
+        nodes: NodePool,
     ) -> None:
         self.ledger, self.attempts, self.lease_timeout = ledger, attempts, lease_timeout
-        self._more_to_come = more_to_come  # intake open, or URL retries still due
-        self._others_usable = others_usable  # another usable node than this one exists
+        self.intake, self.nodes = intake, nodes
         self.placing: set[str] = set()  # batches the dispatcher is scheduling right now
         self._heard: dict[str, float] = {}  # batch -> monotonic time its job last spoke
         self._changed = asyncio.Event()
@@ -73,7 +79,7 @@ class Leases:
             not_before, avoid = self.attempts.retry_of(batch.id)
             if batch.id in self.placing or not_before > now:
                 continue
-            if avoid == node and self._others_usable(node):
+            if avoid == node and any(n.name != node for n in self.nodes.usable()):
                 continue
             attempt = self.ledger.scheduled(batch.id, node, job)
             self.ledger.running(batch.id, job)
@@ -86,7 +92,7 @@ class Leases:
         if self._closed:
             return True
         queued = self.ledger.counts().get("queued", 0)
-        return not queued and not self._more_to_come()
+        return not queued and not self.intake.more_to_come()
 
     async def next(self, job: str, node: str, secret: str, feed: str) -> dict[str, Any]:
         """`{"lease": ...}` (the batch, attempt, credential, URLs, feed destination), or
@@ -95,7 +101,7 @@ class Leases:
         while True:
             batch = self.grant(job, node)
             if batch is not None:
-                return {"lease": self.describe(batch, secret, feed)}
+                return {"lease": self.describe(batch, secret, feed).to_json()}
             if self._finished():
                 return {"done": "no more batches"}
             left = deadline - time.monotonic()
@@ -105,13 +111,13 @@ class Leases:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), left)
 
-    def describe(self, batch: Batch, secret: str, feed: str) -> dict[str, Any]:
+    def describe(self, batch: Batch, secret: str, feed: str) -> BatchGrant:
         """What a job needs to crawl its lease of `batch`."""
-        return {
-            "batch": batch.id,
-            "attempt": batch.attempts,
-            "credential": attempt_credential(secret, batch.id, batch.attempts),
-            "urls": self.ledger.payload(batch.id),
-            "feed": feed,
-            "lease_timeout": self.lease_timeout,
-        }
+        return BatchGrant(
+            batch.id,
+            batch.attempts,
+            self.ledger.payload(batch.id),
+            feed,
+            self.lease_timeout,
+            attempt_credential(secret, batch.id, batch.attempts),
+        )

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from scrapyfleet.core.scrapyd import JobState
 
 if TYPE_CHECKING:
-    from scrapyfleet.crawler.ledger import Batch
-    from scrapyfleet.crawler.reports import WorkerReport
+    from scrapyfleet.crawler.contract import WorkerReport
+    from scrapyfleet.crawler.master.ledger import Batch
 
 REPORT_GRACE = 3.0  # seconds a finished job may wait for its report before it counts as failed
 VANISHED_AFTER = 2  # polls in a row a job may be in none of its node's lists
@@ -120,11 +120,6 @@ def node_down(unreachable_since: float | None, now: float, node_timeout: float) 
 def abort_run(no_usable_node_since: float | None, now: float, node_timeout: float) -> bool:
     """No usable node (all unreachable or set aside) for longer than the node timeout."""
     return overdue(no_usable_node_since, now, node_timeout)
-
-
-def after_failure(attempts: int, max_attempts: int) -> Literal["queued", "failed"]:
-    """A failed attempt queues its batch again, until `max_attempts` are used up."""
-    return "failed" if attempts >= max_attempts else "queued"
 
 
 @dataclass(frozen=True, slots=True)

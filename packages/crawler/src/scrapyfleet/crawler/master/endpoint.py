@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from scrapyfleet.crawler.credentials import verify
-from scrapyfleet.crawler.leases import Leases
-from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
-from scrapyfleet.crawler.reports import WorkerReport
+from scrapyfleet.crawler.contract import WorkerReport
+from scrapyfleet.crawler.master.credentials import verify
+from scrapyfleet.crawler.master.leases import Leases
+from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
 
-log = structlog.get_logger("scrapyfleet.crawler.endpoint")
+log = structlog.get_logger("scrapyfleet.crawler.master.endpoint")
 
 OnFetch = Callable[[str, str], None]
 OnReport = Callable[[str, WorkerReport], str]  # returns the batch's state

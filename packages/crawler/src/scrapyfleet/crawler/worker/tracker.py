@@ -15,25 +15,12 @@ from typing import Any
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from scrapyfleet.crawler.outcomes import UrlFailure, exception_failure, status_failure
+from scrapyfleet.crawler.outcomes import UrlFailure, describe
 
 BATCH_URL = "scrapyfleet_batch_url"
 Errback = Callable[[Failure], Any]
-
-
-def describe(url: str, failure: Failure) -> UrlFailure:
-    """The outcome of a request's final error: an HTTP status kept by HttpErrorMiddleware, or
-    a download exception."""
-    exc = failure.value
-    if isinstance(exc, HttpError):
-        response = exc.response
-        retry_after = response.headers.get("Retry-After")
-        text = retry_after.decode("latin-1") if retry_after else None
-        return status_failure(url, response.status, text)
-    return exception_failure(url, exc or Exception(str(failure)))
 
 
 class UrlTracker:

@@ -14,35 +14,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
 import structlog
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.spiders import CrawlSpider
 
-from scrapyfleet.crawler.batchfeeds import close_feeds, open_feeds
-from scrapyfleet.crawler.batchreport import Lease, build_report, counters
-from scrapyfleet.crawler.feedstorage import set_destination
-from scrapyfleet.crawler.leaseclient import CALL_ERRORS, next_lease, renew
-from scrapyfleet.crawler.masterclient import MasterClient
-from scrapyfleet.crawler.tracker import UrlTracker
+from scrapyfleet.crawler.contract import BatchGrant
+from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
+from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
+from scrapyfleet.crawler.worker.feedstorage import FeedHolder, FleetFeeds
+from scrapyfleet.crawler.worker.leaseclient import CALL_ERRORS, next_lease, renew
+from scrapyfleet.crawler.worker.masterclient import MasterClient
+from scrapyfleet.crawler.worker.tracker import Errback, UrlTracker
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
 FEED_CLOSE_TIMEOUT = 300.0
 
 
-class WorkerSide:
+def parse_route(
+    spider: Spider, route: str
+) -> tuple[Callable[..., Any], Errback | None, dict[str, Any]]:
+    """The callback, errback and meta of a batch URL's request, from the master's
+    `DISTRIBUTED_ROUTE` (`rule:N`: as CrawlSpider routes rule N; `callback:NAME`: that method)."""
+    kind, _, value = route.partition(":")
+    if kind == "rule" and isinstance(spider, CrawlSpider):
+        return spider._callback, spider._errback, {"rule": int(value)}
+    method = getattr(spider, value, None) if kind == "callback" else None
+    if not callable(method):
+        raise NotConfigured(f"DISTRIBUTED_ROUTE {route!r} does not fit spider {spider.name!r}")
+    return method, None, {}
+
+
+class WorkerSide(FeedHolder):
     """Fetches the first batch in `process_start`; turns over batches whenever the spider idles."""
 
     def __init__(
-        self, crawler: Crawler, spider: CrawlSpider, rule: int, master: str, token: str
+        self, crawler: Crawler, spider: Spider, route: str, master: str, token: str
     ) -> None:
-        self.crawler, self.spider, self.rule = crawler, spider, rule
+        self.crawler, self.spider = crawler, spider
+        self.feeds = FleetFeeds()
+        self.callback, self.errback, self.meta = parse_route(spider, route)
         self.job: str = getattr(spider, "_job", "") or ""
         self.node: str = getattr(spider, "node", "") or ""
         attempt = int(getattr(spider, "attempt", 0) or 0)
@@ -66,11 +83,11 @@ class WorkerSide:
         """The first batch replaces the spider's own start requests."""
         lease = self.lease
         try:
-            payload = await self.client.call("GET", lease.batch, "", lease.credential,
-                                             params={"job": self.job, **lease.params})  # fmt: skip
-            lease.urls = [u for u in payload["urls"] if isinstance(u, str)]
-            lease.timeout = payload.get("lease_timeout")
-            set_destination(self.crawler, str(payload["feed"]))
+            answer = await self.client.call("GET", lease.batch, "", lease.credential,
+                                            params={"job": self.job, **lease.params})  # fmt: skip
+            grant = BatchGrant.from_json(answer)
+            lease.urls, lease.timeout = grant.urls, grant.lease_timeout
+            self.feeds.go_to(grant.feed)
         except CALL_ERRORS as exc:
             self.fetch_error = str(exc) or type(exc).__name__
             log.error("batch_unavailable", batch=lease.batch, reason=self.fetch_error)
@@ -82,7 +99,7 @@ class WorkerSide:
     def _begin(self, lease: Lease) -> None:
         """Start counting, tracking and renewing `lease`."""
         self.lease, self.lines = lease, 0
-        self._base = counters(self.crawler)
+        self._base = counters(self.crawler, self.feeds)
         self.tracker.reset()
         self._feeds_closed.clear()
         if lease.timeout:
@@ -92,10 +109,8 @@ class WorkerSide:
 
     def _requests(self) -> Iterator[Request]:
         for url in self.lease.urls:
-            # The rule's callback, as CrawlSpider routes it; the tracker records final errors.
-            yield self.tracker.request(
-                url, self.spider._callback, self.spider._errback, rule=self.rule
-            )
+            # Parsed as on the master; the tracker records final errors.
+            yield self.tracker.request(url, self.callback, self.errback, **self.meta)
 
     def idle(self, spider: Spider) -> None:
         """The batch is over: report it and take the next one (the spider stays open)."""
@@ -120,7 +135,7 @@ class WorkerSide:
             await self.crawler.engine.close_spider_async(reason="finished")
             return
         lease, destination = got
-        set_destination(self.crawler, destination)
+        self.feeds.go_to(destination)
         self._begin(lease)
         self.spider.batch = lease.batch  # type: ignore[attr-defined]  # items and feed name
         open_feeds(self.crawler, self.spider)
@@ -150,7 +165,7 @@ class WorkerSide:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
-        report = build_report(self.crawler, self._base, lease, (self.job, self.node),
+        report = build_report(self.crawler, self.feeds, self._base, lease, (self.job, self.node),
                               self.tracker, self.lines, finish_reason)  # fmt: skip
         try:
             answer = await self.client.call("POST", lease.batch, "/report", lease.credential,

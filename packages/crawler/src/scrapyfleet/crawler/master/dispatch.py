@@ -16,15 +16,15 @@ from collections.abc import Callable
 
 import structlog
 
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.fleetconfig import FleetConfig, Outcome
-from scrapyfleet.crawler.leases import Leases
-from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
-from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.scheduling import JobSettings, Scheduler
+from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
+from scrapyfleet.crawler.master.leases import Leases
+from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.master.scheduling import JobSettings, Scheduler
 
-log = structlog.get_logger("scrapyfleet.crawler.dispatch")
+log = structlog.get_logger("scrapyfleet.crawler.master.dispatch")
 
 
 class Dispatcher:
@@ -42,17 +42,15 @@ class Dispatcher:
         self.intake_open = True
         self._new_batch = new_batch
         self.attempts = Attempts(ledger, nodes, config.max_attempts, outcome.failed, self.wake)
-        self.leases = Leases(
-            ledger,
-            self.attempts,
-            config.lease_timeout,
-            lambda: self.intake_open or self.ledger.urls.next_retry() is not None,
-            lambda name: any(node.name != name for node in self.nodes.usable()),
-        )
+        self.leases = Leases(ledger, self.attempts, config.lease_timeout, self, nodes)
         self.scheduler = Scheduler(config, ledger, nodes, self.attempts, self.leases)
         self._no_node_since: float | None = None
         self._stopping = False
         self._wake = asyncio.Event()
+
+    def more_to_come(self) -> bool:
+        """Intake is open, or URL retries are still due."""
+        return self.intake_open or self.ledger.urls.next_retry() is not None
 
     def wake(self) -> None:
         self._wake.set()

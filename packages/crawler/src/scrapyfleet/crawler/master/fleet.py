@@ -21,18 +21,17 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from scrapyfleet.crawler.batchserver import BatchEndpoint, serve
-from scrapyfleet.crawler.credentials import attempt_credential, new_secret
-from scrapyfleet.crawler.dispatch import Dispatcher
-from scrapyfleet.crawler.feedstorage import SCHEME, split_feed_uri
-from scrapyfleet.crawler.fleetconfig import FleetConfig, Outcome
-from scrapyfleet.crawler.ledger import Batch, Ledger
-from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.reports import WorkerReport
+from scrapyfleet.crawler.contract import SCHEME, WorkerReport, split_feed_uri
+from scrapyfleet.crawler.master.batchserver import BatchEndpoint, serve
+from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret
+from scrapyfleet.crawler.master.dispatch import Dispatcher
+from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
+from scrapyfleet.crawler.master.ledger import Batch, Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
 
 __all__ = ["Fleet", "FleetConfig", "Outcome"]
 
-log = structlog.get_logger("scrapyfleet.crawler.fleet")
+log = structlog.get_logger("scrapyfleet.crawler.master.fleet")
 
 
 class Fleet:
@@ -108,6 +107,8 @@ class Fleet:
             "FEEDS": json.dumps({f"{SCHEME}:{self._feed_name}": {"format": "jsonlines"}}),
             "DISTRIBUTED_MASTER_CA_FILE": self.config.master_ca_file,
             "DISTRIBUTED_KEEP_WORKERS": str(self.config.keep_workers),
+            # How the diverted requests are parsed (set with the first one, before any batch).
+            "DISTRIBUTED_ROUTE": self.ledger.get_meta("route") or "",
             **self.config.worker_settings,
         }
 

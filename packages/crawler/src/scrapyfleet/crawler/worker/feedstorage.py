@@ -10,18 +10,17 @@ no password reaches a log line. What was stored (name, bytes) is kept for the wo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from tempfile import NamedTemporaryFile
 from typing import IO, Any, Self
 from urllib.parse import urlsplit
-from weakref import WeakKeyDictionary
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet.defer import Deferred
 
-SCHEME = "fleet"
+from scrapyfleet.crawler.contract import SCHEME
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,35 +31,22 @@ class StoredFeed:
     bytes: int
 
 
-_destinations: WeakKeyDictionary[Crawler, str] = WeakKeyDictionary()
-_stored: WeakKeyDictionary[Crawler, list[StoredFeed]] = WeakKeyDictionary()
+@dataclass(slots=True)
+class FleetFeeds:
+    """Where a job's `fleet:` feeds go (a storage URI ending in `/`) and what they stored."""
+
+    destination: str | None = None
+    stored: list[StoredFeed] = field(default_factory=list)
+
+    def go_to(self, destination: str) -> None:
+        self.destination = destination if destination.endswith("/") else destination + "/"
 
 
-def set_destination(crawler: Crawler, destination: str) -> None:
-    """Where this crawler's `fleet:` feeds go: a storage URI ending in `/`."""
-    _destinations[crawler] = destination if destination.endswith("/") else destination + "/"
+class FeedHolder:
+    """The spider middleware that holds the crawl's `FleetFeeds` (the worker side); the storage
+    finds it with `Crawler.get_spider_middleware`."""
 
-
-def stored_feeds(crawler: Crawler) -> list[StoredFeed]:
-    """The feeds this crawler has handed over so far."""
-    return list(_stored.get(crawler, []))
-
-
-def split_feed_uri(uri: str) -> tuple[str, str]:
-    """`ftp://u:p@host/dir/%(batch)s.jl` -> (`ftp://u:p@host/dir/`, `%(batch)s.jl`)."""
-    head, sep, name = uri.rpartition("/")
-    if not sep or not name or not urlsplit(uri).scheme:
-        raise ValueError(f"feed URI must be SCHEME://.../NAME, got {mask(uri)!r}")
-    return head + "/", name
-
-
-def mask(uri: str) -> str:
-    """`uri` with its password replaced by `***`, for logs and summaries."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    feeds: FleetFeeds
 
 
 class FleetFeedStorage:
@@ -82,10 +68,11 @@ class FleetFeedStorage:
 
     def store(self, file: IO[bytes]) -> Deferred[None] | None:
         """Hand `file` to the storage of the real destination (an error fails the feed)."""
-        destination = _destinations.get(self.crawler)
-        if destination is None:
+        holder = self.crawler.get_spider_middleware(FeedHolder)
+        feeds = holder.feeds if holder is not None else FleetFeeds()
+        if feeds.destination is None:
             raise RuntimeError("no feed destination: the batch was never fetched from the master")
-        uri = destination + self.name
+        uri = feeds.destination + self.name
         storages = self.crawler.settings.getwithbase("FEED_STORAGES")
         scheme = urlsplit(uri).scheme
         if scheme not in storages or scheme == SCHEME:
@@ -98,6 +85,6 @@ class FleetFeedStorage:
         result: Deferred[None] | None = storage.store(file)
         record = StoredFeed(self.name, size)
         if result is None:
-            _stored.setdefault(self.crawler, []).append(record)
+            feeds.stored.append(record)
             return None
-        return result.addCallback(lambda _: _stored.setdefault(self.crawler, []).append(record))
+        return result.addCallback(lambda _: feeds.stored.append(record))

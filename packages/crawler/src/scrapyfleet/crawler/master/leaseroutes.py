@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from scrapyfleet.crawler.endpoint import ENDPOINT, authorize, log, verified
+from scrapyfleet.crawler.master.endpoint import ENDPOINT, authorize, log, verified
 
 
 async def renew(request: web.Request) -> web.Response:

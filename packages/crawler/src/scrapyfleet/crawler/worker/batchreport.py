@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from scrapy.crawler import Crawler
 
-from scrapyfleet.crawler.feedstorage import stored_feeds
-from scrapyfleet.crawler.reports import FeedFile, WorkerReport
-from scrapyfleet.crawler.tracker import UrlTracker
+from scrapyfleet.crawler.contract import FeedFile, WorkerReport
+from scrapyfleet.crawler.worker.feedstorage import FleetFeeds
+from scrapyfleet.crawler.worker.tracker import UrlTracker
 
 
 @dataclass(slots=True)
@@ -29,7 +29,7 @@ class Lease:
         return {"attempt": str(self.attempt)}
 
 
-def counters(crawler: Crawler) -> dict[str, int]:
+def counters(crawler: Crawler, feeds: FleetFeeds) -> dict[str, int]:
     """Items, pages, failed feed stores and stored feed files of the process so far."""
     assert crawler.stats is not None
     stats = crawler.stats.get_stats()
@@ -38,12 +38,13 @@ def counters(crawler: Crawler) -> dict[str, int]:
         "items": int(stats.get("item_scraped_count", 0)),
         "pages": int(stats.get("response_received_count", 0)),
         "failed": int(failed),
-        "stored": len(stored_feeds(crawler)),
+        "stored": len(feeds.stored),
     }
 
 
 def build_report(
     crawler: Crawler,
+    feeds: FleetFeeds,
     since: dict[str, int],
     lease: Lease,
     who: tuple[str, str],
@@ -52,9 +53,9 @@ def build_report(
     finish_reason: str,
 ) -> WorkerReport:
     """The report of `lease` for job and node `who`, counting from `since` (`counters`)."""
-    now = counters(crawler)
+    now = counters(crawler, feeds)
     since = {"items": 0, "pages": 0, "failed": 0, "stored": 0, **since}  # none: never fetched
-    stored = stored_feeds(crawler)[since["stored"] :]
+    stored = feeds.stored[since["stored"] :]
     failures = tracker.failures(lease.urls)
     return WorkerReport(
         job=who[0],

@@ -8,10 +8,47 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapyfleet.crawler.outcomes import UrlFailure
 
+SCHEME = "fleet"  # the workers' feed storage: `fleet:<name template>` (worker/feedstorage.py)
 COUNTS = ("attempt", "items", "pages")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchGrant:
+    """What a job gets for one attempt of a batch: the answer of `GET /batches/{id}`, and the
+    `lease` of `POST /batches/{id}/next` (which carries the new attempt's credential)."""
+
+    batch: str
+    attempt: int
+    urls: list[str]
+    feed: str  # the feed destination (with its password): never on a command line
+    lease_timeout: float | None = None  # None: the job takes one batch, no renewals
+    credential: str | None = None  # only in a lease
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, obj: object) -> BatchGrant:
+        """Validate a decoded JSON answer; ValueError says what is wrong."""
+        if not isinstance(obj, dict):
+            raise ValueError("a batch must be a JSON object")
+        batch, attempt, urls, feed = (obj.get(k) for k in ("batch", "attempt", "urls", "feed"))
+        if not isinstance(batch, str) or not isinstance(feed, str):
+            raise ValueError("a batch needs its id and feed destination")
+        if not isinstance(attempt, int) or isinstance(attempt, bool):
+            raise ValueError("a batch's attempt must be an integer")
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ValueError("a batch's urls must be a list of strings")
+        timeout, credential = obj.get("lease_timeout"), obj.get("credential")
+        if timeout is not None and not isinstance(timeout, int | float):
+            raise ValueError("lease_timeout must be a number")
+        if credential is not None and not isinstance(credential, str):
+            raise ValueError("credential must be a string")
+        return cls(batch, attempt, urls, feed, timeout, credential)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +123,20 @@ class WorkerReport:
             feed=None if feed is None else FeedFile.from_json(feed),
             failures=[UrlFailure.from_json(f) for f in failures],
         )
+
+
+def split_feed_uri(uri: str) -> tuple[str, str]:
+    """`ftp://u:p@host/dir/%(batch)s.jl` -> (`ftp://u:p@host/dir/`, `%(batch)s.jl`)."""
+    head, sep, name = uri.rpartition("/")
+    if not sep or not name or not urlsplit(uri).scheme:
+        raise ValueError(f"feed URI must be SCHEME://.../NAME, got {mask(uri)!r}")
+    return head + "/", name
+
+
+def mask(uri: str) -> str:
+    """`uri` with its password replaced by `***`, for logs and summaries."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

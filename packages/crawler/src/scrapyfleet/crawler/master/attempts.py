@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 import structlog
 
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.ledger import ACTIVE, Batch, Ledger
-from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.reports import WorkerReport
+from scrapyfleet.crawler.contract import WorkerReport
+from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
 
-log = structlog.get_logger("scrapyfleet.crawler.attempts")
+log = structlog.get_logger("scrapyfleet.crawler.master.attempts")
 
 
 class Attempts:

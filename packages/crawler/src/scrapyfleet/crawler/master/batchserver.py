@@ -17,13 +17,13 @@ import ssl
 import structlog
 from aiohttp import web
 
-from scrapyfleet.crawler.endpoint import ENDPOINT, BatchEndpoint, authorize
-from scrapyfleet.crawler.leaseroutes import next_lease, renew
-from scrapyfleet.crawler.reports import WorkerReport
+from scrapyfleet.crawler.contract import BatchGrant, WorkerReport
+from scrapyfleet.crawler.master.endpoint import ENDPOINT, BatchEndpoint, authorize
+from scrapyfleet.crawler.master.leaseroutes import next_lease, renew
 
 __all__ = ["BatchEndpoint", "make_app", "serve"]
 
-log = structlog.get_logger("scrapyfleet.crawler.batchserver")
+log = structlog.get_logger("scrapyfleet.crawler.master.batchserver")
 
 REPORT_MAX_BYTES = 16 * 1024**2  # a report names every URL of its batch that did not land
 
@@ -38,15 +38,10 @@ async def get_batch(request: web.Request) -> web.Response:
     job = request.query.get("job", "")
     if job:
         endpoint.on_fetch(batch.id, job)
-    return web.json_response(
-        {
-            "batch": batch.id,
-            "attempt": attempt,
-            "urls": endpoint.ledger.payload(batch.id),
-            "feed": endpoint.feed_destination,
-            **({"lease_timeout": endpoint.leases.lease_timeout} if endpoint.leases else {}),
-        }
-    )
+    timeout = endpoint.leases.lease_timeout if endpoint.leases else None
+    payload = endpoint.ledger.payload(batch.id)
+    grant = BatchGrant(batch.id, attempt, payload, endpoint.feed_destination, timeout)
+    return web.json_response(grant.to_json())
 
 
 async def post_report(request: web.Request) -> web.Response:

@@ -9,9 +9,9 @@ import structlog
 
 from scrapyfleet.core.scrapyd import DaemonStatus, Job, JobList
 from scrapyfleet.core.targets import Target
-from scrapyfleet.crawler import rules
+from scrapyfleet.crawler.master import rules
 
-log = structlog.get_logger("scrapyfleet.crawler.nodes")
+log = structlog.get_logger("scrapyfleet.crawler.master.nodes")
 
 
 @dataclass(slots=True)

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from scrapyfleet.core.files import PRIVATE
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.reports import FeedFile
-from scrapyfleet.crawler.urlbook import UrlBook
+from scrapyfleet.crawler.contract import FeedFile
+from scrapyfleet.crawler.master.urlbook import UrlBook
 
 State = Literal["queued", "scheduled", "running", "done", "failed"]
 ACTIVE: tuple[State, ...] = ("scheduled", "running")
@@ -217,7 +216,7 @@ class Ledger:
             batch = self.batch(batch_id)
             if batch.state == "done" or batch.job != job:
                 return batch.state
-            state: State = rules.after_failure(batch.attempts, max_attempts)
+            state: State = "failed" if batch.attempts >= max_attempts else "queued"
             self._db.execute(
                 "UPDATE batches SET state = ?, error = ?, finished_at = ? WHERE id = ?",
                 (state, reason, now if state == "failed" else None, batch_id),

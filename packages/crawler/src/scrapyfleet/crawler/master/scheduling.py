@@ -12,16 +12,16 @@ from collections.abc import Callable
 import structlog
 
 from scrapyfleet.core.scrapyd import ScrapydError
-from scrapyfleet.crawler import rules
-from scrapyfleet.crawler.attempts import Attempts
-from scrapyfleet.crawler.fleetconfig import FleetConfig
-from scrapyfleet.crawler.leases import Leases
-from scrapyfleet.crawler.ledger import Batch, Ledger
-from scrapyfleet.crawler.nodepool import NodePool
-from scrapyfleet.crawler.nodes import Node
-from scrapyfleet.crawler.placement import Placer
+from scrapyfleet.crawler.master import rules
+from scrapyfleet.crawler.master.attempts import Attempts
+from scrapyfleet.crawler.master.fleetconfig import FleetConfig
+from scrapyfleet.crawler.master.leases import Leases
+from scrapyfleet.crawler.master.ledger import Batch, Ledger
+from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.master.nodes import Node
+from scrapyfleet.crawler.master.placement import Placer
 
-log = structlog.get_logger("scrapyfleet.crawler.scheduling")
+log = structlog.get_logger("scrapyfleet.crawler.master.scheduling")
 
 JobSettings = Callable[[str, int], dict[str, str]]  # (batch, attempt) -> the job's settings
 
