@@ -147,6 +147,7 @@ def main() -> int:
     add("--batch-size", type=int, default=5000, help="URLs per batch")
     add("--first-batch-size", type=int, default=250, help="first batch (doubling)")
     add("--concurrency", type=int, default=64, help="CONCURRENT_REQUESTS of every worker")
+    add("--plain-concurrency", type=int, default=128, help="CONCURRENT_REQUESTS of the plain crawl")
     add("--timeout", type=float, default=900, help="time limit of each crawl")
     add("--out", type=Path, default=Path(time.strftime("runs/bench-crawl-%H%M%S")), help="output")
     args = parser.parse_args()
@@ -154,8 +155,8 @@ def main() -> int:
     results = []
     for latency in args.latencies:
         distributed = run_distributed(args, latency, args.out.resolve())
-        plain_args = argparse.Namespace(total=args.total, concurrency=128, timeout=args.timeout)
-        plain = run_plain(plain_args, latency, args.out.resolve())
+        plain_args = argparse.Namespace(total=args.total, timeout=args.timeout)
+        plain = run_plain(plain_args, latency, args.plain_concurrency, args.out.resolve())
         ratio = round(distributed["pages_per_second"] / plain["pages_per_second"], 2)
         results.append({"latency": latency, "distributed": distributed, "plain": plain,
                         "ratio": ratio})  # fmt: skip

@@ -1,19 +1,28 @@
-"""A shared local Spark session and the pure-Python reference the job must agree with."""
+"""A shared local Spark session, the job's streaming query over a run directory, and the
+pure-Python reference the job must agree with."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
+from scrapyfleet.analytics.job import start_query
+from scrapyfleet.analytics.options import parse_args
 from scrapyfleet.analytics.session import build_session
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_SIGNED = re.compile(r"-?[£$€¥]?\s*-?[0-9]+(?:\.[0-9]+)?")  # the job's, for these currencies
+MAX_PRICE, MAX_TITLE_WORDS = 1e9, 64  # the job's defaults
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -22,6 +31,70 @@ def spark() -> Iterator[SparkSession]:
     session = build_session("local[2]", shuffle_partitions=1, app_name="analytics-tests")
     yield session
     session.stop()
+
+
+def _non_finite(constant: str) -> NoReturn:
+    raise ValueError(f"non-finite number {constant} in JSON")
+
+
+def strict_json(text: str) -> Any:
+    """`json.loads` that rejects NaN and Infinity, as a browser's JSON.parse does."""
+    return json.loads(text, parse_constant=_non_finite)
+
+
+class Job:
+    """One streaming query over a run directory (items, checkpoint, output)."""
+
+    def __init__(self, spark: SparkSession, root: Path, *extra: str) -> None:
+        self.spark = spark
+        self.items = root / "items"
+        self.output = root / "out"
+        self.checkpoint = root / "ckpt"
+        self.args = parse_args(
+            [
+                str(self.items),
+                "--checkpoint",
+                str(self.checkpoint),
+                "--output",
+                str(self.output),
+                "--trigger",
+                "100ms",
+                *extra,
+            ]
+        )
+        self.query: StreamingQuery | None = None
+
+    def start(self, echo: Callable[[str], None] | None = None) -> None:
+        self.query = start_query(self.spark, self.args, echo=echo)
+
+    def stop(self) -> None:
+        if self.query is not None:
+            self.query.stop()
+            self.query = None
+
+    def drop(self, name: str, lines: list[str]) -> None:
+        """Land a file the way ftpsink does: write a hidden staging file, then rename it."""
+        self.items.mkdir(parents=True, exist_ok=True)
+        staging = self.items / f".{name}"
+        staging.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(staging, self.items / name)
+
+    def land(self, name: str, lines: list[str]) -> dict[str, Any]:
+        """Drop a file, wait until the query has processed it, return shifts.json (strict)."""
+        assert self.query is not None
+        self.drop(name, lines)
+        self.query.processAllAvailable()
+        assert self.query.exception() is None
+        document: dict[str, Any] = strict_json(
+            (self.output / "shifts.json").read_text(encoding="utf-8")
+        )
+        return document
+
+
+@pytest.fixture(scope="session")
+def make_job(spark: SparkSession) -> Callable[..., Job]:
+    """`make_job(root, *options)`: a Job on the shared session (start it yourself)."""
+    return partial(Job, spark)
 
 
 def _price(value: Any) -> float | None:
@@ -35,11 +108,15 @@ def _price(value: Any) -> float | None:
         try:
             price = float(value)
         except ValueError:
-            found = _NUMBER.search(value.replace(",", ""))
-            price = float(found[0]) if found else math.nan
+            found = _SIGNED.search(value.replace(",", ""))
+            price = math.nan
+            if found:
+                number = _NUMBER.search(found[0])
+                price = float(number[0]) if number else math.nan
+                price = -price if "-" in found[0] else price
     else:
         return None
-    return price if math.isfinite(price) and price > 0 else None
+    return price if 0 < price <= MAX_PRICE else None
 
 
 def _title(value: Any) -> str | None:
@@ -66,8 +143,11 @@ def reference_table(lines: Iterable[str]) -> dict[str, Any]:
         if not isinstance(url, str) or not url.strip() or title is None or price is None:
             bad += 1
             continue
-        words = {w for w in _NON_WORD.split(title.lower()) if w}
-        listings.setdefault(url.strip(), (words, price))
+        words = [w for w in _NON_WORD.split(title.lower()) if w]
+        if len(words) > MAX_TITLE_WORDS:
+            bad += 1
+            continue
+        listings.setdefault(url.strip(), (set(words), price))
     n = len(listings)
     total = math.fsum(price for _, price in listings.values())
     per_word: dict[str, list[float]] = {}
@@ -106,3 +186,8 @@ def reference_table_fixture() -> Callable[[Iterable[str]], dict[str, Any]]:
 @pytest.fixture(name="assert_same_table")
 def assert_same_table_fixture() -> Callable[[dict[str, Any], dict[str, Any]], None]:
     return assert_same_table
+
+
+@pytest.fixture(name="strict_json")
+def strict_json_fixture() -> Callable[[str], Any]:
+    return strict_json

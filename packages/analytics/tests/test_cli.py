@@ -136,6 +136,7 @@ def test_stop_on_signal_then_restart_from_checkpoint(
                        and m.get("scrapyfleet_analytics_micro_batches_total", 0) >= 2 and m, 30,
                        what="the metrics to count 700 listings in two micro-batches")  # fmt: skip
     assert metrics["scrapyfleet_analytics_bad_records"] == 1
+    assert metrics["scrapyfleet_analytics_files_unreadable"] == 0
     assert metrics["scrapyfleet_analytics_landed_to_updated_seconds_count"] == 2  # two files
     assert metrics["scrapyfleet_analytics_micro_batch_seconds_count"] >= 2
 

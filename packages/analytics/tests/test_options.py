@@ -47,6 +47,18 @@ def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (args.top, args.min_count, args.output) == (3, 2, "/tmp/out")
 
 
+def test_limits_defaults_and_bounds(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse_args(["items"])
+    assert (args.max_price, args.max_title_words) == (1e9, 64)
+    assert parse_args(["items", "--max-price", "1e15"]).max_price == 1e15
+    for bad in ("0", "-5", "inf", "nan", "1e16", "lots"):  # a cap that could overflow a sum
+        with pytest.raises(SystemExit):
+            parse_args(["items", "--max-price", bad])
+        assert "--max-price" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["items", "--max-title-words", "0"])
+
+
 def test_help_lists_every_option_with_default() -> None:
     out = subprocess.run(
         [str(Path(sys.executable).parent / "boostwords"), "--help"],
@@ -68,6 +80,10 @@ def test_help_lists_every_option_with_default() -> None:
         "(default: local[*])",
         "(default: 1048576)",
         "(default: 5)",
+        "--max-price",
+        "(default: 1e9)",
+        "--max-title-words",
+        "(default: 64)",
     ):
         assert option in out.stdout
 

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
-from pyspark.sql.streaming import StreamingQuery
 
-from scrapyfleet.analytics.job import start_query
-from scrapyfleet.analytics.options import parse_args
 from scrapyfleet.analytics.sourcelog import batch_files
 from scrapyfleet.demosite.catalog import Catalog, price_text
 
@@ -71,63 +66,20 @@ def make_steps() -> list[list[str]]:
     return [first, second, third, fourth]
 
 
-def drop(items: Path, name: str, lines: list[str]) -> None:
-    """Land a file the way ftpsink does: write a hidden staging file, then rename it."""
-    staging = items / f".{name}"
-    staging.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(staging, items / name)
-
-
-class Job:
-    """One streaming query over a run directory (items, checkpoint, output)."""
-
-    def __init__(self, spark: SparkSession, root: Path, *extra: str) -> None:
-        self.spark = spark
-        self.items = root / "items"
-        self.output = root / "out"
-        self.args = parse_args(
-            [
-                str(self.items),
-                "--checkpoint",
-                str(root / "ckpt"),
-                "--output",
-                str(self.output),
-                "--trigger",
-                "100ms",
-                *extra,
-            ]
-        )
-        self.query: StreamingQuery | None = None
-
-    def start(self, echo: Callable[[str], None] | None = None) -> None:
-        self.query = start_query(self.spark, self.args, echo=echo)
-
-    def stop(self) -> None:
-        if self.query is not None:
-            self.query.stop()
-            self.query = None
-
-    def land(self, name: str, lines: list[str]) -> dict[str, Any]:
-        """Drop a file, wait until the query has processed it, return shifts.json."""
-        assert self.query is not None
-        drop(self.items, name, lines)
-        self.query.processAllAvailable()
-        assert self.query.exception() is None
-        return json.loads((self.output / "shifts.json").read_text(encoding="utf-8"))
-
-
 @pytest.fixture
-def job(spark: SparkSession, tmp_path: Path) -> Iterator[Job]:
-    job = Job(spark, tmp_path)
+def job(make_job: Callable[..., Any], tmp_path: Path) -> Iterator[Any]:
+    job = make_job(tmp_path)
     job.start()
     yield job
     job.stop()
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def uninterrupted(
+    make_job: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> list[dict]:
     """shifts.json after each step of one uninterrupted run."""
-    job = Job(spark, tmp_path_factory.mktemp("uninterrupted"))
+    job = make_job(tmp_path_factory.mktemp("uninterrupted"))
     job.start()
     try:
         return [job.land(f"step{n}_easy_t.jl", lines) for n, lines in enumerate(make_steps())]
@@ -135,7 +87,7 @@ def uninterrupted(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory)
         job.stop()
 
 
-def test_jacuzzi_example(job: Job) -> None:
+def test_jacuzzi_example(job: Any) -> None:
     lines = [json.dumps({"url": "u0", "title": "Jacuzzi flat", "price": 1300})]
     lines += [json.dumps({"url": f"u{i}", "title": "Flat", "price": 995}) for i in range(1, 61)]
     doc = job.land("b1_easy_t.jl", lines)
@@ -144,7 +96,7 @@ def test_jacuzzi_example(job: Job) -> None:
     assert doc["words"][0]["shift"] == pytest.approx(0.305, abs=1e-12)
 
 
-def test_one_pass_over_the_input(job: Job) -> None:
+def test_one_pass_over_the_input(job: Any) -> None:
     lines = listing_lines(random.Random(1), 0, 120) + BAD_LINES
     job.land("b1_easy_t.jl", lines)
     assert job.query is not None
@@ -162,15 +114,15 @@ def test_each_step_matches_reference(
 
 
 def test_restart_gives_the_uninterrupted_table(
-    spark: SparkSession, tmp_path: Path, uninterrupted: list[dict]
+    make_job: Callable[..., Any], tmp_path: Path, uninterrupted: list[dict]
 ) -> None:
     first, second, third, fourth = make_steps()
-    job = Job(spark, tmp_path)
+    job = make_job(tmp_path)
     job.start()
     job.land("step0_easy_t.jl", first)
     job.land("step1_easy_t.jl", second)
     job.stop()
-    drop(job.items, "step2_easy_t.jl", third)  # lands while the job is down
+    job.drop("step2_easy_t.jl", third)  # lands while the job is down
     job.start()
     try:
         final = job.land("step3_easy_t.jl", fourth)
@@ -183,7 +135,7 @@ def test_restart_gives_the_uninterrupted_table(
     assert [entry["listings"] for entry in progress][-1] == expected["listings"]
 
 
-def test_demosite_ground_truth(job: Job) -> None:
+def test_demosite_ground_truth(job: Any) -> None:
     catalog = Catalog(total=3000, seed=0)
     lines = []
     for i in range(catalog.total):
@@ -191,7 +143,7 @@ def test_demosite_ground_truth(job: Job) -> None:
         if i % 2:  # the book's ItemLoader shapes
             item["title"], item["price"] = [item["title"]], [price_text(item["price"])]
         lines.append(json.dumps(item, ensure_ascii=False))
-    drop(job.items, "b1_easy_t.jl", lines[:1000])
+    job.drop("b1_easy_t.jl", lines[:1000])
     doc = job.land("b2_easy_t.jl", lines[1000:])
     truth = catalog.truth()
     assert doc["listings"] == catalog.total and doc["bad_records"] == 0
@@ -204,7 +156,7 @@ def test_demosite_ground_truth(job: Job) -> None:
         assert got[word]["shift"] == pytest.approx(want.shift, abs=1e-9), word
 
 
-def test_huge_line_is_a_bad_record(job: Job) -> None:
+def test_huge_line_is_a_bad_record(job: Any) -> None:
     """A 50 MB line (cap 1 MiB) is counted as bad, never parsed; the query stays up."""
     good = listing_lines(random.Random(2), 0, 50)
     huge = json.dumps({"url": "http://site/huge", "title": "x " * 25_000_000, "price": 1})
@@ -216,14 +168,14 @@ def test_huge_line_is_a_bad_record(job: Job) -> None:
 
 
 def test_file_deleted_after_listing(
-    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    make_job: Callable[..., Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A file listed for a micro-batch but deleted before it is read is skipped and named."""
-    job = Job(spark, tmp_path, "--max-files-per-trigger", "1")
+    job = make_job(tmp_path, "--max-files-per-trigger", "1")
     job.items.mkdir(parents=True)
     sizes = {"a_easy_t.jl": 30, "b_easy_t.jl": 20}
     for start, (name, size) in zip((0, 30), sizes.items(), strict=True):
-        drop(job.items, name, listing_lines(random.Random(start), start, size))
+        job.drop(name, listing_lines(random.Random(start), start, size))
     checkpoint = tmp_path / "ckpt"
     read_first: list[str] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,9 @@ def test_failed_write_keeps_old_file(tmp_path: Path) -> None:
     write_json_atomic(target, {"a": 1})
     with pytest.raises(TypeError):
         write_json_atomic(target, {"a": object()})
+    for poison in (math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError, match="JSON compliant"):
+            write_json_atomic(target, {"a": [1.0, poison]})
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["shifts.json"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scrapyfleet.ftpsink.accounts import hash_password
+from scrapyfleet.core.passwords import hash_password
 from scrapyfleet.ftpsink.tls import self_signed
 
 BIN = Path(sys.executable).parent

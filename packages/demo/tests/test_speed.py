@@ -11,9 +11,12 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from scrapyfleet.crawler.spiders.speed import SpeedSpider
+from scrapyfleet.demo.speedlab.cases import Case, Variant
+from scrapyfleet.demo.speedlab.fit import IDLE_FIT
 from scrapyfleet.demo.speedlab.runner import RunResult, run_crawl
-from scrapyfleet.demo.speedlab.scenarios import mean_downloader
+from scrapyfleet.demo.speedlab.scenarios import run_case
 from scrapyfleet.demo.speedlab.site import demosite
+from scrapyfleet.demo.speedlab.symptoms import mean_downloader
 
 FAST = {"SPEED_T_RESPONSE": 0, "CORE_METRICS_INTERVAL": 0.05}
 
@@ -94,6 +97,7 @@ def test_async_pipeline_delay_overlaps(site: str, tmp_path: Path) -> None:
     [
         ("SPEED_PIPELINE_API_VIA_DOWNLOADER", 30),
         ("SPEED_PIPELINE_API_VIA_AIOHTTP", 0),
+        ("SPEED_PIPELINE_API_VIA_TREQ", 0),  # the book's name for a client beside Scrapy's
     ],
 )
 def test_api_calls_go_where_the_knob_says(
@@ -133,7 +137,9 @@ def test_shards_and_pointahead_raise_downloader_load(site: str) -> None:
         ({"SPEED_INDEX_HIGHER_PRIORITY": True}, ["index", "detail", "detail"], 1),
     ],
 )
-def test_index_links_order_and_priority(settings: dict, order: list[str], priority: int) -> None:
+def test_index_links_order_and_priority(
+    settings: dict[str, bool], order: list[str], priority: int
+) -> None:
     spider = SpeedSpider.from_crawler(get_crawler(SpeedSpider, settings))
     body = (
         b'<ul><li><a class="item" href="detail?id0=1">1</a></li>'
@@ -149,3 +155,29 @@ def test_index_links_order_and_priority(settings: dict, order: list[str], priori
 def test_unknown_start_style_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="SPEED_START_REQUESTS_STYLE"):
         SpeedSpider.from_crawler(get_crawler(SpeedSpider, {"SPEED_START_REQUESTS_STYLE": "Fast"}))
+
+
+def test_a_case_runs_its_variants_beside_the_book_and_the_model(site: str, tmp_path: Path) -> None:
+    sweep = Case(
+        "tiny sweep",
+        "book settings",
+        "symptom",
+        ("time", "peak d/load"),
+        tuple(
+            Variant(f"CI {ci}", {**FAST, "SPEED_TOTAL_ITEMS": 20, "CONCURRENT_ITEMS": ci}, "book")
+            for ci in (1, 2, 4)
+        ),
+        sweep="CONCURRENT_ITEMS",
+    )
+    report = run_case("tiny", sweep, site, tmp_path, IDLE_FIT, start_stop=5.0)
+    assert [r["variant"] for r in report["rows"]] == ["CI 1", "CI 2", "CI 4"]
+    for row in report["rows"]:
+        assert row["items"] == 20 and row["returncode"] == 0
+        assert row["ours"].startswith(f"time {row['wall']:.1f} s, peak d/load ")
+        # 20 pages at CR 16 answered at once: the model is t_start/stop plus 2 x t_overhead.
+        assert row["model"] == pytest.approx(2.9 + 0.0015 * 20 / 16, abs=0.01)
+        assert row["model_now"] == pytest.approx(row["model"] + 5.0 - 2.9, abs=0.01)
+        assert row["settings"]["CONCURRENT_REQUESTS"] == "16"  # the book's, not the project's 32
+    assert json.loads((tmp_path / "tiny.json").read_text()) == report
+    assert (tmp_path / "tiny_bathtub.png").stat().st_size > 0
+    assert isinstance(report["bathtub"], bool)

@@ -11,7 +11,9 @@ from scrapyfleet.demo.speedlab.fit import fit_model
 from scrapyfleet.demo.speedlab.runner import parse_events
 
 
-def book_grid(t_overhead: float, t_start_stop: float, noise: float, seed: int = 7):
+def book_grid(
+    t_overhead: float, t_start_stop: float, noise: float, seed: int = 7
+) -> tuple[list[float], list[float], list[float]]:
     rng = np.random.default_rng(seed)
     n, xs, trs, ts = 2000, [], [], []
     for t_response in (0.125, 0.25, 0.5):

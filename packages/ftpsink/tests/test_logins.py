@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from scrapyfleet.ftpsink.accounts import hash_password, verify
+from scrapyfleet.core.passwords import hash_password, verify
 
 PASSWORD = "Pa55-never-logged"
 FAST_HASH = hash_password(PASSWORD, n=1024)  # cheap parameters, same code path

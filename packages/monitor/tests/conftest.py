@@ -11,14 +11,17 @@ endpoints standing in for crawl-master and ftpsink).
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -30,6 +33,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from scrapyfleet.core.passwords import hash_password
+from scrapyfleet.core.procs import stop_group
 
 PROJECT = "tiny"
 
@@ -410,3 +416,172 @@ def receiver(
         return hooked, serve_app(hooked.app) + "/hook"
 
     return make
+
+
+class Fleet:
+    """A demo site and scrapyd nodes serving the `properties` project, for real crawl-master runs
+    (feeds go to `items`, a local directory; the ledger's summary is what tests check)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.items = root / "items"
+        self.items.mkdir(parents=True, exist_ok=True)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.nodes: list[Any] = []
+        self.site = ""
+
+    @property
+    def feed(self) -> str:
+        return f"file://{self.items}/%(batch)s_%(name)s_%(time)s.jl"
+
+    def options(self, total: int, **extra: object) -> dict[str, object]:
+        """crawl-master options for a crawl of the whole site."""
+        return {"site": self.site, "index-pages": max(1, total // 30), "feed-uri": self.feed,
+                "batch-size": 30, "concurrency": 8, **extra}  # fmt: skip
+
+
+@pytest.fixture
+def fleet(
+    tmp_path: Path, free_port: Callable[[], int], wait_for: Callable[..., Any]
+) -> Iterator[Callable[..., Fleet]]:
+    """Factory: a demo site of `total` listings (optional fault plan) and `nodes` scrapyd nodes
+    of 2 slots; every process stopped by PID at teardown."""
+    from scrapyfleet.core.procs import stop_group, url_ok
+    from scrapyfleet.demo.cluster import NodeSpec, answers, start_node, stop_node, write_configs
+
+    made: list[Fleet] = []
+
+    def make(total: int, nodes: int = 2, faults: Path | None = None, latency: float = 0.0) -> Fleet:
+        fleet = Fleet(tmp_path / "fleet")
+        made.append(fleet)
+        port = free_port()
+        extra = ["--faults", str(faults)] if faults is not None else []
+        site = subprocess.Popen(
+            [Path(sys.executable).parent / "demosite", "--port", str(port), "--total", str(total),
+             "--latency", str(latency), *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        fleet.processes.append(site)
+        fleet.site = f"http://127.0.0.1:{port}"
+        specs = [NodeSpec(f"scrapyd{i}", "127.0.0.1", free_port(), 2, fleet.root / f"scrapyd{i}")
+                 for i in range(1, nodes + 1)]  # fmt: skip
+        write_configs(fleet.root, specs)
+        fleet.nodes = specs
+        for spec in specs:
+            start_node(spec)
+        wait_for(lambda: url_ok(fleet.site + "/health"), 30, what="demo site")
+        for spec in specs:
+            wait_for(lambda s=spec: answers(s.url), 60, what=f"{spec.name}")
+        return fleet
+
+    yield make
+    for fleet in made:
+        for process in fleet.processes:
+            stop_group(process.pid)
+        for spec in fleet.nodes:
+            stop_node(spec)
+
+
+# The console's /api/ as a script drives it.
+
+
+def users_file(path: Path, **roles: str) -> Path:
+    """A users file with NAME:ROLE:HASH lines; each user's password is `NAME-secret`."""
+    path.write_text("".join(f"{n}:{r}:{hash_password(n + '-secret')}\n" for n, r in roles.items()))
+    return path
+
+
+class Console:
+    def __init__(self, url: str, user: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.user = user
+        self.csrf = ""
+
+    def call(
+        self, method: str, path: str, doc: Any = None, *, origin: str | None = "",
+        csrf: bool = True,
+    ) -> tuple[int, Any]:  # fmt: skip
+        data = json.dumps(doc).encode() if doc is not None else None
+        request = urllib.request.Request(f"{self.url}/api/{path}", data=data, method=method)
+        if self.user:
+            token = base64.b64encode(f"{self.user}:{self.user}-secret".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        if method != "GET":
+            if not self.csrf:
+                self.csrf = self.call("GET", "me")[1]["csrf"]
+            if origin is not None:
+                request.add_header("Origin", origin or self.url)
+            if csrf:
+                request.add_header("X-CSRF-Token", self.csrf)
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw.startswith(b"{") else raw.decode()
+
+    def get(self, path: str) -> Any:
+        status, doc = self.call("GET", path)
+        assert status == 200, (path, status, doc)
+        return doc
+
+    def post(self, path: str, doc: Any = None) -> Any:
+        status, answer = self.call("POST", path, doc if doc is not None else {})
+        assert status == 200, (path, status, answer)
+        return answer
+
+
+def stop_runs(state_dir: Path) -> None:
+    """Stop by PID every crawl-master a console left running (each leads its own group)."""
+    db = state_dir / "console.sqlite"
+    if not db.exists():
+        return
+    with sqlite3.connect(db) as conn:
+        pids = [pid for (pid,) in conn.execute("SELECT pid FROM runs WHERE pid IS NOT NULL")]
+    for pid in pids:
+        stop_group(pid, grace=5)
+
+
+@pytest.fixture(name="console_api")
+def console_api_fixture() -> type[Console]:
+    return Console
+
+
+@pytest.fixture
+def console(
+    tmp_path: Path, run_monitor: Callable[..., Any], wait_for: Callable[..., Any]
+) -> Iterator[Callable[..., tuple[Any, str]]]:
+    """Factory: start a monitor with the fleet's targets, a state dir and accounts (operator
+    `ops`, viewer `eve`); its URL. Crawl-masters it left are stopped by PID at teardown."""
+    state = tmp_path / "state"
+    users = users_file(tmp_path / "users", ops="operator", eve="viewer")
+
+    def start(config: Path, *extra: str) -> tuple[Any, str]:
+        monitor = run_monitor(
+            "--config", str(config), "--web", "127.0.0.1:0", "--interval", "0.5",
+            "--state-dir", str(state), "--users-file", str(users), *extra, cwd=tmp_path,
+        )  # fmt: skip
+        found = wait_for(lambda: monitor.find(event="web_console"), 30, what="console URL")
+        return monitor, str(found["url"])
+
+    yield start
+    stop_runs(state)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Playwright (tests skip without /usr/bin/chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -7,21 +7,18 @@ Set SCRAPYFLEET_CONSOLE_SCREENSHOT=PATH to keep a screenshot of the page with co
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scrapyfleet.core.files import write_json_atomic
+from scrapyfleet.core.files import write_json_atomic, write_text_atomic
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+CHROMIUM = Path("/usr/bin/chromium")  # conftest's `browser` launches it
 INTERVAL = 0.5
 TIMEOUT = 1.0
 WORDS = 6
@@ -62,16 +59,6 @@ def publish(folder: Path, batch: int, listings: int) -> dict[str, Any]:
     write_json_atomic(folder / "progress.json", progress)
     write_json_atomic(folder / "shifts.json", doc)
     return doc
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def page_nodes(page: Any) -> dict[str, dict[str, str]]:
@@ -192,3 +179,58 @@ def test_console_in_chromium(
     assert page_nodes(page)["scrapyd1"]["state"] == "UP"
     assert page.evaluate("() => window.sameDocument === true")
     print(f"scrapyd3 shown down {took:.2f}s after kill -9 (poll interval {INTERVAL}s)")
+
+
+def poisoned(batch: int, listings: int) -> str:
+    """shifts.json as a Spark job with a poisoned table writes it (`json.dumps` default: NaN and
+    Infinity, not JSON)."""
+    doc = shifts(batch, listings)
+    doc["avg_price"] = float("inf")
+    doc["words"][0]["shift"] = float("nan")
+    doc["words"][-1]["shift"] = float("-inf")
+    return json.dumps(doc)
+
+
+def test_console_keeps_updating_while_shifts_are_not_finite(
+    tmp_path: Path,
+    scrapyd_node: Callable[..., Any],
+    run_monitor: Callable[..., Any],
+    releases: Path,
+    wait_for: WaitFor,
+    write_config: Callable[..., Path],
+    browser: Any,
+) -> None:
+    node = scrapyd_node()
+    write_config(tmp_path, {"scrapyd1": node})
+    analytics = tmp_path / "analytics"
+    analytics.mkdir()
+    write_text_atomic(analytics / "shifts.json", poisoned(1, 120))
+    monitor = run_monitor(
+        "--targets", "scrapyd1", "--web", "127.0.0.1:0", "--interval", str(INTERVAL),
+        "--timeout", str(TIMEOUT), "--analytics-output", str(analytics), "--words", "3",
+        cwd=tmp_path,
+    )  # fmt: skip
+    url = wait_for(lambda: monitor.find(event="web_console"), 30, what="console URL")["url"]
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    wait_for(lambda: page_nodes(page).get("scrapyd1", {}).get("state") == "UP", 30, what="UP")
+    note = page.locator("#analysis-state")
+    wait_for(lambda: "not finite: shown as n/a" in note.inner_text(), 30, what="the note")
+    assert note.inner_text().startswith("3 numbers")
+    assert page.locator("#top-words tbody tr .shift").first.inner_text() == "n/a"
+    assert page.locator("#bottom-words tbody tr .shift").last.inner_text() == "n/a"
+    assert page.locator("[data-field=avg_price] dd").inner_text() == "–"
+    snapshot = page.request.get(url + "snapshot.json").text()
+    assert page.evaluate("(text) => typeof JSON.parse(text).analysis", snapshot) == "object"
+
+    # node status goes on updating while every micro-batch stays poisoned
+    node.schedule(release=str(releases / "a"))
+    wait_for(lambda: page_nodes(page)["scrapyd1"]["running"] == "1", 30, what="a job running")
+    write_text_atomic(analytics / "shifts.json", poisoned(2, 300))
+    wait_for(lambda: page.locator("[data-field=listings] dd").inner_text() == "300", 30)
+    (releases / "a").touch()
+    wait_for(lambda: page_nodes(page)["scrapyd1"]["finished"] == "1", 30, what="a job finished")
+    assert page_nodes(page)["scrapyd1"]["state"] == "UP"
+    assert errors == []

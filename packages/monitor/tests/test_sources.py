@@ -105,6 +105,24 @@ def test_analysis_reads_both_files_and_names_problems(tmp_path: Path) -> None:
     assert analysis.shifts == doc and analysis.progress == progress
 
 
+def test_hostile_analysis_output_is_refused_or_counted(tmp_path: Path) -> None:
+    shifts = tmp_path / "shifts.json"
+    with shifts.open("wb") as f:
+        f.truncate(200 * 2**20)  # 200 MB (sparse): refused before it is read
+    with pytest.raises(SourceError, match=r"shifts\.json is over 8 MiB"):
+        read_analysis(tmp_path)
+    shifts.write_text('{"words": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(SourceError, match=r"shifts\.json: JSON nested deeper than 32 levels"):
+        read_analysis(tmp_path)
+    shifts.write_text(  # what `json.dumps` writes by default from a poisoned table
+        '{"batch_id": 3, "listings": 9, "avg_price": Infinity, "bad_records": 0, "words": '
+        '[{"word": "pool", "shift": NaN, "count": 3, "sum": Infinity}]}'
+    )
+    analysis = read_analysis(tmp_path)
+    assert analysis.non_finite == 3
+    assert analysis.shifts["avg_price"] is None and analysis.shifts["words"][0]["shift"] is None
+
+
 async def test_unconfigured_and_silent_sources_say_so() -> None:
     dead = f"http://127.0.0.1:{free_port()}/metrics"
     async with aiohttp.ClientSession() as session:

@@ -15,7 +15,9 @@ micro-batches). The Python driver's logs (JSON lines) and the terminal view come
 Counting rules: a listing is identified by its `url` and counts once (the first micro-batch that
 delivers it wins; within one micro-batch duplicates are assumed identical and any one is kept);
 a record is bad when it is longer than `--max-line-bytes`, not a JSON object, or has no url, no
-title, or no price > 0; blank lines are skipped without counting. A file listed for a micro-batch
-but gone before it is read is skipped and logged (`files_gone`). Stop with SIGINT/SIGTERM to the
-process group (Ctrl-C); restart with the same `--checkpoint` to carry on exactly where it stopped.
+title, a title of more than `--max-title-words` words, or no price > 0 and <= `--max-price`;
+blank lines are skipped without counting. A file listed for a micro-batch but gone before it is
+read is skipped and logged (`files_gone`); one Spark cannot read is skipped, logged, counted and
+named (`files_unreadable`). Stop with SIGINT/SIGTERM to the process group (Ctrl-C); restart with
+the same `--checkpoint` to carry on exactly where it stopped.
 """

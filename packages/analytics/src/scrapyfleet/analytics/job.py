@@ -26,16 +26,11 @@ from py4j.protocol import Py4JError
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming.listener import (
-    QueryIdleEvent,
-    QueryProgressEvent,
-    QueryStartedEvent,
-    QueryTerminatedEvent,
-    StreamingQueryListener,
-)
 from pyspark.sql.streaming.query import StreamingQuery
 
-from scrapyfleet.analytics.items import parse_items
+from scrapyfleet.analytics.inputs import skipped_files
+from scrapyfleet.analytics.items import Limits, parse_items
+from scrapyfleet.analytics.listener import ProgressLogger
 from scrapyfleet.analytics.listings import listing_state
 from scrapyfleet.analytics.metrics import JobMetrics
 from scrapyfleet.analytics.options import parse_args
@@ -82,71 +77,44 @@ class BatchWriter:
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         rows = batch_changes(batch).collect()
-        if self.table.apply(batch_id, (tuple(row) for row in rows)):
-            self.table.save(self.checkpoint)
         files = batch_files(self.checkpoint, batch_id) or []
-        gone = [path for path in files if not path.exists()]
-        if gone:
+        skipped = skipped_files(files)
+        if skipped.gone:
             log.warning(
                 "files_gone",
                 batch_id=batch_id,
-                files=[path.name for path in gone],
+                files=skipped.gone,
                 reason="listed for this micro-batch but deleted (skipped if gone before read)",
             )
+        if skipped.unreadable:
+            log.warning(
+                "files_unreadable",
+                batch_id=batch_id,
+                files=[{"name": name, "reason": reason} for name, reason in skipped.unreadable],
+                reason="Spark could not read them: skipped, the stream goes on",
+            )
+        if self.table.apply(batch_id, (tuple(row) for row in rows), skipped.unreadable):
+            self.table.save(self.checkpoint)
         totals = self.table.totals
         table = shifts(totals, self.table.per_word())
         updated_at = datetime.now(UTC).isoformat()
-        document = shifts_document(batch_id, updated_at, totals, table)
+        document = shifts_document(batch_id, updated_at, totals, table, self.table.unreadable)
         write_json_atomic(self.output / SHIFTS_FILE, document)
-        record_progress(self.output / PROGRESS_FILE, batch_id, updated_at, totals.listings)
+        record_progress(self.output / PROGRESS_FILE, batch_id, updated_at, totals)
         if self.echo is not None:
             self.echo(render(batch_id, totals, table, self.top, self.min_count))
         if self.metrics is not None:
-            self.metrics.table_written(totals.listings, totals.bad_records, len(table), files)
+            self.metrics.table_written(totals, len(table), files)
         log.info(
             "table_written",
             batch_id=batch_id,
             listings=totals.listings,
             bad_records=totals.bad_records,
+            files_unreadable=totals.files_unreadable,
             words=len(table),
             changes=len(rows),
             seconds=round(time.monotonic() - started, 3),
         )
-
-
-SST_BYTES = "rocksdbSstFileSize"  # the state store's files on disk (RocksDB provider)
-
-
-class ProgressLogger(StreamingQueryListener):
-    """Logs each micro-batch's duration, input rows and state size (and counts it in `metrics`)."""
-
-    def __init__(self, metrics: JobMetrics | None = None) -> None:
-        super().__init__()
-        self.metrics = metrics
-
-    def onQueryStarted(self, event: QueryStartedEvent) -> None:
-        pass
-
-    def onQueryProgress(self, event: QueryProgressEvent) -> None:
-        progress = event.progress
-        state = progress.stateOperators[0] if progress.stateOperators else None
-        log.info(
-            "batch_done",
-            batch_id=progress.batchId,
-            input_rows=progress.numInputRows,
-            millis=progress.durationMs.get("triggerExecution"),
-            state_rows_updated=state.numRowsUpdated if state else None,
-            state_memory_bytes=state.memoryUsedBytes if state else None,
-            state_file_bytes=state.customMetrics.get(SST_BYTES) if state else None,
-        )
-        if self.metrics is not None:
-            self.metrics.micro_batch(progress.durationMs.get("triggerExecution"))
-
-    def onQueryIdle(self, event: QueryIdleEvent) -> None:
-        pass
-
-    def onQueryTerminated(self, event: QueryTerminatedEvent) -> None:
-        pass
 
 
 WARM_UP_LINES = (
@@ -155,7 +123,12 @@ WARM_UP_LINES = (
 )
 
 
-def warm_up(spark: SparkSession, max_line_bytes: int) -> None:
+def limits(args: argparse.Namespace) -> Limits:
+    """The largest good record, from the parsed options."""
+    return Limits(args.max_line_bytes, args.max_price, args.max_title_words)
+
+
+def warm_up(spark: SparkSession, limits: Limits) -> None:
     """Run the query's batch twin once on two in-memory lines, before any file lands.
 
     The JVM then has the classes loaded, the code generated and JIT-compiled that the first
@@ -164,7 +137,7 @@ def warm_up(spark: SparkSession, max_line_bytes: int) -> None:
     started = time.monotonic()
     values = F.explode(F.array(*(F.lit(line) for line in WARM_UP_LINES)))
     sample = spark.range(1).select(values.alias("value"))  # built in the JVM: no Python worker
-    batch_changes(listing_state(parse_items(sample, max_line_bytes))).collect()
+    batch_changes(listing_state(parse_items(sample, limits))).collect()
     log.info("warmed_up", seconds=round(time.monotonic() - started, 3))
 
 
@@ -184,7 +157,7 @@ def start_query(
         reader = reader.option("maxFilesPerTrigger", args.max_files_per_trigger)
     lines = reader.load(str(items_dir))
     writer = (
-        listing_state(parse_items(lines, args.max_line_bytes))
+        listing_state(parse_items(lines, limits(args)))
         .writeStream.outputMode("update")
         .foreachBatch(
             BatchWriter(table, checkpoint, output, args.top, args.min_count, echo, metrics)
@@ -216,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("metrics_serving", url=exporter.url)
         spark = build_session(args.master, args.shuffle_partitions)
         spark.streams.addListener(ProgressLogger(metrics))
-        warm_up(spark, args.max_line_bytes)
+        warm_up(spark, limits(args))
         query = start_query(spark, args, metrics=metrics)
         log.info(
             "started",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Sequence
 
@@ -38,6 +39,20 @@ def _positive(text: str) -> int:
     return value
 
 
+# A price cap at most this keeps every sum finite: a double overflows only past 1e293 such prices.
+PRICE_CEILING = 1e15
+
+
+def _price_cap(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= PRICE_CEILING):
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= {PRICE_CEILING:g}, got {text!r}")
+    return value
+
+
 _env = EnvDefaults("boostwords")
 MAX_LINE_BYTES = 1 << 20
 
@@ -46,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="boostwords",
         description="Live price shift of every listing-title word (Spark Structured Streaming). "
-        "Reads the item lines workers land (see scrapyfleet.core.contracts).",
+        "Reads the item lines workers land (see scrapyfleet.core.contracts); bad records are "
+        "counted, never in the table; a file Spark cannot read is skipped and named "
+        "(files_unreadable in shifts.json).",
         epilog=_env.epilog("checkpoint"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -96,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=_env("max_line_bytes", str(MAX_LINE_BYTES)),
         help="item lines longer than this (UTF-8 bytes) count as bad records, unparsed",
+    )
+    parser.add_argument(
+        "--max-price",
+        type=_price_cap,
+        default=_env("max_price", "1e9"),
+        help="a price above this (or not a finite number > 0) makes its record bad; at most "
+        f"{PRICE_CEILING:g}, so no sum can overflow",
+    )
+    parser.add_argument(
+        "--max-title-words",
+        type=_positive,
+        default=_env("max_title_words", "64"),
+        help="a title of more words than this makes its record bad (no word of it is counted)",
     )
     parser.add_argument(
         "--max-files-per-trigger",

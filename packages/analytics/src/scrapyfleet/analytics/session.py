@@ -29,8 +29,11 @@ STREAMING_CONF = {
     "spark.sql.streaming.checkpointFileManagerClass": FS_CHECKPOINT,
     # No watermark, so no empty micro-batches are ever needed.
     "spark.sql.streaming.noDataMicroBatches.enabled": "false",
-    # A file listed for a micro-batch but deleted before it is read is skipped, not fatal.
+    # A file listed for a micro-batch but deleted before it is read is skipped, not fatal; so is
+    # one Spark cannot read (a name with `:`, a corrupt .gz): one bad file would otherwise fail
+    # its micro-batch at every restart. The job names both (`scrapyfleet.analytics.inputs`).
     "spark.sql.files.ignoreMissingFiles": "true",
+    "spark.sql.files.ignoreCorruptFiles": "true",
     "spark.driver.extraJavaOptions": JAVA_OPTIONS,  # applies when Python starts the JVM
     "spark.executor.extraJavaOptions": JAVA_OPTIONS,  # a standalone cluster's executors
 }

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Distinct listings counted, the sum of their prices, and the bad records skipped."""
+    """Distinct listings counted, the sum of their prices, bad records and unreadable files."""
 
     listings: int = 0
     price_sum: float = 0.0
     bad_records: int = 0
+    files_unreadable: int = 0
 
     @property
     def avg_price(self) -> float | None:

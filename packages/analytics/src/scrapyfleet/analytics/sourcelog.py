@@ -1,8 +1,6 @@
 """The files Spark's file source listed for a micro-batch (its log in CHECKPOINT/sources/0).
 
-Spark skips a listed file that is gone when the micro-batch reads it
-(`spark.sql.files.ignoreMissingFiles`) with only a warning in its own log; the job checks the
-files of each micro-batch afterwards and names the ones that are gone.
+The job checks them after each micro-batch and names the ones Spark skipped (`inputs`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from pyspark.sql import functions as F
 
 from scrapyfleet.analytics.listings import FIRST_SEEN, LAST_SEEN, PRICE, SEEN, TITLE, URL
 
-NON_WORD = r"[^\p{L}\p{N}]+"
+WORD_CHAR, NON_WORD_CHAR = r"[\p{L}\p{N}]", r"[^\p{L}\p{N}]"  # Java regex classes
+NON_WORD = NON_WORD_CHAR + "+"
 WORD = "word"  # an entry for one word of a listing's title
 LISTING = "listing"  # the entry every listing has once, whatever its title
 BAD = "bad"  # the entry of the bad records (its count is the running total, not a change)
@@ -17,6 +18,15 @@ def title_words(title: Column) -> Column:
     """The distinct words of `title` as an array (same rule as the demo site's `title_words`)."""
     words = F.split(F.lower(title), NON_WORD)
     return F.array_distinct(F.filter(words, lambda word: word != ""))
+
+
+def more_words_than(title: Column, limit: int) -> Column:
+    """Whether `title` has more than `limit` words (repeats count; `title_words`' rule).
+
+    A regex that stops after word `limit + 1`: linear (possessive quantifiers, complementary
+    classes) and without building the array of a huge title's words.
+    """
+    return F.lower(title).rlike(f"^(?:{NON_WORD_CHAR}*+{WORD_CHAR}++){{{limit + 1}}}")
 
 
 def _entry(kind: str, word: Column, n: Column, price: Column) -> Column:

@@ -113,15 +113,33 @@ class WordRow(TypedDict):
     sum: float
 
 
+class UnreadableFile(TypedDict):
+    """A landed file Spark could not read (skipped): its name, why, and the micro-batch."""
+
+    name: str
+    reason: str
+    batch_id: int
+
+
 class ShiftsDocument(TypedDict):
-    """`shifts.json`, rewritten atomically after every micro-batch (words sorted by shift)."""
+    """`shifts.json`, rewritten atomically after every micro-batch (words sorted by shift).
+
+    Strict JSON: every number is finite (`avg_price` is null before the first listing).
+    `files_unreadable` counts every file skipped since the checkpoint began; `unreadable_files`
+    names the last UNREADABLE_KEEP of them, oldest first.
+    """
 
     batch_id: int
     updated_at: str
     listings: int
     bad_records: int
+    files_unreadable: int
+    unreadable_files: list[UnreadableFile]
     avg_price: float | None
     words: list[WordRow]
+
+
+UNREADABLE_KEEP: Final = 100
 
 
 class ProgressEntry(TypedDict):
@@ -130,6 +148,7 @@ class ProgressEntry(TypedDict):
     batch_id: int
     updated_at: str
     listings: int
+    files_unreadable: int
 
 
 # -- events other processes read (the `event` field of a JSON log line) -------------------------

@@ -33,6 +33,10 @@ def write_text_atomic(path: Path, text: str, mode: int = READABLE) -> None:
 def write_json_atomic(
     path: Path, data: Any, indent: int | None = None, mode: int = READABLE
 ) -> None:
-    """`data` as JSON (UTF-8, a final newline when indented), written atomically."""
-    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    """`data` as strict JSON (UTF-8, a final newline when indented), written atomically.
+
+    ValueError for NaN or an infinity, which JSON has no number for (a browser's `JSON.parse`
+    rejects Python's `NaN`/`Infinity`), before anything is written.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False)
     write_text_atomic(path, text + "\n" if indent is not None else text, mode)

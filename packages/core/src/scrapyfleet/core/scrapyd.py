@@ -1,14 +1,20 @@
-"""Async client for scrapyd's JSON API: every call bounded, every failure a ScrapydError."""
+"""Async client for scrapyd's JSON API: every call bounded, every failure a ScrapydError.
+
+Bounded in time (`timeout`), in size (`httpread.MAX_ANSWER`) and in depth (`safejson.MAX_DEPTH`):
+a node answering 200 MB or deeply nested JSON fails the call with the reason, like any other
+broken answer, and the caller's memory stays bounded.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 
+from scrapyfleet.core import safejson
+from scrapyfleet.core.httpread import MAX_ANSWER, AnswerTooLarge, read_capped
 from scrapyfleet.core.targets import Target
 
 T = TypeVar("T")
@@ -98,9 +104,14 @@ class ScrapydClient:
     """One scrapyd node's API. The caller owns the aiohttp session."""
 
     def __init__(
-        self, target: Target, session: aiohttp.ClientSession, timeout: float = 5.0
+        self,
+        target: Target,
+        session: aiohttp.ClientSession,
+        timeout: float = 5.0,
+        max_answer: int = MAX_ANSWER,
     ) -> None:
         self.target = target
+        self._max_answer = max_answer
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._timeout_s = timeout
@@ -124,8 +135,10 @@ class ScrapydClient:
             async with self._session.request(
                 method, url, params=params, data=data, headers=self._headers, timeout=self._timeout
             ) as response:
-                body = await response.read()
                 status = response.status
+                body = await read_capped(response, self._max_answer) if status == 200 else b""
+        except AnswerTooLarge as e:
+            raise ScrapydError(str(e), endpoint) from e
         except aiohttp.ClientConnectorError as e:
             raise ScrapydError(_connect_reason(e), endpoint) from e
         except TimeoutError as e:  # aiohttp's timeouts subclass it
@@ -135,9 +148,9 @@ class ScrapydClient:
         if status != 200:
             raise ScrapydError(f"HTTP {status}", endpoint)
         try:
-            answer = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ScrapydError("not JSON", endpoint) from e
+            answer = safejson.loads(body)
+        except safejson.JSONRefused as e:
+            raise ScrapydError(e.reason, endpoint) from e
         if not isinstance(answer, dict):
             raise ScrapydError("not a JSON object", endpoint)
         if answer.get("status") == "error":

@@ -1,18 +1,15 @@
 """Accounts: who may log in, with secrets kept as salted scrypt hashes (or, tolerated, plain text).
 
-A secret is `scrypt$N$r$p$SALT$HASH` (base64, from `ftpsink hash-password` or
-`python -m scrapyfleet.ftpsink.accounts`) or a plain password. Comparisons are constant-time;
-an unknown name is checked against a decoy hash, so it costs what a wrong password costs and gets
-the same replies (331 to USER, 530 to PASS).
+A secret is a `scrapyfleet.core.passwords` hash (`scrypt$N$r$p$SALT$HASH`, from `ftpsink
+hash-password`) or a plain password. Comparisons are constant-time; an unknown name is checked
+against a decoy hash, so it costs what a wrong password costs and gets the same replies (331 to
+USER, 530 to PASS).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import getpass
-import hashlib
-import hmac
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -20,57 +17,11 @@ from pathlib import Path
 
 import aioftp
 
-SCHEME = "scrypt"
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1  # ~16 MiB and some 50 ms per check
+from scrapyfleet.core.passwords import check_secret, hash_password, verify
+
 ANONYMOUS = "anonymous"
 
 Response = aioftp.AbstractUserManager.GetUserResponse
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def hash_password(password: str, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
-    """A salted scrypt hash of `password` for a users file or SCRAPYFLEET_FTPSINK_USERS."""
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_maxmem(n, r))
-    return f"{SCHEME}${n}${r}${p}${_b64(salt)}${_b64(digest)}"
-
-
-def _maxmem(n: int, r: int) -> int:
-    return 256 * n * r  # twice what scrypt needs
-
-
-def is_hash(secret: str) -> bool:
-    return secret.startswith(SCHEME + "$")
-
-
-def check_secret(secret: str) -> None:
-    """ValueError if `secret` looks like a hash but is not a well-formed one."""
-    if not is_hash(secret):
-        return
-    try:
-        _, n, r, p, salt, digest = secret.split("$")
-        if int(n) < 2 or int(r) < 1 or int(p) < 1:
-            raise ValueError
-        base64.b64decode(salt, validate=True), base64.b64decode(digest, validate=True)
-    except ValueError:
-        raise ValueError("malformed scrypt hash (want scrypt$N$r$p$SALT$HASH)") from None
-
-
-def verify(secret: str, password: str) -> bool:
-    """Does `password` match `secret` (a hash or a plain password)? Constant-time comparison."""
-    if not is_hash(secret):
-        return hmac.compare_digest(secret.encode(), password.encode())
-    _, n, r, p, salt, digest = secret.split("$")
-    expected = base64.b64decode(digest)
-    actual = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-        maxmem=_maxmem(int(n), int(r)), dklen=len(expected),
-    )  # fmt: skip
-    return hmac.compare_digest(expected, actual)
-
 
 DECOY = hash_password(os.urandom(16).hex())  # what unknown names are checked against
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import structlog
 
-from scrapyfleet.core import receipts
+from scrapyfleet.core import passwords, receipts
 from scrapyfleet.core.logs import configure_logging
 from scrapyfleet.core.metrics import Address, address
 from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     configure_logging(args.log_format, args.log_level)
-    plain = [name for name, secret in config.users if not accounts.is_hash(secret)]
+    plain = [name for name, secret in config.users if not passwords.is_hash(secret)]
     if plain:
         log.warning("plain_passwords", accounts=plain, hint="ftpsink hash-password NAME")
     key_file = args.receipt_key_file

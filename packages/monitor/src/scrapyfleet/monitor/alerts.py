@@ -1,6 +1,7 @@
 """Alerts that push: POST each alerting event as JSON to every `--alert-webhook`.
 
-The document is the structured event itself: `event`, `level`, `timestamp` and its fields. One
+The document is the structured event itself: `event`, `level`, `timestamp` and its fields, as
+strict JSON (a non-finite number becomes null). One
 background task per webhook delivers in order, each POST bounded by a timeout, retried with
 exponential backoff up to a bounded number of attempts; the poll loop only enqueues. Every
 delivery ends in an `alert_sent` or `alert_failed` (with the reason) event.
@@ -19,10 +20,12 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import structlog
 
+from scrapyfleet.core import safejson
 from scrapyfleet.core.contracts import ALERT_EVENTS
 from scrapyfleet.monitor.daemon import Event
 
 QUEUE = 1000  # alerts waiting per webhook; past that new ones fail with "queue full"
+JSON_TYPE = {"Content-Type": "application/json"}
 
 log = structlog.get_logger("scrapyfleet.monitor.alerts")
 
@@ -44,7 +47,8 @@ class Delivery:
 def document(event: Event, timestamp: str | None = None) -> dict[str, Any]:
     """The alert's JSON document, shaped like the event's log line."""
     stamp = timestamp or datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    return {"event": event.name, "level": event.level, "timestamp": stamp, **event.fields}
+    doc = {"event": event.name, "level": event.level, "timestamp": stamp, **event.fields}
+    return dict(safejson.finite(doc))
 
 
 def shown(url: str) -> str:
@@ -100,8 +104,11 @@ class Webhook:
     async def _post(self, doc: dict[str, Any]) -> str:
         """POST once; "" on a 2xx answer, else why not."""
         timeout = aiohttp.ClientTimeout(total=self._delivery.timeout)
+        body = safejson.dumps(doc).encode()
         try:
-            async with self._session.post(self.url, json=doc, timeout=timeout) as response:
+            async with self._session.post(
+                self.url, data=body, headers=JSON_TYPE, timeout=timeout
+            ) as response:
                 return "" if 200 <= response.status < 300 else f"HTTP {response.status}"
         except aiohttp.ClientConnectorError:
             return "cannot connect"
@@ -150,3 +157,9 @@ class Alerts:
                     "alert_failed", webhook=shown(webhook.url), reason="shut down", alerts=left
                 )
         await asyncio.gather(*(w.task for w in self.webhooks), return_exceptions=True)
+
+    def send(self, event: Event) -> None:
+        """Queue `event` for every webhook, whatever its name (the console's alert rules)."""
+        doc = document(event)
+        for webhook in self.webhooks:
+            webhook.put(doc)

@@ -17,7 +17,7 @@ import structlog
 from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.logs import configure_logging, default_format
 from scrapyfleet.core.metrics import Address, address, start_exporter
-from scrapyfleet.core.options import EnvDefaults, at_least
+from scrapyfleet.core.options import EnvDefaults, at_least, env_name
 from scrapyfleet.core.targets import (
     Target,
     TargetConfigError,
@@ -26,14 +26,16 @@ from scrapyfleet.core.targets import (
     find_config,
     resolve_targets,
 )
+from scrapyfleet.monitor import consolesetup
 from scrapyfleet.monitor.alerts import Alerts
 from scrapyfleet.monitor.console import ConsoleTable
 from scrapyfleet.monitor.daemon import Monitor, PollReport, run
+from scrapyfleet.monitor.exposed import warn_inline_passwords
 from scrapyfleet.monitor.metrics import MonitorMetrics
 from scrapyfleet.monitor.snapshot import FleetState
 from scrapyfleet.monitor.sources import SourceOptions, Sources
 from scrapyfleet.monitor.watch import Watch
-from scrapyfleet.monitor.web import Credentials, Hub, make_app, serve
+from scrapyfleet.monitor.web import Credentials, Gate, Hub, make_app, serve
 
 env = EnvDefaults("monitor")
 PASSWORD_ENV = "SCRAPYFLEET_MONITOR_WEB_PASSWORD"
@@ -68,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TARGET",
         default=env("targets", "*").split(),
         help="deploy names or shell-style patterns over the [deploy:NAME] sections of scrapy.cfg, "
-        "and/or http(s)://[user:pass@]host:port URLs",
+        "and/or http(s)://host:port URLs; a node's credentials go in a scrapy.cfg only you can "
+        f"read (username, password) or in {env_name('monitor', 'targets')}="
+        "http(s)://user:pass@host:port, never on the command line (ps shows it to every local "
+        "user)",
     )
     parser.add_argument(
         "--config",
@@ -112,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web = parser.add_argument_group(
         "web console, metrics and alerts",
-        "The console is one read-only page that updates live (server-sent events); every asset is "
+        "The console is one page that updates live (server-sent events); every asset is "
         "served by the monitor itself. Where the crawl, ingest and analysis are comes only from "
         "these options.",
     )
@@ -187,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "JSON there (repeatable; retried with backoff, never holding up the polls); the "
         "environment variable takes URLs separated by spaces",
     )
+    consolesetup.add_options(parser, env)
     return parser
 
 
@@ -207,11 +213,11 @@ def web_credentials(
         parser.error(f"--web-user needs a password: set {PASSWORD_ENV} or --web-password-file")
     if password and args.web_password_file is not None and not args.web_user:
         parser.error("--web-password-file needs --web-user")
-    if args.web is not None and not args.web.loopback and not args.web_user:
+    if args.web is not None and not args.web.loopback and not args.web_user and not args.users_file:
         parser.error(
             f"--web {args.web} is not a loopback address: the console would be open to the "
-            f"network; set --web-user and {PASSWORD_ENV} (or --web-password-file) to require "
-            "basic auth, or bind 127.0.0.1"
+            f"network; set --users-file, or --web-user and {PASSWORD_ENV} (or "
+            "--web-password-file), to require basic auth, or bind 127.0.0.1"
         )
     return Credentials(args.web_user, password) if args.web_user and password else None
 
@@ -232,7 +238,7 @@ async def _monitor(
     project: str,
     args: argparse.Namespace,
     show: Callable[[PollReport], None],
-    credentials: Credentials | None,
+    credentials: Gate | None,
 ) -> bool:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -260,8 +266,21 @@ async def _monitor(
                 raise _bound("--metrics", args.metrics, e) from None
             stack.callback(exporter.close)
             log.info("metrics_serving", url=exporter.url)
+        alerts = None
+        if args.alert_webhook:
+            alerts = Alerts(args.alert_webhook, session, outcome=metrics.alert if metrics else None)
+            stack.push_async_callback(alerts.close)
         if args.web is not None:
-            app = make_app(hub, {t.name: t for t in targets}, session, args.timeout, credentials)
+            named, api = {t.name: t for t in targets}, None
+            if args.state_dir is not None:
+                control, api = consolesetup.control_api(
+                    args, credentials, hub, named, project, session, alerts
+                )
+                stack.callback(control.close)
+                stack.push_async_callback(
+                    consolesetup.stopped, asyncio.create_task(control.run(stop))
+                )
+            app = make_app(hub, named, session, args.timeout, credentials, api)
             try:
                 runner, url = await serve(app, args.web)
             except OSError as e:
@@ -269,10 +288,6 @@ async def _monitor(
             stack.push_async_callback(runner.cleanup)
             stack.callback(hub.close)
             log.info("web_console", url=url, auth=credentials is not None)
-        alerts = None
-        if args.alert_webhook:
-            alerts = Alerts(args.alert_webhook, session, outcome=metrics.alert if metrics else None)
-            stack.push_async_callback(alerts.close)
         publish = hub.publish if args.web is not None else None
         watch = Watch(monitor, sources, state, publish, metrics, alerts)
         return await run(watch, args.interval, show, stop, once=args.once)
@@ -290,10 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UnknownTargetError, TargetConfigError) as e:
         parser.error(str(e))
     project = args.project or default_project(config) or PROJECT
-    credentials = web_credentials(parser, args)
+    credentials: Gate | None = consolesetup.accounts(parser, args) or web_credentials(parser, args)
     args.alert_webhook = args.alert_webhook or env("alert_webhook", "").split()
     fmt = args.format or default_format(sys.stdout)
     configure_logging(fmt, args.log_level, stream=sys.stdout if fmt == "json" else sys.stderr)
+    warn_inline_passwords(sys.argv[1:] if argv is None else argv)
     show = log_report if fmt == "json" else ConsoleTable(sys.stdout)
     try:
         all_up = asyncio.run(_monitor(targets, project, args, show, credentials))

@@ -2,7 +2,9 @@
 
 The console fetches the log from the node's `logs/` with the node's credentials and streams it
 to the browser, which needs no access to the nodes. Every path part is checked strictly: the node
-must be a known target, the others plain names (no dots first, no slashes, no escapes).
+must be a known target, the others plain names (no dots first, no slashes, no escapes). A node's
+redirect is never followed (it could point the console, with the node's credentials, anywhere):
+the browser gets a 502 that names it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import quote
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from scrapyfleet.core.targets import Target
@@ -19,6 +22,8 @@ from scrapyfleet.core.targets import Target
 PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 ROUTE = "/nodes/{node}/logs/{project}/{spider}/{job}.log"
 CHUNK = 64 * 1024
+
+log = structlog.get_logger("scrapyfleet.monitor.logproxy")
 
 
 def valid_part(text: str) -> bool:
@@ -40,7 +45,9 @@ def _text(status: int, message: str) -> web.Response:
 def log_handler(
     targets: Mapping[str, Target], session: aiohttp.ClientSession, timeout: float
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The route's handler: proxies a node's job log, or answers why not (400, 404, 502, 504)."""
+    """The route's handler: proxies a node's job log, or answers why not (400, 404, 502, 504).
+
+    A redirect from the node is refused with a 502, never followed."""
     limits = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -53,10 +60,19 @@ def log_handler(
             return _text(400, "bad project, spider or job name")
         url = f"{target.url}/logs/{'/'.join(parts)}.log"
         auth = (
-            aiohttp.BasicAuth(target.username, target.password or "") if target.username else None
+            {"Authorization": aiohttp.encode_basic_auth(target.username, target.password or "")}
+            if target.username
+            else {}
         )
         try:
-            async with session.get(url, auth=auth, timeout=limits) as upstream:
+            async with session.get(
+                url, headers=auth, timeout=limits, allow_redirects=False
+            ) as upstream:
+                if 300 <= upstream.status < 400:
+                    where = upstream.headers.get("Location", "nowhere")
+                    message = f"{target.name} redirected (HTTP {upstream.status}) to {where!r}"
+                    log.warning("log_redirect_refused", node=target.name, location=where)
+                    return _text(502, f"{message}: not followed")
                 if upstream.status != 200:
                     status = 404 if upstream.status == 404 else 502
                     return _text(status, f"{target.name} answered HTTP {upstream.status}")

@@ -1,11 +1,13 @@
 """The console's state: one JSON-ready snapshot per poll, with the history its charts draw.
 
 The history (pages/s, listings, leading shifts over time) is kept in memory from successive
-polls, bounded by HISTORY points; a restarted console starts it afresh.
+polls, bounded by HISTORY points; a restarted console starts it afresh. The analysis panel's
+numbers are finite numbers or None: a broken or hostile `shifts.json` shows as missing values.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,7 +165,7 @@ class FleetState:
             return panel
         doc = analysis.shifts
         words = [
-            {"word": w["word"], "shift": w.get("shift"), "count": w.get("count")}
+            {"word": w["word"], "shift": _number(w.get("shift")), "count": _number(w.get("count"))}
             for w in doc["words"]
         ]
         top, bottom = _ends(words, self.words)
@@ -174,9 +176,10 @@ class FleetState:
         panel.update(
             batch_id=doc.get("batch_id"),
             updated_at=doc.get("updated_at"),
-            listings=doc.get("listings"),
-            bad_records=doc.get("bad_records"),
-            avg_price=doc.get("avg_price"),
+            listings=_number(doc.get("listings")),
+            bad_records=_number(doc.get("bad_records")),
+            avg_price=_number(doc.get("avg_price")),
+            non_finite=analysis.non_finite,
             word_count=len(words),
             top=top,
             bottom=bottom,
@@ -187,6 +190,13 @@ class FleetState:
             },
         )
         return panel
+
+
+def _number(value: Any) -> float | None:
+    """`value` if it is a finite number, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _ends(rows: list[dict[str, Any]], n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

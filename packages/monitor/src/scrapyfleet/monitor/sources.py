@@ -21,12 +21,15 @@ ftpsink's (`--ftpsink-metrics URL`): `scrapyfleet_ftpsink_uploads_total{outcome=
 aborted}` and `scrapyfleet_ftpsink_bytes_total` (bytes landed). `--items DIR` counts the landed
 `.jl` files there instead (or as well). `--analytics-output DIR` holds the Spark job's
 `shifts.json` and `progress.json` (`scrapyfleet.core.contracts`).
+
+Nothing read is trusted: a metrics page is read up to MAX_METRICS bytes and parsed off the event
+loop; a file up to `httpread.MAX_ANSWER` bytes, as JSON nested at most `safejson.MAX_DEPTH` deep,
+its non-finite numbers (`NaN`, `Infinity`) read as missing and counted (`Analysis.non_finite`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +38,7 @@ from typing import Any, Generic, TypeVar
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from scrapyfleet.core import safejson
 from scrapyfleet.core.contracts import (
     PROGRESS_FILE,
     SHIFTS_FILE,
@@ -42,10 +46,12 @@ from scrapyfleet.core.contracts import (
     ShiftsDocument,
     landing_name_problem,
 )
+from scrapyfleet.core.httpread import MAX_ANSWER, AnswerTooLarge, read_capped, size
 
 T = TypeVar("T")
 NOT_CONFIGURED = "not configured"
 LANDED_SUFFIX = ".jl"
+MAX_METRICS = 2**20  # bytes of a metrics page (crawl-master's and ftpsink's are a few KiB)
 Labels = dict[str, str]
 Samples = dict[str, list[tuple[Labels, float]]]  # sample name -> (labels, value) of each sample
 
@@ -102,10 +108,11 @@ class Landed:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """The Spark job's latest output."""
+    """The Spark job's latest output; `non_finite`: how many numbers in it were not finite."""
 
     shifts: ShiftsDocument
     progress: list[ProgressEntry]
+    non_finite: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,27 +192,34 @@ def scan_landed(folder: Path) -> Landed:
     return Landed(files, size)
 
 
-def _load_json(path: Path) -> Any:
+def _load_json(path: Path, non_finite: list[str]) -> Any:
     try:
-        return json.loads(path.read_bytes())
+        with path.open("rb") as f:  # a file too large is not read at all
+            fits = os.fstat(f.fileno()).st_size <= MAX_ANSWER
+            data = f.read(MAX_ANSWER + 1) if fits else b""
     except FileNotFoundError:
         raise SourceError(f"no {path.name} yet") from None
     except OSError as e:
         raise SourceError(f"{path.name}: {e.strerror or e}") from None
-    except ValueError:
-        raise SourceError(f"{path.name} is not JSON") from None
+    if not fits or len(data) > MAX_ANSWER:
+        raise SourceError(f"{path.name} is over {size(MAX_ANSWER)}")
+    try:
+        return safejson.loads(data, non_finite=non_finite.append)
+    except safejson.JSONRefused as e:
+        raise SourceError(f"{path.name}: {e.reason}") from None
 
 
 def read_analysis(folder: Path) -> Analysis:
     """`shifts.json` and `progress.json` of the analytics output (both written atomically)."""
-    shifts = _load_json(folder / SHIFTS_FILE)
+    non_finite: list[str] = []
+    shifts = _load_json(folder / SHIFTS_FILE, non_finite)
     words = shifts.get("words") if isinstance(shifts, dict) else None
     if not isinstance(words, list) or not all(
         isinstance(w, dict) and isinstance(w.get("word"), str) for w in words
     ):
         raise SourceError(f"{SHIFTS_FILE} has no list of words")
     try:
-        progress = _load_json(folder / PROGRESS_FILE)
+        progress = _load_json(folder / PROGRESS_FILE, non_finite)
     except SourceError:
         progress = []  # the chart waits for it; the words do not
     entries = (
@@ -213,7 +227,7 @@ def read_analysis(folder: Path) -> Analysis:
         if isinstance(progress, list)
         else []
     )
-    return Analysis(shifts, entries)  # type: ignore[arg-type]
+    return Analysis(shifts, entries, len(non_finite))  # type: ignore[arg-type]
 
 
 async def _guard(read: Any) -> Reading[Any]:
@@ -250,14 +264,16 @@ class Sources:
             async with self._session.get(url, timeout=self._timeout) as response:
                 if response.status != 200:
                     raise SourceError(f"HTTP {response.status}")
-                text = await response.text(errors="replace")
+                body = await read_capped(response, MAX_METRICS)
+        except AnswerTooLarge as e:
+            raise SourceError(str(e)) from None
         except aiohttp.ClientConnectorError:
             raise SourceError("not answering: cannot connect") from None
         except TimeoutError:
             raise SourceError(f"not answering: timeout after {self._timeout_s}s") from None
         except aiohttp.ClientError as e:
             raise SourceError(f"{type(e).__name__}: {e}") from None
-        return parse_samples(text)
+        return await asyncio.to_thread(parse_samples, body.decode("utf-8", errors="replace"))
 
     async def _crawl(self, url: str) -> Crawl:
         return crawl_from(await self.scrape(url))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from scrapyfleet.core.safejson import finite
 from scrapyfleet.monitor.alerts import Alerts
 from scrapyfleet.monitor.daemon import Event, Monitor, PollReport
 from scrapyfleet.monitor.metrics import MonitorMetrics
@@ -28,15 +29,17 @@ class CrawlEnd:
             return []
         self.ended.add(crawl.started)
         failed = crawl.outcome == "failed"
-        fields = {
-            "crawl_metrics": self.url,
-            "outcome": crawl.outcome,
-            "started": crawl.started,
-            "batches": crawl.batches,
-            "urls": crawl.urls,
-            "pages": crawl.pages,
-            "items": crawl.items,
-        }
+        fields = finite(  # Prometheus values may be NaN: the events are strict JSON
+            {
+                "crawl_metrics": self.url,
+                "outcome": crawl.outcome,
+                "started": crawl.started,
+                "batches": crawl.batches,
+                "urls": crawl.urls,
+                "pages": crawl.pages,
+                "items": crawl.items,
+            }
+        )
         if failed:
             return [Event("crawl_failed", "error", fields)]
         return [Event("crawl_finished", "info", fields)]

@@ -2,8 +2,11 @@
 
 Routes: `/` the page, `/static/*` its script and style (every asset served here: no CDN, works
 offline), `/events` server-sent events (the latest snapshot on connect, then one per poll),
-`/snapshot.json` the latest snapshot, and the job-log proxy (`logproxy`). Read-only: no route
-changes anything. With credentials, every request needs basic auth (compared in constant time).
+`/snapshot.json` the latest snapshot, the job-log proxy (`logproxy`) and, with a state
+directory, the control API under `/api/` (`api`: the only routes that change anything). With
+credentials, every request needs basic auth (compared in constant time). Served behind
+`scrapyfleet.core.httpguard` (slow clients cut, connections and event streams capped per address
+and in total, failed logins delayed then banned per address).
 """
 
 from __future__ import annotations
@@ -12,15 +15,15 @@ import asyncio
 import base64
 import binascii
 import hmac
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
+from scrapyfleet.core import httpguard, safejson
 from scrapyfleet.core.metrics import Address
 from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.logproxy import ROUTE, log_handler
@@ -29,6 +32,7 @@ HEARTBEAT = 15.0  # seconds between SSE comments that keep idle connections open
 SHUTDOWN = 1.0  # seconds open requests get when the console stops
 ASSETS = {
     "console.js": "text/javascript",
+    "control.js": "text/javascript",
     "console.css": "text/css",
 }
 HEADERS = {
@@ -63,6 +67,12 @@ class Credentials:
         return scheme.lower() == "basic" and same_user and same_password
 
 
+class Gate(Protocol):
+    """What lets a request in: `Credentials`, or the console's accounts (`roles.Accounts`)."""
+
+    def accept(self, header: str | None) -> bool: ...
+
+
 class Hub:
     """The latest snapshot and the open event streams it goes to."""
 
@@ -71,8 +81,9 @@ class Hub:
         self._streams: set[asyncio.Queue[bytes | None]] = set()
 
     def publish(self, snapshot: dict[str, Any]) -> None:
-        """Send `snapshot` to every stream; a slow one skips to the newest."""
-        self.latest = json.dumps(snapshot, separators=(",", ":")).encode()
+        """Send `snapshot` (as strict JSON: a non-finite number becomes null) to every stream; a
+        slow one skips to the newest."""
+        self.latest = safejson.dumps(safejson.finite(snapshot), separators=(",", ":")).encode()
         for queue in self._streams:
             _replace(queue, self.latest)
 
@@ -82,7 +93,13 @@ class Hub:
             _replace(queue, None)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        """`/events`: `snapshot` events until the browser or the console goes."""
+        """`/events`: `snapshot` events until the browser or the console goes (503 beyond the
+        guard's caps on event streams)."""
+        async with request.app[httpguard.GUARD].stream(request):
+            return await self._stream(request)
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        send = request.app[httpguard.GUARD].send
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
@@ -96,11 +113,11 @@ class Hub:
                 try:
                     data = await asyncio.wait_for(queue.get(), HEARTBEAT)
                 except TimeoutError:
-                    await response.write(b": alive\n\n")
+                    await send(request, response, b": alive\n\n")
                     continue
                 if data is None:
                     break
-                await response.write(b"event: snapshot\ndata: " + data + b"\n\n")
+                await send(request, response, b"event: snapshot\ndata: " + data + b"\n\n")
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             pass  # the browser went away
         finally:
@@ -129,13 +146,18 @@ def make_app(
     targets: Mapping[str, Target],
     session: aiohttp.ClientSession,
     timeout: float,
-    credentials: Credentials | None = None,
+    credentials: Gate | None = None,
+    api: web.Application | None = None,
 ) -> web.Application:
-    """The console's application; `targets` by name for the log proxy."""
+    """The console's application; `targets` by name for the log proxy; `api` under `/api/`."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if credentials is not None and not credentials.accept(request.headers.get("Authorization")):
+        header = request.headers.get("Authorization")
+        accepted = credentials is None or credentials.accept(header)
+        if credentials is not None and header is not None:
+            await shield.login(request, accepted)  # 429 while banned; a failure waits its delay
+        if not accepted:
             response: web.StreamResponse = web.Response(
                 status=401, text="credentials required\n", headers={"WWW-Authenticate": REALM}
             )
@@ -158,11 +180,14 @@ def make_app(
         return web.Response(body=body, content_type=kind, charset="utf-8")
 
     app = web.Application(middlewares=[guard])
+    shield = httpguard.install(app, "web console")
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", asset)
     app.router.add_get("/events", hub.stream)
     app.router.add_get("/snapshot.json", hub.snapshot)
     app.router.add_get(ROUTE, log_handler(targets, session, timeout))
+    if api is not None:
+        app.add_subapp("/api/", api)
     return app
 
 
@@ -171,13 +196,8 @@ async def serve(app: web.Application, where: Address) -> tuple[web.AppRunner, st
 
     OSError if the address cannot be bound.
     """
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN)
-    await runner.setup()
-    site = web.TCPSite(runner, where.host, where.port)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
+    runner = await httpguard.serve(
+        app, where.host, where.port, access_log=None, shutdown_timeout=SHUTDOWN
+    )
     host, port = runner.addresses[0][:2]
     return runner, f"http://{Address(str(host), int(port))}/"

@@ -25,6 +25,7 @@ import structlog
 from scrapy import Spider
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
+from scrapy.spiderloader import get_spider_loader
 
 from scrapyfleet.core.logs import configure_logging, copy_to_file, quiet_loggers
 from scrapyfleet.core.targets import (
@@ -124,10 +125,10 @@ class Plan:
     run_dir: Path
 
 
-def plan_run(args: argparse.Namespace, project: Project, process: AsyncCrawlerProcess) -> Plan:
+def plan_run(args: argparse.Namespace, project: Project) -> Plan:
     """Every check that needs no node; Refusal (or another REFUSED error) says why not."""
-    settings = process.settings
-    loader = process.spider_loader
+    settings = project.settings
+    loader = get_spider_loader(settings)
     spidercls = loader.load(spider_name(args.spider, loader.list(), project))
     effective = distributed_settings(effective_settings(spidercls, settings))
     check_spider(spidercls, effective)
@@ -178,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         # structlog owns this process's logging; Scrapy's own loggers only warn.
         project.settings.setdict({"LOG_LEVEL": "WARNING", "LOG_INSTALL_ROOT_HANDLER": False},
                                  priority="cmdline")  # fmt: skip
-        process = AsyncCrawlerProcess(project.settings)
-        quiet_loggers(level=logging.getLogger().level)  # Scrapy's dictConfig set them to DEBUG
-        plan = plan_run(args, project, process)
+        plan = plan_run(args, project)
     except REFUSED as exc:
         print(f"crawl-master: {exc}", file=sys.stderr)
         return 2
@@ -190,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("run_started", run_dir=str(plan.run_dir), nodes=[t.url for t in plan.targets],
              spider=plan.spidercls.name, project=plan.project, settings=project.module,
              resume=args.resume is not None)  # fmt: skip
+    process = AsyncCrawlerProcess(plan.settings)  # Scrapy's start-up lines go to master.log too
+    quiet_loggers(level=logging.getLogger().level)  # Scrapy's dictConfig set them to DEBUG
     # The reactor's own loop (AsyncCrawlerProcess installed it; asyncio.run would close it).
     loop = asyncio.get_event_loop()
     if args.deploy:

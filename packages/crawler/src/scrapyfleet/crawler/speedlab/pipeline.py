@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 
 class SpeedPipeline:
-    """`SPEED_PIPELINE_*` knobs: blocking delay, async delay, API via the downloader or aiohttp."""
+    """`SPEED_PIPELINE_*` knobs: blocking delay, async delay, API via the downloader or aiohttp.
+
+    `SPEED_PIPELINE_API_VIA_TREQ` (the book's name: an HTTP client outside Scrapy's downloader)
+    takes the same aiohttp path as `SPEED_PIPELINE_API_VIA_AIOHTTP`: on the asyncio reactor
+    aiohttp is that client, and neither is limited by `CONCURRENT_REQUESTS`.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
@@ -26,7 +31,9 @@ class SpeedPipeline:
         self.blocking_delay = settings.getfloat("SPEED_PIPELINE_BLOCKING_DELAY", 0.0)
         self.async_delay = settings.getfloat("SPEED_PIPELINE_ASYNC_DELAY", 0.0)
         self.via_downloader = settings.getbool("SPEED_PIPELINE_API_VIA_DOWNLOADER")
-        self.via_aiohttp = settings.getbool("SPEED_PIPELINE_API_VIA_AIOHTTP")
+        self.via_aiohttp = settings.getbool("SPEED_PIPELINE_API_VIA_AIOHTTP") or settings.getbool(
+            "SPEED_PIPELINE_API_VIA_TREQ"
+        )
         self.api_url = benchmark_url(settings) + "api"
         self.session: aiohttp.ClientSession | None = None
 

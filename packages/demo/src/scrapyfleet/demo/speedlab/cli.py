@@ -1,4 +1,4 @@
-"""`speedlab`: one speed crawl, the book's experiment grid, or its six troubleshooting cases."""
+"""`speedlab`: one speed crawl, the book's experiment grid, its six cases or its figure 12."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -15,6 +16,7 @@ from scrapyfleet.core.logs import configure_logging
 log = structlog.get_logger(__name__)
 
 SCENARIO_NAMES = ("cpu", "blocking", "api", "large", "items", "starved")
+DEFAULT_OUT = Path("bench/out/speedlab")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (
         ("grid", "T_RESPONSE x CONCURRENT_REQUESTS grid, fit and plots"),
-        ("scenario", "the book's troubleshooting cases"),
+        ("scenario", "the book's six cases with its settings, beside its figures and the model"),
+        ("figure12", "the book's figure 12: UseIndex throughput against pointahead and shards"),
     ):
         sub = commands.add_parser(name, formatter_class=fmt, help=helptext)
         sub.add_argument(
@@ -55,33 +58,47 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--out",
             type=Path,
-            default=Path("bench/out/speedlab"),
+            default=DEFAULT_OUT,
             help="directory for CSV, JSON and PNG results",
         )
         if name == "grid":
             sub.add_argument("--items", type=int, default=2000, help="SPEED_TOTAL_ITEMS per run")
-            sub.add_argument(
-                "--t-response",
-                type=float,
-                nargs="+",
-                default=[0.125, 0.25, 0.5],
-                help="SPEED_T_RESPONSE values (s)",
-            )
-            sub.add_argument(
-                "--concurrency",
-                type=int,
-                nargs="+",
-                default=[8, 16, 32, 64],
-                help="CONCURRENT_REQUESTS values",
+            values(sub, "--t-response", float, [0.125, 0.25, 0.5], "SPEED_T_RESPONSE values (s)")
+            values(sub, "--concurrency", int, [8, 16, 32, 64], "CONCURRENT_REQUESTS values")
+        elif name == "figure12":
+            sub.add_argument("--items", type=int, default=500, help="SPEED_TOTAL_ITEMS per run")
+            sub.add_argument("--t-response", type=float, default=0.25, help="SPEED_T_RESPONSE (s)")
+            sub.add_argument("--concurrency", type=int, default=64, help="CONCURRENT_REQUESTS")
+            values(sub, "--details", int, [10, 20, 30, 40], "SPEED_DETAILS_PER_INDEX_PAGE values")
+            values(
+                sub,
+                "--values",
+                int,
+                [1, 2, 3, 4],
+                "SPEED_INDEX_POINTAHEAD and SPEED_INDEX_SHARDS values",
             )
         else:
             sub.add_argument(
                 "names",
                 nargs="*",
                 metavar="NAME",
-                help=f"scenarios to run, of {', '.join(SCENARIO_NAMES)} ; none given: all",
+                help=f"cases to run, of {', '.join(SCENARIO_NAMES)} ; none given: all",
+            )
+            sub.add_argument(
+                "--fit",
+                type=Path,
+                default=DEFAULT_OUT / "fit.json",
+                help="the model's constants, as `speedlab grid` writes them; "
+                "missing: the idle grid's in docs/speedlab.md",
             )
     return parser
+
+
+def values(
+    sub: argparse.ArgumentParser, flag: str, kind: type, default: list[Any], helptext: str
+) -> None:
+    """An option taking one or more values."""
+    sub.add_argument(flag, type=kind, nargs="+", default=default, help=helptext)
 
 
 @contextlib.contextmanager
@@ -116,6 +133,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"speedlab crawl: {exc}", file=sys.stderr)
             return 2
         return crawl(overrides)
+    if args.command == "scenario":
+        from scrapyfleet.demo.speedlab.fit import load_fit
+
+        try:
+            fit, source = load_fit(args.fit)
+        except ValueError as exc:
+            print(f"speedlab scenario: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"model: t_overhead {fit.t_overhead * 1000:.1f} ms, "
+            f"t_start/stop {fit.t_start_stop:.2f} s, from {source}"
+        )
     with site_for(args.site) as site:
         if args.command == "grid":
             from scrapyfleet.demo.speedlab.grid import run_grid
@@ -132,9 +161,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"t_start/stop = {fit.t_start_stop:.2f} s (book: 3.1 s), "
                 f"rms residual {fit.rms_residual:.2f} s"
             )
-        else:
-            from scrapyfleet.demo.speedlab.scenarios import run_scenario
+        elif args.command == "figure12":
+            from scrapyfleet.demo.speedlab.figure12 import run_figure12
 
+            cells = run_figure12(
+                site,
+                args.items,
+                args.t_response,
+                args.concurrency,
+                args.details,
+                args.values,
+                args.out,
+            )
+            header = ("axis", "details", "value", "t_job", "items/s", "d/load")
+            print("".join(f"{h:>10}" for h in header))
+            for c in cells:
+                print(
+                    f"{c['axis']:>10}{c['details']:>10}{c['value']:>10}{c['wall']:>10.2f}"
+                    f"{c['items_per_s']:>10.1f}{c['mean_dload']:>10.1f}"
+                )
+        else:
+            from scrapyfleet.demo.speedlab.cases import CASES
+            from scrapyfleet.demo.speedlab.scenarios import run_case, start_stop_now
+
+            start_stop = start_stop_now(site)
+            print(f"t_start/stop now (a one-item crawl): {start_stop:.2f} s")
             for name in args.names:
-                run_scenario(name, site, args.out)
+                run_case(name, CASES[name], site, args.out, fit, start_stop)
     return 0

@@ -7,8 +7,10 @@ line in N/CR whose slope is t_overhead and whose intercept is t_start/stop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,3 +37,24 @@ def fit_model(
     (slope, intercept), *_ = np.linalg.lstsq(design, y, rcond=None)
     residual = y - design @ np.array([slope, intercept])
     return Fit(float(slope), float(intercept), float(np.sqrt(np.mean(residual**2))))
+
+
+# `speedlab grid` on this machine, idle, 2026-11-22 (docs/speedlab.md): the model's constants
+# when no fit of one's own is at hand.
+IDLE_FIT = Fit(t_overhead=0.0015, t_start_stop=2.9, rms_residual=0.27)
+
+
+def load_fit(path: Path) -> tuple[Fit, str]:
+    """The fit `speedlab grid` wrote to `path`, else IDLE_FIT; with where it came from.
+
+    ValueError when `path` holds something else.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return IDLE_FIT, "the idle grid of 2026-11-22 (docs/speedlab.md)"
+    try:
+        data = json.loads(text)
+        return Fit(**{name: float(data[name]) for name in Fit.__dataclass_fields__}), str(path)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a speedlab fit ({exc!r})") from None

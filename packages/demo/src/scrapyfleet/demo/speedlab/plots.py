@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +10,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from scrapyfleet.crawler.metrics import COLUMNS, FIELDS
 from scrapyfleet.demo.speedlab.fit import Fit
+from scrapyfleet.demo.speedlab.symptoms import SCRAPER_MAX_ACTIVE_SIZE
 
 
 def plot_time_vs_load(rows: Sequence[dict[str, Any]], fit: Fit, path: Path) -> Path:
@@ -57,19 +59,57 @@ def plot_throughput(rows: Sequence[dict[str, Any]], path: Path) -> Path:
 
 
 def plot_trace(trace: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
-    """The core-metrics columns of one run over time; scraper memory on its own axis."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    """One run's core metrics over time: d/load, scrape, p/line above; mem and s/edule below."""
+    fig, (ax, low) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     ts = [float(row["t"]) for row in trace]
-    for column, name in zip(COLUMNS[:4], FIELDS[:4], strict=True):
+    for column, name in zip(COLUMNS[1:4], FIELDS[1:4], strict=True):
         ax.plot(ts, [row[name] for row in trace], label=column)
-    ax.set_xlabel("time (s)")
     ax.set_ylabel("requests / responses / items")
-    mem = ax.twinx()
-    mem.plot(ts, [row["memory"] / 1e6 for row in trace], "k:", label="mem (MB)")
-    mem.set_ylabel("scraper memory (MB)")
-    ax.legend(loc="upper left")
-    mem.legend(loc="upper right")
+    ax.legend(loc="upper right")
     ax.set_title(title)
+    low.plot(ts, [row["memory"] / 1e6 for row in trace], "k-", label="mem (MB)")
+    low.axhline(SCRAPER_MAX_ACTIVE_SIZE / 1e6, color="k", linestyle=":", label="5 MB limit")
+    low.set_ylabel("scraper memory (MB)")
+    low.set_xlabel("time (s)")
+    queue = low.twinx()
+    queue.plot(ts, [row["scheduler"] for row in trace], color="tab:purple", label=COLUMNS[0])
+    queue.set_ylabel("scheduler queue")
+    low.legend(loc="upper left")
+    queue.legend(loc="upper right")
+    return _save(fig, path)
+
+
+def plot_sweep(
+    xs: Sequence[float], walls: Sequence[float], setting: str, title: str, path: Path
+) -> Path:
+    """Crawl time against one swept setting (case 5's bathtub)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(xs, walls, "o-")
+    ax.set_xlabel(setting)
+    ax.set_ylabel("t_job (s)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+Lines = Mapping[str, tuple[Sequence[float], Sequence[float]]]
+
+
+def plot_panels(
+    panels: Sequence[tuple[str, Lines, float, str]], xlabel: str, title: str, path: Path
+) -> Path:
+    """Stacked panels sharing x: (y label, one line per key, a dashed ceiling, its label)."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 3.2 * len(panels)), sharex=True)
+    for ax, (ylabel, lines, ceiling, ceiling_label) in zip(axes, panels, strict=True):
+        for label, (xs, ys) in lines.items():
+            ax.plot(xs, ys, "o-", label=label)
+        ax.axhline(ceiling, linestyle="--", color="grey", label=ceiling_label)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+    axes[0].set_title(title)
+    axes[0].legend(fontsize="small")
+    axes[-1].set_xlabel(xlabel)
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(fig, path)
 
 

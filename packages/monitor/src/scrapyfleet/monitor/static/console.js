@@ -1,5 +1,7 @@
 // scrapyfleet console: renders each snapshot pushed over server-sent events (no build step, no
-// dependencies). Every value from the nodes is set as text, never as HTML.
+// dependencies). Every value from the nodes is set as text, never as HTML. A missing value shows
+// as "–", one that is not a finite number as "n/a"; a part that cannot be drawn says so and the
+// others still update.
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -25,11 +27,14 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
+const finite = (v) => typeof v === "number" && Number.isFinite(v);
+const shown = (v, format) => (v == null ? "–" : finite(v) ? format(v) : "n/a");
 const num = (v, digits = 0) =>
-  v == null ? "–" : Number(v).toLocaleString("en", { maximumFractionDigits: digits });
+  shown(v, (x) => x.toLocaleString("en", { maximumFractionDigits: digits }));
+const signed = (v, digits) => shown(v, (x) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`);
 
 function bytes(v) {
-  if (v == null) return "–";
+  if (!finite(v)) return shown(v);
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
@@ -37,10 +42,12 @@ function bytes(v) {
 }
 
 function duration(s) {
-  if (s == null) return "–";
+  if (!finite(s)) return shown(s);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.round(s % 60);
   return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
 }
+
+const ms = (seconds) => shown(seconds, (s) => `${Math.round(s * 1000)} ms`);
 
 function clock(iso) {
   return iso ? new Date(iso).toLocaleTimeString("en-GB") : "never";
@@ -86,7 +93,7 @@ function renderNodes(snap) {
         el("span", {}, el("b", { "data-field": "finished", text: String(n.finished) }), "finished")),
       n.up ? null : el("div", { class: "reason", "data-field": "reason", text: `down: ${n.reason}` }),
       el("div", { class: "when", "data-field": "last_answer", "data-time": n.last_answer ?? "",
-        text: `last answer ${ago(n.last_answer)} · ${Math.round(n.latency * 1000)} ms` }));
+        text: `last answer ${ago(n.last_answer)} · ${ms(n.latency)}` }));
   });
   document.getElementById("nodes").replaceChildren(...cards);
 }
@@ -156,14 +163,19 @@ function wordRows(table, rows) {
   table.querySelector("tbody").replaceChildren(...rows.map((w) =>
     el("tr", { "data-word": w.word },
       el("td", { class: "word", text: w.word }),
-      el("td", { class: "shift num", text: `${w.shift >= 0 ? "+" : ""}${Number(w.shift).toFixed(3)}` }),
-      el("td", { class: "count num", text: String(w.count) }))));
+      el("td", { class: "shift num", text: w.shift == null ? "n/a" : signed(w.shift, 3) }),
+      el("td", { class: "count num", text: shown(w.count, String) }))));
 }
 
 function renderAnalysis(a) {
-  panelNote(document.getElementById("analysis-state"), a,
+  const note = document.getElementById("analysis-state");
+  panelNote(note, a,
     "no analytics output configured (--analytics-output DIR)", "analytics output unreadable");
   const ok = a.state === "ok";
+  if (ok && a.non_finite) {
+    note.textContent = `${a.non_finite} numbers in the analytics output are not finite: shown as n/a`;
+    note.className = "note failed";
+  }
   figures(document.getElementById("analysis"), ok ? [
     ["listings", "listings counted", num(a.listings)],
     ["bad_records", "bad records", num(a.bad_records)],
@@ -197,6 +209,7 @@ function renderEvents(events) {
 // A line chart of [x, y] series in an SVG with a 600x170 viewBox: y range labels, time span.
 function chart(target, series, { empty = "no data", digits = 0 } = {}) {
   const W = 600, H = 170, L = 48, R = 90, T = 10, B = 22;
+  series = series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => finite(x) && finite(y)) }));
   const all = series.flatMap((s) => s.points);
   target.replaceChildren();
   if (all.length < 2) {
@@ -235,18 +248,33 @@ function chart(target, series, { empty = "no data", digits = 0 } = {}) {
   });
 }
 
-function render(snap) {
+function renderSummary(snap) {
   const t = snap.totals;
   document.getElementById("summary").textContent =
     `${t.up}/${t.up + t.down} nodes up · ${t.running} running · ${t.pending} pending · ` +
     `${t.finished} finished · poll every ${snap.interval}s`;
   document.getElementById("project").textContent = `project ${snap.project}`;
-  renderNodes(snap);
-  renderJobs(snap);
-  renderCrawl(snap.crawl);
-  renderIngest(snap.ingest);
-  renderAnalysis(snap.analysis);
-  renderEvents(snap.events);
+}
+
+// Each part drawn on its own: one that fails (a value of an unexpected shape) says so in its own
+// place and leaves the others, node status first, updating.
+const PARTS = [
+  ["#summary", renderSummary], ["#nodes", renderNodes], ["#jobs tbody", renderJobs],
+  ["#crawl-state", (snap) => renderCrawl(snap.crawl)], ["#ingest", (snap) => renderIngest(snap.ingest)],
+  ["#analysis-state", (snap) => renderAnalysis(snap.analysis)], ["#events", (snap) => renderEvents(snap.events)],
+];
+
+function render(snap) {
+  for (const [where, draw] of PARTS) {
+    try {
+      draw(snap);
+    } catch (error) {
+      console.error(`cannot show ${where}:`, error);
+      document.querySelector(where).replaceChildren(
+        el(where.endsWith("tbody") ? "tr" : "span", { class: "note failed", "data-error": where },
+          `cannot show this part: ${error}`));
+    }
+  }
 }
 
 function setLive(state, text) {
@@ -262,20 +290,28 @@ function tick() {
   if (age > 2 * latest.interval + 5) setLive("stale", `no update for ${duration(age)}`);
   for (const when of document.querySelectorAll("[data-field=last_answer]")) {
     const node = latest.nodes.find((n) => n.name === when.closest("[data-node]").dataset.node);
-    if (node) when.textContent = `last answer ${ago(node.last_answer)} · ${Math.round(node.latency * 1000)} ms`;
+    if (node) when.textContent = `last answer ${ago(node.last_answer)} · ${ms(node.latency)}`;
   }
 }
 
 function connect() {
   const source = new EventSource("events");
   source.addEventListener("snapshot", (event) => {
-    latest = JSON.parse(event.data);
+    try {
+      latest = JSON.parse(event.data);
+    } catch (error) {
+      setLive("off", `unreadable update (${error.name}); waiting for the next`);
+      return;
+    }
     receivedAt = Date.now();
     document.body.dataset.poll = String(latest.poll);
     render(latest);
     setLive("on", `live · ${clock(latest.time)}`);
   });
-  source.onerror = () => setLive("off", "reconnecting…");
+  source.onerror = () => {
+    setLive("off", "reconnecting…");
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 10000);  // refused: retry
+  };
 }
 
 connect();
