@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import pytest
@@ -33,8 +34,11 @@ class MemoStorage:
     def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None) -> None:
         self.uri = uri
 
+    def open(self, spider: Any) -> IO[bytes]:
+        return io.BytesIO()
+
     def store(self, file: IO[bytes]) -> None:
-        MemoStorage.kept[self.uri] = file.read()
+        MemoStorage.kept[self.uri] = file.getvalue()  # type: ignore[attr-defined]
 
 
 class Holder(FeedHolder):
@@ -76,3 +80,17 @@ def test_attempt_credentials_open_one_attempt_of_one_batch() -> None:
     assert not verify(secret, "r1-00002", 2, credential)
     assert not verify(new_secret(), "r1-00001", 2, credential)
     assert secret not in credential
+
+
+def test_a_file_destination_gets_the_feed(tmp_path: Path) -> None:
+    """Scrapy's own `file:` storage writes what its open() gave: the feed lands, not nothing."""
+    crawler = get_crawler()
+    holder = Holder()
+    crawler.get_spider_middleware = lambda cls: holder if issubclass(Holder, cls) else None  # type: ignore[method-assign]
+    holder.feeds.go_to((tmp_path / "feeds").as_uri())
+    storage = FleetFeedStorage.from_crawler(crawler, "fleet:b-00001_distr.jl")
+    file = storage.open(None)  # type: ignore[arg-type]
+    file.write(b'{"url": "u"}\n')
+    storage.store(file)
+    assert (tmp_path / "feeds" / "b-00001_distr.jl").read_bytes() == b'{"url": "u"}\n'
+    assert [(f.name, f.bytes) for f in holder.feeds.stored] == [("b-00001_distr.jl", 13)]

@@ -12,6 +12,7 @@ What was stored (name, bytes, receipt) is kept for the worker's report.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from tempfile import NamedTemporaryFile
 from typing import IO, Any, Self
@@ -94,7 +95,11 @@ class FleetFeedStorage:
         if isinstance(storage, FTPFeedStorage):  # ftp, ftps: keep the sink's reply
             uploaded: Deferred[str] = deferToThread(upload, storage, file)
             return uploaded.addCallback(lambda reply: self._stored(feeds, size, reply))
-        result: Deferred[None] | None = storage.store(file)
+        # Scrapy's storage contract: bytes go into what its open() gives (a local file for
+        # `file:`, a temporary one that store() uploads for the blocking storages).
+        real = storage.open(self.crawler.spider)
+        shutil.copyfileobj(file, real)
+        result: Deferred[None] | None = storage.store(real)
         if result is None:
             self._stored(feeds, size, "")
             return None
