@@ -6,17 +6,19 @@ went to another job is refused (409) and changes nothing, and the expiry rule.""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from scrapyfleet.crawler.contract import WorkerReport
 from scrapyfleet.crawler.jobproof import job_proof
 from scrapyfleet.crawler.master import rules
 from scrapyfleet.crawler.master.attempts import Attempts
-from scrapyfleet.crawler.master.batchserver import BatchEndpoint, make_app
+from scrapyfleet.crawler.master.batchserver import LIMITS, BatchEndpoint, make_app, serve
 from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret
 from scrapyfleet.crawler.master.leases import Leases
 from scrapyfleet.crawler.master.ledger import Ledger
@@ -255,3 +257,41 @@ def test_a_running_job_silent_past_the_lease_timeout_loses_its_lease() -> None:
         "lease expired: job j silent for over 60s"
     )
     assert rules.judge_job("j", "n", rules.Sighting("pending"), 1e9, 0.0, 60.0) == rules.KEEP
+
+
+async def test_idle_connections_from_one_address_are_capped(ledger: Ledger) -> None:
+    """1,000 connections from 127.0.0.2 that never send a request: LIMITS.per_address are held
+    (until the header deadline), the rest refused at once, and a worker on 127.0.0.1 is still
+    answered."""
+    endpoint = BatchEndpoint(ledger, SECRET, FEED, lambda b, j: ledger.running(b, j),
+                             lambda b, w: "done")  # fmt: skip
+    runner, host, port = await serve(endpoint, "127.0.0.1", 0)
+    opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        for _ in range(20):
+            opened += await asyncio.gather(*(
+                asyncio.open_connection(host, port, local_addr=("127.0.0.2", 0))
+                for _ in range(50)
+            ))  # fmt: skip
+
+        async def answer(reader: asyncio.StreamReader) -> bytes | None:
+            try:
+                return await asyncio.wait_for(reader.read(200), 1.0)
+            except TimeoutError:
+                return None  # held open
+            except ConnectionResetError:
+                return b""
+
+        answers = await asyncio.gather(*(answer(reader) for reader, _ in opened))
+        assert sum(a is None for a in answers) == LIMITS.per_address
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"http://{host}:{port}/health", timeout=aiohttp.ClientTimeout(total=10)
+            ) as health,
+        ):
+            assert health.status == 200
+    finally:
+        for _, writer in opened:
+            writer.close()
+        await runner.cleanup()

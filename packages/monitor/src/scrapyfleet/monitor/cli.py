@@ -15,6 +15,7 @@ import aiohttp
 import structlog
 
 from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.core.exposed import warn_inline_passwords
 from scrapyfleet.core.logs import configure_logging, default_format
 from scrapyfleet.core.metrics import Address, address, start_exporter
 from scrapyfleet.core.options import EnvDefaults, at_least, env_name
@@ -30,7 +31,6 @@ from scrapyfleet.monitor import consolesetup
 from scrapyfleet.monitor.alerts import Alerts
 from scrapyfleet.monitor.console import ConsoleTable
 from scrapyfleet.monitor.daemon import Monitor, PollReport, run
-from scrapyfleet.monitor.exposed import warn_inline_passwords
 from scrapyfleet.monitor.metrics import MonitorMetrics
 from scrapyfleet.monitor.snapshot import FleetState
 from scrapyfleet.monitor.sources import SourceOptions, Sources
@@ -38,6 +38,8 @@ from scrapyfleet.monitor.watch import Watch
 from scrapyfleet.monitor.web import Credentials, Gate, Hub, make_app, serve
 
 env = EnvDefaults("monitor")
+# Options whose URLs may carry a password (warned about on the command line: core.exposed).
+URL_OPTIONS = ("targets", "alert-webhook", "crawl-metrics", "ftpsink-metrics")
 PASSWORD_ENV = "SCRAPYFLEET_MONITOR_WEB_PASSWORD"
 
 
@@ -309,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.alert_webhook = args.alert_webhook or env("alert_webhook", "").split()
     fmt = args.format or default_format(sys.stdout)
     configure_logging(fmt, args.log_level, stream=sys.stdout if fmt == "json" else sys.stderr)
-    warn_inline_passwords(sys.argv[1:] if argv is None else argv)
+    warn_inline_passwords(sys.argv[1:] if argv is None else argv, "monitor", URL_OPTIONS)
     show = log_report if fmt == "json" else ConsoleTable(sys.stdout)
     try:
         all_up = asyncio.run(_monitor(targets, project, args, show, credentials))

@@ -17,7 +17,7 @@ import ssl
 import structlog
 from aiohttp import web
 
-from scrapyfleet.core import safejson
+from scrapyfleet.core import httpguard, safejson
 from scrapyfleet.crawler.contract import BatchGrant, WorkerReport
 from scrapyfleet.crawler.master.credentials import attempt_credential
 from scrapyfleet.crawler.master.endpoint import ENDPOINT, BatchEndpoint, authorize, claimed
@@ -28,6 +28,9 @@ __all__ = ["BatchEndpoint", "make_app", "serve"]
 log = structlog.get_logger("scrapyfleet.crawler.master.batchserver")
 
 REPORT_MAX_BYTES = 16 * 1024**2  # a report names every URL of its batch that did not land
+# Served like the console (slow clients cut, connections capped: core.httpguard), with room for
+# every job of a node host, which all come from that host's one address.
+LIMITS = httpguard.Limits(per_address=128, total=1024)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -63,8 +66,9 @@ async def post_report(request: web.Request) -> web.Response:
 
 
 def make_app(endpoint: BatchEndpoint) -> web.Application:
-    """The aiohttp application serving workers."""
+    """The aiohttp application serving workers, behind its guard (LIMITS)."""
     app = web.Application(client_max_size=REPORT_MAX_BYTES)
+    httpguard.install(app, "batch endpoint", LIMITS)
     app[ENDPOINT] = endpoint
     app.router.add_get("/health", health)
     app.router.add_get("/batches/{batch}", get_batch)
@@ -80,11 +84,9 @@ async def serve(
     """Serve on host:port (over TLS with `tls`), or on any free port if that one is taken (a
     resumed run's old port: workers of old attempts retry, then fail); the runner, the bound
     host and port."""
-    runner = web.AppRunner(make_app(endpoint), access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, host, port, ssl_context=tls).start()
+        runner = await httpguard.serve(make_app(endpoint), host, port, tls, access_log=None)
     except OSError:
-        await web.TCPSite(runner, host, 0, ssl_context=tls).start()
+        runner = await httpguard.serve(make_app(endpoint), host, 0, tls, access_log=None)
     bound_host, bound_port = runner.addresses[0][:2]
     return runner, str(bound_host), int(bound_port)

@@ -27,7 +27,9 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
+from scrapyfleet.core.exposed import warn_inline_passwords
 from scrapyfleet.core.logs import configure_logging, copy_to_file, quiet_loggers
+from scrapyfleet.core.options import env_name
 from scrapyfleet.core.targets import (
     Target,
     TargetConfigError,
@@ -173,6 +175,9 @@ def plan_run(args: argparse.Namespace, project: Project) -> Plan:
 def main(argv: list[str] | None = None) -> int:
     args = load_options(argv)
     configure_logging(args.format, args.log_level)
+    instead = {"feed-uri": env_name("crawl-master", "feed-password")}
+    warn_inline_passwords(sys.argv[1:] if argv is None else argv, "crawl-master",
+                          ("feed-uri", "targets"), instead)  # fmt: skip
     project = load_project()
     try:
         project.settings.setdict(given_settings(args), priority="cmdline")
