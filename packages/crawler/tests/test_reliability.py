@@ -297,3 +297,66 @@ def test_job_killed_holding_a_lease_its_batch_goes_elsewhere(
         other != job and outcome == "done" for other, outcome in attempts
     ), attempts
     assert batch in summary(run_dir)["retried_batches"]
+
+
+HOSTILE_NODE = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+KIND = sys.argv[1]
+
+class Hostile(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        try:
+            if KIND == "nested":
+                self.wfile.write(b"[" * 100_000 + b"]" * 100_000)
+            else:  # 200 MB of one JSON string, streamed
+                self.wfile.write(b'{"status": "ok", "x": "')
+                for _ in range(200):
+                    self.wfile.write(b"x" * 1024 * 1024)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def test_hostile_nodes_are_set_aside_with_the_reason(
+    tmp_path: Path, site_factory, sink, cluster_factory
+) -> None:
+    """A node answering JSON nested 100,000 deep and one answering 200 MB: crawl-master neither
+    hangs nor dies; it names both and crawls everything on the real node."""
+    site = site_factory(total=600)
+    cluster = cluster_factory([2])
+    hostile = []
+    for kind in ("nested", "huge"):
+        process = subprocess.Popen([sys.executable, "-c", HOSTILE_NODE, kind],
+                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert process.stdout is not None
+        hostile.append((process, f"http://127.0.0.1:{process.stdout.readline().strip()}"))
+    run_dir = tmp_path / "run"
+    try:
+        master = master_process(
+            [*base_args(cluster, site, sink, run_dir), "--targets", "scrapyd*",
+             *(url for _, url in hostile), "--node-timeout", "3"],
+            tmp_path / "m.log",
+        )  # fmt: skip
+        assert finish(master) == 0, (tmp_path / "m.log").read_text()[-3000:]
+    finally:
+        for process, _ in hostile:
+            process.kill()
+            process.wait()
+    assert {i["url"] for i in sink.items()} == site.listing_urls()
+    troubled = summary(run_dir)["troubled_nodes"]
+    nested, huge = (url.removeprefix("http://") for _, url in hostile)
+    assert "nested deeper" in troubled[nested] and "over 8 MiB" in troubled[huge], troubled
