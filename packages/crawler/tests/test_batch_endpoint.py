@@ -20,6 +20,7 @@ from scrapyfleet.crawler.master import rules
 from scrapyfleet.crawler.master.attempts import Attempts
 from scrapyfleet.crawler.master.batchserver import LIMITS, BatchEndpoint, make_app, serve
 from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret
+from scrapyfleet.crawler.master.endpoint import NO_PROOF, WRONG_PROOF
 from scrapyfleet.crawler.master.leases import Leases
 from scrapyfleet.crawler.master.ledger import Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
@@ -66,18 +67,27 @@ def ledger(tmp_path: Path) -> Ledger:
 
 
 @pytest.fixture
-async def client(aiohttp_client, ledger: Ledger):
+def refusals() -> list[tuple[str, int, str]]:
+    """What the endpoint said of each claim it refused for its proof."""
+    return []
+
+
+@pytest.fixture
+async def client(aiohttp_client, ledger: Ledger, refusals: list[tuple[str, int, str]]):
     def on_report(batch_id: str, worker: WorkerReport) -> str:
         ledger.done(batch_id, worker.job, worker.items, worker.pages, worker.feed)
         ledger.urls.settle(batch_id, worker.node, worker.failures, 3)
         return ledger.batch(batch_id).state
 
     endpoint = BatchEndpoint(ledger, SECRET, FEED, lambda b, j: ledger.running(b, j), on_report,
-                             node_passwords={"n2": NODE_PASSWORD})  # fmt: skip
+                             node_passwords={"n2": NODE_PASSWORD},
+                             on_refused=lambda *refusal: refusals.append(refusal))  # fmt: skip
     return await aiohttp_client(make_app(endpoint))
 
 
-async def test_fetch_with_the_jobs_proof_gets_the_attempts_credential(client, ledger) -> None:
+async def test_fetch_with_the_jobs_proof_gets_the_attempts_credential(
+    client, ledger, refusals
+) -> None:
     params = {"job": "r-00001-a2", "attempt": "2"}
 
     def proof(password: str) -> dict[str, str]:
@@ -86,6 +96,8 @@ async def test_fetch_with_the_jobs_proof_gets_the_attempts_credential(client, le
     for headers in ({}, auth(), proof("a guess")):
         refused = await client.get("/batches/r-00001", params=params, headers=headers)
         assert refused.status == 403, "only the node's password makes the job's proof"
+    assert refusals == [("r-00001", 2, NO_PROOF), ("r-00001", 2, WRONG_PROOF),
+                        ("r-00001", 2, WRONG_PROOF)]  # fmt: skip
     response = await client.get("/batches/r-00001", params=params, headers=proof(NODE_PASSWORD))
     assert response.status == 200
     assert await response.json() == {"batch": "r-00001", "attempt": 2, "urls": URLS, "feed": FEED,
@@ -197,6 +209,14 @@ async def lease_client(aiohttp_client, leased: Ledger):
     leases = Leases(leased, attempts, 60.0, NoMore(), NodePool([], 1, 30.0, {}))
     endpoint = BatchEndpoint(leased, SECRET, FEED, leased.running, attempts.reported, leases)
     return await aiohttp_client(make_app(endpoint))
+
+
+def test_a_refused_claim_is_said_with_its_attempts_failure(leased: Ledger) -> None:
+    failed: dict[str, str] = {}
+    attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 1, failed, lambda: None)
+    attempts.refused("r-00001", 1, NO_PROOF)
+    attempts.fail(leased.batch("r-00001"), "job finished without a successful report")
+    assert failed == {"r-00001": f"job finished without a successful report; {NO_PROOF}"}
 
 
 class NoMore:

@@ -29,7 +29,13 @@ from typing import Any
 import pytest
 
 from scrapyfleet.core.procs import port_open, url_ok
-from scrapyfleet.demo.cluster import Credentials, NodeSpec, answers, write_configs
+from scrapyfleet.demo.cluster import (
+    Credentials,
+    NodeSpec,
+    answers,
+    node_environment,
+    write_configs,
+)
 from scrapyfleet.demosite.catalog import Catalog
 
 pytestmark = pytest.mark.slow
@@ -130,7 +136,8 @@ def fleet(request, tmp_path: Path, lan_factory, wait_for: Callable[..., Any]) ->
     for host, spec in zip(NODES, nodes, strict=True):
         with _log(spec.root / "scrapyd.out") as out:
             process = lan.popen(host, [sys.executable, "-m", "scrapyd", "--pidfile="],
-                                cwd=spec.root, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+                                cwd=spec.root, env=node_environment(spec),
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
         spec.pidfile.write_text(f"{process.pid}\n")
 
     fleet = Fleet(lan, tmp_path, config, nodes, items, password)

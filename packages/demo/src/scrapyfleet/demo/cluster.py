@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -162,13 +163,19 @@ def answers(url: str, timeout: float = 1.0, auth: Credentials | None = None) -> 
     return url_ok(f"{url}/daemonstatus.json", timeout, auth.header() if auth else None)
 
 
-def start_node(spec: NodeSpec, env: dict[str, str] | None = None) -> int:
+def node_environment(spec: NodeSpec, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a node's scrapyd runs in: `env` (default ours) with the node's credentials,
+    if it has any (scrapyd's own variables; its jobs inherit them and prove their attempts)."""
+    environment = dict(os.environ if env is None else env)
+    if spec.auth is not None:
+        environment |= {"SCRAPYD_USERNAME": spec.auth.user, "SCRAPYD_PASSWORD": spec.auth.password}
+    return environment
+
+
+def start_node(spec: NodeSpec, env: Mapping[str, str] | None = None) -> int:
     """Start one scrapyd in its directory, in its own process group; returns its PID."""
     if answers(spec.url, auth=spec.auth):
         raise RuntimeError(f"{spec.url} already answers: is {spec.name} running?")
-    if spec.auth is not None:
-        env = {**(env or os.environ), "SCRAPYD_USERNAME": spec.auth.user,
-               "SCRAPYD_PASSWORD": spec.auth.password}  # fmt: skip
     with (spec.root / "scrapyd.out").open("ab") as out:
         process = subprocess.Popen(
             # No twistd.pid: the PID is ours to keep, and a stale one (a node that died with
@@ -178,7 +185,7 @@ def start_node(spec: NodeSpec, env: dict[str, str] | None = None) -> int:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=env,
+            env=node_environment(spec, env),
         )
     spec.pidfile.write_text(f"{process.pid}\n", encoding="utf-8")
     return process.pid

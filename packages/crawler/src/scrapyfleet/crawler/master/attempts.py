@@ -36,6 +36,11 @@ class Attempts:
         self.receipts = receipts
         self._wake = wake  # something changed: the dispatcher should look again now
         self._retries: dict[str, tuple[float, str | None]] = {}  # batch -> (not before, avoid)
+        self._refused: dict[tuple[str, int], str] = {}  # (batch, attempt) -> why its claim was
+
+    def refused(self, batch_id: str, attempt: int, reason: str) -> None:
+        """The claim of that attempt was refused for `reason`: said with its failure, if any."""
+        self._refused[batch_id, attempt] = reason
 
     def avoid(self, batch_id: str, node: str | None) -> None:
         """A new (retry) batch should go to another node than `node`."""
@@ -48,6 +53,9 @@ class Attempts:
     def fail(self, batch: Batch, reason: str, node_fault: bool = True) -> None:
         """The batch's current attempt failed: queue it again, or fail it for good."""
         assert batch.job is not None, "only a scheduled batch has an attempt to fail"
+        refused = self._refused.pop((batch.id, batch.attempts), None)
+        if refused is not None:
+            reason = f"{reason}; {refused}"
         state = self.ledger.attempt_failed(batch.id, batch.job, reason, self.max_attempts)
         node = self.nodes.get(batch.node)
         if node is not None and node_fault:

@@ -26,13 +26,24 @@ log = structlog.get_logger("scrapyfleet.crawler.master.endpoint")
 
 OnFetch = Callable[[str, str], None]
 OnReport = Callable[[str, WorkerReport], str]  # returns the batch's state
+OnRefused = Callable[[str, int, str], None]  # batch, attempt, why its claim was refused
+
+NO_PROOF = (
+    "its job bore no proof: the node's scrapyd has no SCRAPYD_PASSWORD in its environment "
+    "(a password only in scrapyd.conf never reaches its jobs; docs/deployment.md)"
+)
+WRONG_PROOF = (
+    "its job's proof did not match: the node's SCRAPYD_PASSWORD is not the password "
+    "of its deploy target"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class BatchEndpoint:
     """What the routes need: the ledger, the run secret, the feed destination, the master's
-    handlers, its leases (None: jobs take one batch each) and the scrapyd password of each node
-    that has one (node name -> password: its jobs' proofs)."""
+    handlers, its leases (None: jobs take one batch each), the scrapyd password of each node
+    that has one (node name -> password: its jobs' proofs) and who hears why a job's claim was
+    refused for its proof (`on_refused`: the likely cause if that job ends without a report)."""
 
     ledger: Ledger
     secret: str
@@ -41,6 +52,7 @@ class BatchEndpoint:
     on_report: OnReport
     leases: Leases | None = None
     node_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
+    on_refused: OnRefused | None = None
     claimed: set[tuple[str, int]] = field(default_factory=set)  # attempts fetched by a claim
 
 
@@ -100,7 +112,10 @@ def claimed(request: web.Request) -> tuple[Batch, int]:
     job = request.query.get("job", "")
     password = endpoint.node_passwords.get(batch.node or "")
     if password is not None:
-        if job != batch.job or not is_proof(password, batch.id, attempt, job, _bearer(request)):
+        proof = _bearer(request)
+        if job != batch.job or not is_proof(password, batch.id, attempt, job, proof):
+            if job == batch.job and endpoint.on_refused is not None:
+                endpoint.on_refused(batch.id, attempt, WRONG_PROOF if proof else NO_PROOF)
             raise _forbidden(request, attempt)
     elif job != batch.job or (batch.id, attempt) in endpoint.claimed:
         log.warning("claim_refused", batch=batch.id, attempt=attempt, job=job,

@@ -76,6 +76,7 @@ class Fleet:
             self._reported,
             self._dispatcher.leases,
             {t.name: t.password for t in self.config.targets if t.password},
+            self._dispatcher.attempts.refused,
         )
         port = self.config.listen_port or int(self.ledger.get_meta("port") or 0)
         tls = None
