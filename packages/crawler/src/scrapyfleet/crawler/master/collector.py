@@ -60,7 +60,8 @@ class MasterSide:
         self.pending: list[str] = []
         self.started = time.time()
         s = distributed_settings(crawler.settings)
-        self.keeper = IndexKeeper(crawler, fleet.ledger.urls, s.getint("DISTRIBUTED_MAX_ATTEMPTS"))
+        self.keeper = IndexKeeper(crawler, fleet.ledger.urls, s.getint("DISTRIBUTED_MAX_ATTEMPTS"),
+                                  self._unwritable)  # fmt: skip
         self._closing = False
         self._closer: asyncio.Future[None] | None = None
         self._interrupted = asyncio.Event()
@@ -159,7 +160,10 @@ class MasterSide:
         every batch URL one way; a request of another route is crawled here."""
         if self.route is None:
             self.route = taken
-            self.fleet.ledger.set_meta(ROUTE, taken)
+            try:
+                self.fleet.ledger.set_meta(ROUTE, taken)
+            except UNWRITABLE as exc:
+                self._unwritable(exc)
             log.info("diverting", target=self.diversion.setting, route=taken)
         if taken == self.route:
             return True
@@ -183,11 +187,15 @@ class MasterSide:
             try:
                 self.fleet.add_batch(self.pending)
             except UNWRITABLE as exc:  # not in the ledger: a resumed run collects them again
-                self.fleet.cannot_write(exc)
-                self.interrupt()
+                self._unwritable(exc)
                 return
             self.pending = []
             self.next_size = min(self.batch_size, self.next_size * 2)
+
+    def _unwritable(self, exc: Exception) -> None:
+        """The ledger takes no more: the run ends on that fatal error (`--resume` goes on)."""
+        self.fleet.cannot_write(exc)
+        self.interrupt()
 
     def interrupt(self) -> None:
         """Stop crawling (or waiting) now; the ledger keeps what is left for --resume."""

@@ -5,7 +5,8 @@ diverted detail pages) gets an errback: once Scrapy's immediate retries are spen
 failure (5xx, 429, timeouts, connection errors) is tried again after `outcomes.backoff`, up to
 `max_attempts` in all, and its shard's `next` chain carries on when it succeeds. The spider stays
 open while retries wait. Each index page's fate is kept in the ledger (`UrlBook`), so the summary
-can say which pages the run could not read and `--resume` can try exactly those again.
+can say which pages the run could not read and `--resume` can try exactly those again. A ledger
+that takes no more (disk full) goes to `unwritable`, never into Scrapy's signal or errback logs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from scrapyfleet.crawler.master.fleet import UNWRITABLE
 from scrapyfleet.crawler.master.urlbook import UrlBook
 from scrapyfleet.crawler.outcomes import UrlFailure, backoff, describe
 
@@ -32,10 +34,17 @@ INDEX_URL = "scrapyfleet_index_url"
 class IndexKeeper:
     """Retries failed index pages of the master's crawl and records their outcome."""
 
-    def __init__(self, crawler: Crawler, book: UrlBook, max_attempts: int) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        book: UrlBook,
+        max_attempts: int,
+        unwritable: Callable[[Exception], None],
+    ) -> None:
         self.crawler = crawler
         self.book = book
         self.max_attempts = max_attempts
+        self.unwritable = unwritable
         self.waiting: set[asyncio.Task[None]] = set()
         crawler.signals.connect(self.response_received, signals.response_received)
         crawler.signals.connect(self.spider_idle, signals.spider_idle)
@@ -54,7 +63,11 @@ class IndexKeeper:
         return request.replace(errback=failed, meta={**request.meta, INDEX_URL: url})
 
     def _failed(self, url: str, failure: UrlFailure, request: Request) -> None:
-        attempts = self.book.index_failed(url, failure.reason)
+        try:
+            attempts = self.book.index_failed(url, failure.reason)
+        except UNWRITABLE as exc:
+            self.unwritable(exc)
+            return
         if not failure.transient or attempts >= self.max_attempts:
             log.error("index_page_failed", url=url, reason=failure.reason, attempts=attempts)
             return
@@ -74,7 +87,10 @@ class IndexKeeper:
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         url = request.meta.get(INDEX_URL)
         if url is not None and 200 <= response.status < 300:
-            self.book.index_ok(url)
+            try:
+                self.book.index_ok(url)
+            except UNWRITABLE as exc:
+                self.unwritable(exc)
 
     def spider_idle(self, spider: Spider) -> None:
         """Keep the master's spider open while an index page waits for its retry."""
