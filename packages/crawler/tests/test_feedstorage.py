@@ -56,6 +56,8 @@ def test_store_delegates_to_the_destination_storage() -> None:
     storage = FleetFeedStorage.from_crawler(crawler, "fleet:b-00001_distr.jl")
     with pytest.raises(RuntimeError, match="never fetched"):
         storage.store(io.BytesIO(b"x"))
+    assert storage.store(io.BytesIO()) is None, "an unfetched batch's empty feed is no error"
+    assert not holder.feeds.stored
     holder.feeds.go_to("memo://worker:pw@sink/feeds")
     file = storage.open(None)  # type: ignore[arg-type]  # the spider is not used
     file.write(b'{"url": "u"}\n')

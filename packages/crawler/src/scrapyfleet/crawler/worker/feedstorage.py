@@ -80,7 +80,11 @@ class FleetFeedStorage:
         """Hand `file` to the storage of the real destination (an error fails the feed)."""
         holder = self.crawler.get_spider_middleware(FeedHolder)
         feeds = holder.feeds if holder is not None else FleetFeeds()
+        size = file.seek(0, 2)
+        file.seek(0)
         if feeds.destination is None:
+            if size == 0:  # the batch was never fetched (the worker logged why): nothing to land
+                return None
             raise RuntimeError("no feed destination: the batch was never fetched from the master")
         uri = feeds.destination + self.name
         storages = self.crawler.settings.getwithbase("FEED_STORAGES")
@@ -90,8 +94,6 @@ class FleetFeedStorage:
         storage = build_from_crawler(
             load_object(storages[scheme]), self.crawler, uri, feed_options=self.feed_options
         )
-        size = file.seek(0, 2)
-        file.seek(0)
         if isinstance(storage, FTPFeedStorage):  # ftp, ftps: keep the sink's reply
             uploaded: Deferred[str] = deferToThread(upload, storage, file)
             return uploaded.addCallback(lambda reply: self._stored(feeds, size, reply))
