@@ -53,7 +53,12 @@ def test_operator_runs_crawls_from_the_page_and_a_viewer_cannot(
              what=f"the summary ({page.locator('#run-detail').inner_text()})")  # fmt: skip
     assert page.locator("#run-summary [data-field=outcome] dd").inner_text() == "ok"
     assert page.locator("#run-summary [data-field=index] dd").inner_text() == "yes"
-    page.wait_for_selector("#run-chart polyline")  # the run's figures over time
+    # The run's figures over time: series of several points (a flat one has no height, so
+    # Playwright never calls it visible: attached is what is drawn).
+    page.wait_for_selector("#run-chart polyline", state="attached")
+    series = page.locator("#run-chart polyline")
+    points = [(series.nth(i).get_attribute("points") or "").split() for i in range(series.count())]
+    assert max(map(len, points)) >= 2, points
 
     # a worker job of that crawl: its stats from its log, with a chart
     page.locator("#jobs button[data-action=stats]").first.dispatch_event("click")
