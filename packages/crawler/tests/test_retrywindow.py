@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from scrapyfleet.crawler.defaults import DEFAULTS
+from scrapyfleet.crawler.master.options import given_settings, parser
 from scrapyfleet.crawler.outcomes import BACKOFF_CAP, exception_failure, status_failure
 from scrapyfleet.crawler.retrywindow import RetryRule, Tried, counted
 
@@ -54,3 +56,12 @@ def test_retry_after_is_honoured_within_the_window() -> None:
 def test_permanent_failures_are_not_retried() -> None:
     for failure in (status_failure(URL, 403), status_failure(URL, 404)):
         assert RULE.next_try(failure, Tried(1, 1, 0.0), 0.0) == (None, failure.reason)
+
+
+def test_the_window_is_an_option_with_one_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCRAPYFLEET_CRAWL_MASTER_RETRY_WINDOW", raising=False)
+    given = given_settings(parser().parse_args(["--retry-window", "3"]))
+    assert given == {"DISTRIBUTED_RETRY_WINDOW": 3.0}
+    monkeypatch.setenv("SCRAPYFLEET_CRAWL_MASTER_RETRY_WINDOW", "90")
+    assert given_settings(parser().parse_args([])) == {"DISTRIBUTED_RETRY_WINDOW": 90.0}
+    assert DEFAULTS["DISTRIBUTED_RETRY_WINDOW"] == 600.0
