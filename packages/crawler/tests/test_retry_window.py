@@ -16,20 +16,12 @@ from typing import Any
 
 from scrapyfleet.demosite.catalog import Catalog
 
-from .test_site_faults import failed_list, landed, plan
+from .test_site_faults import crawl, failed_list, landed, plan
 
 TOTAL = 600
 CATALOG = Catalog(TOTAL)
 SMALL = ["--index-pages", "20", "--shards", "2", "--batch-size", "100",
          "--setting", "DOWNLOAD_TIMEOUT=2"]  # fmt: skip
-
-
-def crawl(tmp_path: Path, site, sink, cluster, run_master, *extra: str) -> Any:
-    return run_master(
-        ["--config", str(cluster.config), "--targets", "scrapyd*", "--site", site.url,
-         "--feed-uri", sink.feed_uri, "--run-dir", str(tmp_path / "run"), *SMALL, *extra],
-        timeout=150,
-    )  # fmt: skip
 
 
 def site_stats(site) -> dict[str, Any]:
@@ -54,7 +46,7 @@ def test_an_index_page_and_listings_down_for_seconds_are_waited_out(
     down = {"name": "down", "paths": [*flaky, index], "status": 503, "first": 6,
             "for_seconds": 5}  # fmt: skip
     site = site_factory(total=TOTAL, faults=plan(tmp_path / "faults.json", down))
-    result = crawl(tmp_path, site, sink, cluster_factory([2]), run_master)
+    result = crawl(tmp_path, site, sink, cluster_factory([2]), run_master, options=SMALL)
     assert result.returncode == 0, result.stderr[-3000:]
     assert landed(sink) == Counter(site.listing_urls()), "every listing, once"
     assert site_stats(site)["faults"]["down"] >= 6 * (len(flaky) + 1)
@@ -71,7 +63,9 @@ def test_dropped_connections_spend_window_not_attempts(
     resets = [CATALOG.listing_path(i) for i in (3, 250, 599)]
     drop = {"name": "drop", "paths": resets, "action": "reset", "first": 16, "for_seconds": 4}
     site = site_factory(total=TOTAL, faults=plan(tmp_path / "faults.json", drop))
-    result = crawl(tmp_path, site, sink, cluster_factory([2]), run_master, "--max-attempts", "2")
+    result = crawl(
+        tmp_path, site, sink, cluster_factory([2]), run_master, "--max-attempts", "2", options=SMALL
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert landed(sink) == Counter(site.listing_urls()), "every listing, once"
     assert site_stats(site)["faults"]["drop"] >= 16 * len(resets)
@@ -84,7 +78,9 @@ def test_a_page_down_past_the_retry_window_fails_named_and_resume_lands_it(
     broken = [CATALOG.listing_path(i) for i in (7, 420)]
     faults = plan(tmp_path / "faults.json", {"paths": broken, "status": 503})
     site = site_factory(total=TOTAL, faults=faults)
-    result = crawl(tmp_path, site, sink, cluster_factory([2]), run_master, "--retry-window", "3")
+    result = crawl(
+        tmp_path, site, sink, cluster_factory([2]), run_master, "--retry-window", "3", options=SMALL
+    )
     assert result.returncode == 1, result.stderr[-3000:]
     broken_urls = {site.url + p for p in broken}
     records = failed_list(tmp_path)

@@ -27,10 +27,12 @@ def plan(path: Path, *rules: dict[str, Any]) -> Path:
     return path
 
 
-def crawl(tmp_path: Path, site, sink, cluster, run_master, *extra: str) -> Any:
+def crawl(
+    tmp_path: Path, site, sink, cluster, run_master, *extra: str, options: list[str] = MASTER
+) -> Any:
     return run_master(
         ["--config", str(cluster.config), "--targets", "scrapyd*", "--site", site.url,
-         "--feed-uri", sink.feed_uri, "--run-dir", str(tmp_path / "run"), *MASTER, *extra],
+         "--feed-uri", sink.feed_uri, "--run-dir", str(tmp_path / "run"), *options, *extra],
         timeout=300,
     )  # fmt: skip
 
