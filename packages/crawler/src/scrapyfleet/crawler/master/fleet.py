@@ -30,6 +30,7 @@ from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
 from scrapyfleet.crawler.master.landing import KEY_ENV
 from scrapyfleet.crawler.master.ledger import Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.master.sites import Sites
 
 __all__ = ["Fleet", "FleetConfig", "Outcome"]
 
@@ -55,6 +56,7 @@ class Fleet:
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []  # each gets every snapshot
         self.master_url = ""
         self.unwritable = False  # the run directory took no more: the run ends (`cannot_write`)
+        self.sites: Sites | None = None  # site health and the domain budget (`sites.py`)
         self._nodes = NodePool(
             config.targets, config.default_slots, config.node_timeout, self.outcome.troubled_nodes
         )
@@ -77,6 +79,7 @@ class Fleet:
             self._dispatcher.leases,
             {t.name: t.password for t in self.config.targets if t.password},
             self._dispatcher.attempts.refused,
+            sites=self.sites,
         )
         port = self.config.listen_port or int(self.ledger.get_meta("port") or 0)
         tls = None
@@ -128,6 +131,8 @@ class Fleet:
 
     def _reported(self, batch_id: str, report: WorkerReport) -> str:
         self._dispatcher.leases.heard(batch_id)
+        if self.sites is not None:  # its batch is over: its budget shares return
+            self.sites.leave(report.job)
         try:
             return self._dispatcher.attempts.reported(batch_id, report)
         except UNWRITABLE as exc:
@@ -191,4 +196,5 @@ class Fleet:
             "total": sum(counts.values()),
             "intake_open": self._dispatcher.intake_open,
             "nodes": self._nodes.snapshot(),
+            "sites": self.sites.snapshot() if self.sites is not None else {},
         }
