@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from scrapyfleet.crawler.sitegate import BURST, GateState, SiteDown
 from scrapyfleet.crawler.sitewire import SiteOrder
-from scrapyfleet.crawler.worker.sitegate import BURST, GateState, SiteDown
 
 SITE = "books.example"
 

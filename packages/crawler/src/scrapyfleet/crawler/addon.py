@@ -1,7 +1,7 @@
 """The fleet add-on: `ADDONS = {"scrapyfleet.crawler.Fleet": 500}` enables the fleet in any
 Scrapy project (docs/own-project.md).
 
-It installs `DistributedMiddleware`, the site gate (`worker/sitegate.py`), the `fleet` feed
+It installs `DistributedMiddleware`, the site gate (`sitegate.py`), the `fleet` feed
 storage (workers' feeds, `worker/feedstorage.py`) and `ftps` (FTPS trusting
 `FEED_STORAGE_FTPS_CA_FILE`), and every `DISTRIBUTED_*` default (`defaults.py`), all at Scrapy's
 `addon` priority: whatever the project set itself wins. The middlewares do nothing in a crawl
@@ -16,7 +16,7 @@ from scrapy.settings import BaseSettings
 
 from scrapyfleet.crawler.defaults import DEFAULTS, add_storages
 from scrapyfleet.crawler.middleware import DistributedMiddleware
-from scrapyfleet.crawler.worker.sitegate import SiteGate
+from scrapyfleet.crawler.sitegate import SiteGate
 
 MIDDLEWARE_PRIORITY = 100  # the book's: near the engine, it sees every request the spider yields
 # Nearest the downloader (after Scrapy's retry, redirect and cache middlewares): the site gate

@@ -30,7 +30,7 @@ from scrapyfleet.crawler.master.progress import ProgressReporter
 from scrapyfleet.crawler.master.prometheus import CrawlMetrics
 from scrapyfleet.crawler.master.sites import Sites
 from scrapyfleet.crawler.master.summary import write_summary
-from scrapyfleet.crawler.worker.sitegate import gate_state
+from scrapyfleet.crawler.sitegate import gate_state
 
 log = structlog.get_logger("scrapyfleet.crawler.master.collector")
 

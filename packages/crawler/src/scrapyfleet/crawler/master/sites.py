@@ -13,8 +13,8 @@ from scrapy.settings import BaseSettings
 
 from scrapyfleet.crawler.master.sitebudget import DomainBudget
 from scrapyfleet.crawler.master.sitehealth import SiteHealth
+from scrapyfleet.crawler.sitegate import GateState
 from scrapyfleet.crawler.sitewire import SiteCounts, SiteOrder
-from scrapyfleet.crawler.worker.sitegate import GateState
 
 log = structlog.get_logger("scrapyfleet.crawler.master.sites")
 

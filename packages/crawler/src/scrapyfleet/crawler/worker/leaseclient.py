@@ -9,10 +9,10 @@ import aiohttp
 import structlog
 
 from scrapyfleet.crawler.contract import BatchGrant
+from scrapyfleet.crawler.sitegate import GateState
 from scrapyfleet.crawler.sitewire import SiteOrder, parse_sites
 from scrapyfleet.crawler.worker.batchreport import Lease
 from scrapyfleet.crawler.worker.masterclient import MasterClient
-from scrapyfleet.crawler.worker.sitegate import GateState
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 

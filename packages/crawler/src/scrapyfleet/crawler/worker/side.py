@@ -30,12 +30,12 @@ from scrapy.spiders import CrawlSpider
 
 from scrapyfleet.crawler.contract import BatchGrant
 from scrapyfleet.crawler.jobproof import PASSWORD_ENV, job_proof
+from scrapyfleet.crawler.sitegate import gate_state
 from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
 from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
 from scrapyfleet.crawler.worker.feedstorage import FeedHolder, FleetFeeds
 from scrapyfleet.crawler.worker.leaseclient import CALL_ERRORS, next_lease, renew
 from scrapyfleet.crawler.worker.masterclient import MasterClient
-from scrapyfleet.crawler.worker.sitegate import gate_state
 from scrapyfleet.crawler.worker.tracker import Errback, UrlTracker
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")

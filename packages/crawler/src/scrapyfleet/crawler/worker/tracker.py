@@ -19,7 +19,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from scrapyfleet.crawler.outcomes import UrlFailure, describe
-from scrapyfleet.crawler.worker.sitegate import SITE_DOWN, SiteDown
+from scrapyfleet.crawler.sitegate import SITE_DOWN, SiteDown
 
 BATCH_URL = "scrapyfleet_batch_url"
 Errback = Callable[[Failure], Any]
