@@ -79,3 +79,14 @@ async def test_retry_after_holds_the_domain_and_giving_up_fails_what_waits() -> 
     state.obey({SITE: SiteOrder(give_up=True)})
     with pytest.raises(SiteDown):
         await held
+
+
+async def test_a_domain_new_to_a_budgeted_job_waits_for_its_share() -> None:
+    state = GateState()
+    state.obey({SITE: SiteOrder(concurrency=2)})
+    other = asyncio.ensure_future(state.domain("other.example").enter())
+    await settle()
+    assert not other.done() and state.urgent.is_set()
+    state.obey({"other.example": SiteOrder(concurrency=1)})
+    await settle()
+    assert other.done()

@@ -8,7 +8,8 @@ flight, or until its share of the fleet-wide delay has passed; a held request is
 burns no attempt. It counts what each domain answered (ok, or a transient failure) for the next
 renewal (`GateState.report`), and asks for that renewal early (`urgent`) when it sees a
 `Retry-After`, a probe's answer, or a burst of failures (it then holds the domain itself until
-the master's word). Given a probe, it lets one held request through. Told to give up (the site
+the master's word). Once the master gave a share, a domain new to the job waits for its own (the
+renewal is sent at once). Given a probe, it lets one held request through. Told to give up (the site
 was down longer than the retry window), it fails the domain's requests with `SiteDown`.
 robots.txt requests pass untouched (ROBOTSTXT_OBEY).
 """
@@ -140,11 +141,15 @@ class GateState:
     def __init__(self) -> None:
         self.domains: dict[str, DomainGate] = {}
         self.urgent = asyncio.Event()
+        self.budgeted = False  # the master gave a share: a new domain waits for its own
 
     def domain(self, name: str) -> DomainGate:
         gate = self.domains.get(name)
         if gate is None:
             gate = self.domains[name] = DomainGate(self)
+            if self.budgeted:
+                gate.limit = 0
+                self.urgent.set()
         return gate
 
     def report(self) -> dict[str, SiteCounts]:
@@ -153,6 +158,7 @@ class GateState:
         return {name: gate.counts() for name, gate in self.domains.items()}
 
     def obey(self, orders: dict[str, SiteOrder]) -> None:
+        self.budgeted = self.budgeted or any(o.concurrency is not None for o in orders.values())
         for name, order in orders.items():
             self.domain(name).obey(order)
 
