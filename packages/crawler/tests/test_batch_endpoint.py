@@ -25,6 +25,7 @@ from scrapyfleet.crawler.master.leases import Leases
 from scrapyfleet.crawler.master.ledger import Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
 from scrapyfleet.crawler.outcomes import status_failure
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 SECRET = new_secret()
 NODE_PASSWORD = "n2-scrapyd-password"  # node n2 has basic auth; n1 has none
@@ -76,7 +77,7 @@ def refusals() -> list[tuple[str, int, str]]:
 async def client(aiohttp_client, ledger: Ledger, refusals: list[tuple[str, int, str]]):
     def on_report(batch_id: str, worker: WorkerReport) -> str:
         ledger.done(batch_id, worker.job, worker.items, worker.pages, worker.feed)
-        ledger.urls.settle(batch_id, worker.node, worker.failures, 3)
+        ledger.urls.settle(batch_id, worker.node, worker.failures, RetryRule(3, 600.0))
         return ledger.batch(batch_id).state
 
     endpoint = BatchEndpoint(ledger, SECRET, FEED, lambda b, j: ledger.running(b, j), on_report,
@@ -205,7 +206,7 @@ def leased(tmp_path: Path) -> Ledger:
 
 @pytest.fixture
 async def lease_client(aiohttp_client, leased: Ledger):
-    attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 3, {}, lambda: None)
+    attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 3, RetryRule(3, 600.0), {}, lambda: None)
     leases = Leases(leased, attempts, 60.0, NoMore(), NodePool([], 1, 30.0, {}))
     endpoint = BatchEndpoint(leased, SECRET, FEED, leased.running, attempts.reported, leases)
     return await aiohttp_client(make_app(endpoint))
@@ -213,7 +214,9 @@ async def lease_client(aiohttp_client, leased: Ledger):
 
 def test_a_refused_claim_is_said_with_its_attempts_failure(leased: Ledger) -> None:
     failed: dict[str, str] = {}
-    attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 1, failed, lambda: None)
+    attempts = Attempts(
+        leased, NodePool([], 1, 30.0, {}), 1, RetryRule(1, 600.0), failed, lambda: None
+    )
     attempts.refused("r-00001", 1, NO_PROOF)
     attempts.fail(leased.batch("r-00001"), "job finished without a successful report")
     assert failed == {"r-00001": f"job finished without a successful report; {NO_PROOF}"}

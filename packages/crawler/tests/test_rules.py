@@ -15,6 +15,7 @@ from scrapyfleet.crawler.master.ledger import Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
 from scrapyfleet.crawler.master.nodes import Node
 from scrapyfleet.crawler.master.placement import Placer
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 TIMEOUT = 30.0  # the node timeout of these tests
 
@@ -166,7 +167,7 @@ def test_node_faults_set_the_node_aside_and_a_success_resets_the_count(tmp_path:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     troubled: dict[str, str] = {}
     nodes = NodePool([Target("a", "http://a")], 2, TIMEOUT, troubled)
-    attempts = Attempts(ledger, nodes, max_attempts=9, failed={}, wake=lambda: None)
+    attempts = Attempts(ledger, nodes, 9, RetryRule(9, 600.0), failed={}, wake=lambda: None)
     first = ledger.add_batch("r", ["u1"])
     for attempt in (1, 2):
         ledger.scheduled(first.id, "a", f"{first.id}-a{attempt}")
@@ -190,7 +191,7 @@ def test_failed_reports_retry_with_backoff_then_fail_the_batch(tmp_path: Path) -
     failed: dict[str, str] = {}
     wakes: list[None] = []
     attempts = Attempts(
-        ledger, nodes, max_attempts=2, failed=failed, wake=lambda: wakes.append(None)
+        ledger, nodes, 2, RetryRule(2, 600.0), failed=failed, wake=lambda: wakes.append(None)
     )
     queued = ledger.add_batch("r", ["u1"])
     ledger.scheduled(queued.id, "a", "r-00001-a1")

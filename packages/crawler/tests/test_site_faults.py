@@ -27,10 +27,12 @@ def plan(path: Path, *rules: dict[str, Any]) -> Path:
     return path
 
 
-def crawl(tmp_path: Path, site, sink, cluster, run_master, *extra: str) -> Any:
+def crawl(
+    tmp_path: Path, site, sink, cluster, run_master, *extra: str, options: list[str] = MASTER
+) -> Any:
     return run_master(
         ["--config", str(cluster.config), "--targets", "scrapyd*", "--site", site.url,
-         "--feed-uri", sink.feed_uri, "--run-dir", str(tmp_path / "run"), *MASTER, *extra],
+         "--feed-uri", sink.feed_uri, "--run-dir", str(tmp_path / "run"), *options, *extra],
         timeout=300,
     )  # fmt: skip
 
@@ -113,11 +115,12 @@ def test_an_index_page_that_never_recovers_leaves_coverage_incomplete(
     faults = plan(tmp_path / "faults.json", {"paths": [page], "status": 503})
     site = site_factory(total=TOTAL, faults=faults)
     cluster = cluster_factory([2])
-    result = crawl(tmp_path, site, sink, cluster, run_master)
+    result = crawl(tmp_path, site, sink, cluster, run_master, "--retry-window", "4")
     assert result.returncode == 1, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["index"]["complete"] is False
-    assert summary["index"]["failed_pages"] == [{"url": site.url + page, "reason": "HTTP 503"}]
+    reason = "retry window (4s) spent: HTTP 503"
+    assert summary["index"]["failed_pages"] == [{"url": site.url + page, "reason": reason}]
     assert "index is incomplete" in result.stderr and page in result.stderr
     missing = len(site.listing_urls()) - len(landed(sink))
     assert missing >= 30  # page 12 and the rest of its shard's chain (pages 12-19)

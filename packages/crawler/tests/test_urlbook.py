@@ -1,13 +1,16 @@
-"""Per-URL bookkeeping: landed by default, failures named, transient ones retried, then failed."""
+"""Per-URL bookkeeping: landed by default, failures named, transient ones retried (by attempts
+and by time), then failed; an older ledger gains the new columns."""
 
 from __future__ import annotations
 
 import sqlite3
 
 from scrapyfleet.crawler.master.urlbook import UrlBook
-from scrapyfleet.crawler.outcomes import UrlFailure, status_failure
+from scrapyfleet.crawler.outcomes import UrlFailure, exception_failure, status_failure
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 URLS = [f"http://site/p{i}" for i in range(6)]
+RULE = RetryRule(max_attempts=3, window=600.0)
 
 
 def book() -> UrlBook:
@@ -23,7 +26,7 @@ def test_success_lands_all_but_the_named_failures() -> None:
         status_failure(URLS[2], 500),  # transient, attempts left: retry
         status_failure(URLS[3], 403),  # permanent
     ]
-    counts = b.settle("b1", "n1", failures, max_attempts=3, now=100.0)
+    counts = b.settle("b1", "n1", failures, RULE, now=100.0)
     assert counts == {"landed": 2, "gone": 1, "no_item": 1, "failed": 1, "pending": 0, "retry": 1}
     assert b.counts() == {"landed": 2, "gone": 1, "no_item": 1, "failed": 1, "pending": 1}
     assert b.due(now=100.0) == []
@@ -42,10 +45,10 @@ def test_retries_run_out_then_fail_and_resume_gives_fresh_attempts() -> None:
     for attempt, batch in enumerate(["b1", "b2", "b3"], start=1):
         if batch != "b1":
             b.add(batch, [url for url, _ in b.due(now=1e12)])
-        counts = b.settle(batch, f"n{attempt}", [status_failure(URLS[0], 503)], 3, now=0.0)
+        counts = b.settle(batch, f"n{attempt}", [status_failure(URLS[0], 500)], RULE, now=0.0)
     assert counts["failed"] == 1 and b.counts()["failed"] == 1
     (record,) = b.not_landed()
-    assert (record.attempts, record.node, record.reason) == (3, "n3", "HTTP 503")
+    assert (record.attempts, record.node, record.reason) == (3, "n3", "HTTP 500")
     assert b.retried() == 1
     assert b.retry_failed() == 1
     assert b.due(now=0.0) == [(URLS[0], "n3")]
@@ -54,8 +57,8 @@ def test_retries_run_out_then_fail_and_resume_gives_fresh_attempts() -> None:
 def test_stale_or_repeated_reports_change_nothing() -> None:
     b = book()
     b.add("b1", URLS[:2])
-    b.settle("b1", "n1", [], 3)
-    assert b.settle("b1", "n2", [status_failure(URLS[0], 500)], 3)["landed"] == 0
+    b.settle("b1", "n1", [], RULE)
+    assert b.settle("b1", "n2", [status_failure(URLS[0], 500)], RULE)["landed"] == 0
     assert b.counts()["landed"] == 2
 
 
@@ -66,11 +69,76 @@ def test_failed_batch_fails_its_pending_urls() -> None:
     assert {r.reason for r in b.not_landed()} == {"node lost"}
 
 
+def test_an_outage_spends_window_not_attempts_then_fails_named_and_resume_starts_afresh() -> None:
+    b = book()
+    b.add("b1", URLS[:2])
+    down = [status_failure(URLS[0], 503), exception_failure(URLS[1], ConnectionRefusedError())]
+    now, n = 1000.0, 1
+    while True:
+        b.settle(f"b{n}", "n1", down, RULE, now=now)
+        due_at = b.next_retry()
+        if due_at is None:
+            break
+        assert now < due_at <= now + 60.0, "backoff capped at 60 s"
+        now, n = due_at, n + 1
+        b.add(f"b{n}", [url for url, _ in b.due(now=now)])
+    assert now == 1600.0, "the last try falls at the window's end"
+    assert b.counts()["failed"] == 2
+    records = {r.url: r for r in b.not_landed()}
+    assert records[URLS[0]].reason == "retry window (600s) spent: HTTP 503"
+    assert records[URLS[1]].reason == "retry window (600s) spent: ConnectionRefusedError"
+    assert records[URLS[0]].attempts > 3
+    assert b.retry_failed() == 2
+    b.add("b99", [url for url, _ in b.due(now=now)])
+    assert b.settle("b99", "n1", down, RULE, now=5000.0)["retry"] == 2, "a fresh window"
+
+
+def test_a_waiting_url_keeps_its_window_start() -> None:
+    b = book()
+    b.add("b1", URLS[:1])
+    b.settle("b1", "n1", [status_failure(URLS[0], 503)], RULE, now=0.0)
+    b.add("b2", URLS[:1])  # its retry batch (a resumed run moves it likewise)
+    assert b.retry_failed() == 0
+    assert b.settle("b2", "n1", [status_failure(URLS[0], 503)], RULE, now=700.0)["failed"] == 1
+
+
 def test_index_pages() -> None:
     b = book()
-    assert b.index_failed("http://site/i1", "HTTP 503") == 1
-    assert b.index_failed("http://site/i1", "HTTP 503") == 2
+    page = "http://site/i1"
+    first = b.index_failed(status_failure(page, 503), RULE, now=0.0)
+    assert first.at is not None and 1.0 <= first.at <= 2.0 and first.reason == "HTTP 503"
+    assert b.index_failed(status_failure(page, 503), RULE, now=599.0).at == 600.0
     b.index_ok("http://site/i2")
-    assert b.failed_index_pages() == [("http://site/i1", "HTTP 503")]
-    b.index_ok("http://site/i1")
+    assert b.failed_index_pages() == [(page, "HTTP 503")]
+    assert b.index_failed(status_failure(page, 503), RULE, now=600.0).at is None
+    assert b.failed_index_pages() == [(page, "retry window (600s) spent: HTTP 503")]
+    b.reset_index_attempts()
+    assert b.index_failed(status_failure(page, 503), RULE, now=700.0).at is not None
+    for _ in range(2):
+        b.index_failed(status_failure(page, 500), RULE, now=701.0)
+    assert b.index_failed(status_failure(page, 500), RULE, now=702.0).at is None, "3 answers"
+    b.index_ok(page)
     assert b.failed_index_pages() == []
+
+
+OLD_LEDGER = """
+CREATE TABLE urls (url TEXT PRIMARY KEY, batch TEXT NOT NULL, outcome TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, status INTEGER, node TEXT, retry_at REAL);
+CREATE TABLE index_pages (url TEXT PRIMARY KEY, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+    reason TEXT);
+INSERT INTO urls VALUES ('http://site/p0', 'b1', 'retry', 2, 'HTTP 500', 500, 'n1', 5.0);
+INSERT INTO index_pages VALUES ('http://site/i1', 'failed', 2, 'HTTP 500');
+"""
+
+
+def test_a_ledger_from_before_the_retry_window_is_migrated() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(OLD_LEDGER)
+    b = UrlBook(db)
+    UrlBook(db)  # opening it again adds nothing twice
+    b.add("b2", [url for url, _ in b.due(now=5.0)])
+    # Its earlier tries all counted: one more answer spends its third attempt.
+    assert b.settle("b2", "n1", [status_failure(URLS[0], 500)], RULE, now=10.0)["failed"] == 1
+    assert b.index_failed(status_failure("http://site/i1", 500), RULE, now=10.0).at is None
+    b.add("b3", URLS[1:2])
+    assert b.settle("b3", "n1", [status_failure(URLS[1], 503)], RULE, now=10.0)["retry"] == 1

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from scrapyfleet.demosite.catalog import Catalog
+from scrapyfleet.demosite.faults import Rule
 
 from .conftest import Serve
 
@@ -96,3 +97,58 @@ async def test_broken_plan_keeps_serving(
     file.write_text("{not json")
     base = await serve(CATALOG, faults=file)
     assert (await status(http, base + CATALOG.listing_path(1)))[0] == 200
+
+
+async def stats(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
+    async with http.get(base + "/_site/stats") as response:
+        assert response.status == 200
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def test_a_whole_site_outage_counts_once_for_every_path(
+    serve: Serve, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    file = plan(tmp_path / "p.json", {"name": "outage", "paths": "*", "status": 503, "first": 3})
+    base = await serve(CATALOG, faults=file)
+    pages = [CATALOG.listing_path(1), CATALOG.index_path(0), "/health", CATALOG.listing_path(2)]
+    assert [(await status(http, base + p))[0] for p in pages] == [503, 503, 503, 200]
+    # The stats page itself is neither counted nor failed.
+    counts = await stats(http, base)
+    assert counts == {"requests": 4, "in_flight": 0, "max_in_flight": 1, "faults": {"outage": 3}}
+
+
+async def test_a_prefix_rule_counts_per_path_when_told(
+    serve: Serve, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    rule = {"prefix": "/properties/index_", "status": 500, "first": 1, "scope": "path"}
+    file = plan(tmp_path / "p.json", rule)
+    base = await serve(CATALOG, faults=file)
+    pages = [CATALOG.index_path(0), CATALOG.index_path(1), CATALOG.index_path(0)]
+    assert [(await status(http, base + p))[0] for p in pages] == [500, 500, 200]
+    assert (await status(http, base + CATALOG.listing_path(3)))[0] == 200
+    plan(file)  # healed: the counts of what failed stay
+    assert (await status(http, base + CATALOG.index_path(1)))[0] == 200
+    assert (await stats(http, base))["faults"] == {"rule 1": 2}
+
+
+async def test_the_site_counts_requests_in_flight(serve: Serve, tmp_path: Path) -> None:
+    base = await serve(CATALOG, latency=1.0)  # long enough for all 12 to arrive
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        answers = await asyncio.gather(
+            *(status(http, base + CATALOG.listing_path(i)) for i in range(12))
+        )
+        assert {a[0] for a in answers} == {200}
+        counts = await stats(http, base)
+    assert counts == {"requests": 12, "in_flight": 0, "max_in_flight": 12, "faults": {}}
+
+
+def test_bad_rules_are_named() -> None:
+    for raw, words in [
+        ({"status": 503}, "needs `paths`"),
+        ({"paths": "/x", "status": 503}, "needs `paths`"),
+        ({"prefix": "x", "status": 503}, "`prefix`"),
+        ({"paths": "*", "scope": "site", "status": 503}, "`scope`"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            Rule.from_json(raw, 1)

@@ -15,6 +15,8 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
+from scrapyfleet.crawler.outcomes import BACKOFF_CAP
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -57,7 +59,14 @@ TABLE: tuple[Setting, ...] = (
             "free: the node with most free slots; round-robin: the book's rotation",
             choices=("free", "round-robin")),
     Setting("DISTRIBUTED_MAX_ATTEMPTS", 3, "--max-attempts",
-            "attempts per batch, and per URL the site failed transiently", int),
+            "attempts per batch, and per URL or index page the site answered with a transient "
+            "error (500); 429, 503 and other unavailable answers and failed connections spend "
+            "only --retry-window", int),
+    Setting("DISTRIBUTED_RETRY_WINDOW", 600.0, "--retry-window",
+            "seconds a URL or index page that fails transiently (5xx, 408, 429, timeouts, "
+            "resets, refused connections) is tried again, with a backoff growing up to "
+            f"{BACKOFF_CAP:g} s and its Retry-After, counted from its first failure; then it "
+            "fails (0: no retries)", float),
     Setting("DISTRIBUTED_NODE_TIMEOUT", 30.0, "--node-timeout",
             "seconds a node may stay silent before its batches move elsewhere", float),
     Setting("DISTRIBUTED_POLL_INTERVAL", 1.0, "--poll-interval",

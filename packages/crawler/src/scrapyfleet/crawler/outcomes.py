@@ -3,7 +3,8 @@
 Every URL the master diverts ends as one of `OUTCOMES` (docs/architecture.md, "Every URL"):
 `landed` (its item is in an uploaded feed), `gone` (404/410), `no_item` (answered, no item) or
 `failed` (after every attempt). A failure is *transient* when another try may succeed: 5xx, 408,
-429, timeouts and connection errors; those go back into retry batches after `backoff()`.
+429, timeouts and connection errors; those go back into retry batches after `backoff()`, until
+`retrywindow.py` says their attempts or their retry window are spent.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ OUTCOMES: tuple[Outcome, ...] = ("landed", "gone", "no_item", "failed", "pending
 SETTLED_OK: frozenset[Outcome] = frozenset({"landed", "gone"})  # a run may exit 0 with these
 
 GONE_STATUSES = frozenset({404, 410})
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+# The site cannot serve now (a limiter, maintenance, a gateway without its origin): these spend
+# retry window, not attempts (`retrywindow.py`); 500 (the page broke) spends attempts.
+UNAVAILABLE_STATUSES = frozenset({408, 429, 502, 503, 504, 520, 521, 522, 523, 524})
+TRANSIENT_STATUSES = UNAVAILABLE_STATUSES | {500}
 BACKOFF_BASE = 2.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 60.0  # longest exponential delay
 RETRY_AFTER_CAP = 600.0  # longest `Retry-After` honoured

@@ -13,6 +13,7 @@ from scrapyfleet.demosite import benchmark
 from scrapyfleet.demosite.catalog import Catalog
 from scrapyfleet.demosite.faults import add_faults
 from scrapyfleet.demosite.pages import index_page, property_page
+from scrapyfleet.demosite.stats import add_stats
 
 CATALOG = web.AppKey("catalog", Catalog)
 LATENCY = web.AppKey("latency", float)
@@ -28,12 +29,14 @@ HOME_PAGE = """<!DOCTYPE html>
 
 def make_app(catalog: Catalog, latency: float, faults: Path | None = None) -> web.Application:
     """The site serving `catalog`, each properties page delayed by `latency` seconds, failing
-    as the fault plan file `faults` says (see `faults.py`)."""
+    as the fault plan file `faults` says (see `faults.py`), counting what it is asked
+    (`stats.py`)."""
     if latency < 0:
         raise ValueError(f"latency must be >= 0, got {latency}")
     app = web.Application()
     if faults is not None:
         add_faults(app, faults)
+    add_stats(app)
     app[CATALOG] = catalog
     app[LATENCY] = latency
     app.router.add_get("/", home)

@@ -14,6 +14,7 @@ from scrapyfleet.crawler.master import rules
 from scrapyfleet.crawler.master.landing import receipt_problem
 from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 log = structlog.get_logger("scrapyfleet.crawler.master.attempts")
 
@@ -26,11 +27,13 @@ class Attempts:
         ledger: Ledger,
         nodes: NodePool,
         max_attempts: int,
+        url_retries: RetryRule,
         failed: dict[str, str],
         wake: Callable[[], None],
         receipts: tuple[bytes, bool] | None = None,
     ) -> None:
         self.ledger, self.nodes, self.max_attempts = ledger, nodes, max_attempts
+        self.url_retries = url_retries
         self.failed = failed
         # The receipt key, and whether feed names hold the batch id; None: landings unconfirmed.
         self.receipts = receipts
@@ -84,7 +87,7 @@ class Attempts:
         if failure is None:
             if self.ledger.done(batch_id, report.job, report.items, report.pages, report.feed):
                 urls = self.ledger.urls.settle(
-                    batch_id, report.node, report.failures, self.max_attempts
+                    batch_id, report.node, report.failures, self.url_retries
                 )
                 log.info("batch_done", batch=batch_id, node=report.node, job=report.job,
                          items=report.items, pages=report.pages,

@@ -61,8 +61,7 @@ class MasterSide:
         self.seen: set[bytes] = set()
         self.pending: list[str] = []
         self.started = time.time()
-        s = distributed_settings(crawler.settings)
-        self.keeper = IndexKeeper(crawler, fleet.ledger.urls, s.getint("DISTRIBUTED_MAX_ATTEMPTS"),
+        self.keeper = IndexKeeper(crawler, fleet.ledger.urls, fleet.config.url_retries,
                                   self._unwritable)  # fmt: skip
         self._closing = False
         self._closer: asyncio.Future[None] | None = None

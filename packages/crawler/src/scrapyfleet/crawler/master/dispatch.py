@@ -45,7 +45,13 @@ class Dispatcher:
         if config.receipt_key is not None:
             receipts = (config.receipt_key, "%(batch)s" in config.feed_uri.rpartition("/")[2])
         self.attempts = Attempts(
-            ledger, nodes, config.max_attempts, outcome.failed, self.wake, receipts
+            ledger,
+            nodes,
+            config.max_attempts,
+            config.url_retries,
+            outcome.failed,
+            self.wake,
+            receipts,
         )
         self.leases = Leases(ledger, self.attempts, config.lease_timeout, self, nodes)
         self.scheduler = Scheduler(config, ledger, nodes, self.attempts, self.leases)

@@ -16,6 +16,7 @@ from scrapyfleet.core.targets import Target, find_config, resolve_targets
 from scrapyfleet.crawler.defaults import DEFAULTS, add_storages
 from scrapyfleet.crawler.master.landing import receipt_key
 from scrapyfleet.crawler.master.placement import Placement
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,8 @@ class FleetConfig:
     worker_settings: dict[str, str]
     default_slots: int
     placement: Placement
-    max_attempts: int  # per batch (infrastructure) and per URL (the site's transient failures)
+    max_attempts: int  # per batch (infrastructure); URLs and index pages: `url_retries`
+    url_retries: RetryRule  # the site's transient failures: max_attempts and the retry window
     batch_size: int  # the largest retry batch
     node_timeout: float
     poll_interval: float
@@ -104,6 +106,9 @@ def fleet_config(crawler: Crawler) -> FleetConfig:
         default_slots=s.getint("DISTRIBUTED_NODE_SLOTS"),
         placement=s.get("DISTRIBUTED_PLACEMENT"),
         max_attempts=s.getint("DISTRIBUTED_MAX_ATTEMPTS"),
+        url_retries=RetryRule(
+            s.getint("DISTRIBUTED_MAX_ATTEMPTS"), s.getfloat("DISTRIBUTED_RETRY_WINDOW")
+        ),
         batch_size=s.getint("DISTRIBUTED_BATCH_SIZE"),
         node_timeout=s.getfloat("DISTRIBUTED_NODE_TIMEOUT"),
         poll_interval=s.getfloat("DISTRIBUTED_POLL_INTERVAL"),

@@ -2,16 +2,18 @@
 
 Every request of the master's index crawl (start requests and the links it follows, but not the
 diverted detail pages) gets an errback: once Scrapy's immediate retries are spent, a transient
-failure (5xx, 429, timeouts, connection errors) is tried again after `outcomes.backoff`, up to
-`max_attempts` in all, and its shard's `next` chain carries on when it succeeds. The spider stays
-open while retries wait. Each index page's fate is kept in the ledger (`UrlBook`), so the summary
-can say which pages the run could not read and `--resume` can try exactly those again. A ledger
-that takes no more (disk full) goes to `unwritable`, never into Scrapy's signal or errback logs.
+failure (5xx, 429, timeouts, connection errors) is tried again by the detail pages' rule
+(`retrywindow.RetryRule`: backoff until its attempts or its retry window are spent), and its
+shard's `next` chain carries on when it succeeds. The spider stays open while retries wait. Each
+index page's fate is kept in the ledger (`UrlBook`), so the summary can say which pages the run
+could not read and `--resume` can try exactly those again. A ledger that takes no more (disk
+full) goes to `unwritable`, never into Scrapy's signal or errback logs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,8 @@ from twisted.python.failure import Failure
 
 from scrapyfleet.crawler.master.fleet import UNWRITABLE
 from scrapyfleet.crawler.master.urlbook import UrlBook
-from scrapyfleet.crawler.outcomes import UrlFailure, backoff, describe
+from scrapyfleet.crawler.outcomes import UrlFailure, describe
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 log = structlog.get_logger("scrapyfleet.crawler.master.indexkeeper")
 
@@ -38,12 +41,12 @@ class IndexKeeper:
         self,
         crawler: Crawler,
         book: UrlBook,
-        max_attempts: int,
+        rule: RetryRule,
         unwritable: Callable[[Exception], None],
     ) -> None:
         self.crawler = crawler
         self.book = book
-        self.max_attempts = max_attempts
+        self.rule = rule
         self.unwritable = unwritable
         self.waiting: set[asyncio.Task[None]] = set()
         crawler.signals.connect(self.response_received, signals.response_received)
@@ -57,22 +60,23 @@ class IndexKeeper:
         url = request.url
 
         def failed(failure: Failure) -> Any:
-            self._failed(url, describe(url, failure), failure.request)  # type: ignore[attr-defined]
+            self._failed(describe(url, failure), failure.request)  # type: ignore[attr-defined]
             return original(failure) if original is not None else None
 
         return request.replace(errback=failed, meta={**request.meta, INDEX_URL: url})
 
-    def _failed(self, url: str, failure: UrlFailure, request: Request) -> None:
+    def _failed(self, failure: UrlFailure, request: Request) -> None:
+        now = time.time()
         try:
-            attempts = self.book.index_failed(url, failure.reason)
+            retry_at, reason = self.book.index_failed(failure, self.rule, now)
         except UNWRITABLE as exc:
             self.unwritable(exc)
             return
-        if not failure.transient or attempts >= self.max_attempts:
-            log.error("index_page_failed", url=url, reason=failure.reason, attempts=attempts)
+        if retry_at is None:
+            log.error("index_page_failed", url=failure.url, reason=reason)
             return
-        delay = backoff(attempts, failure.retry_after)
-        log.warning("index_page_retry", url=url, reason=failure.reason, attempt=attempts,
+        delay = retry_at - now
+        log.warning("index_page_retry", url=failure.url, reason=failure.reason,
                     delay=round(delay, 2))  # fmt: skip
         task = asyncio.ensure_future(self._retry(request.replace(dont_filter=True), delay))
         self.waiting.add(task)

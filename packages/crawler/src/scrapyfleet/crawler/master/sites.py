@@ -20,8 +20,6 @@ log = structlog.get_logger("scrapyfleet.crawler.master.sites")
 
 MASTER = "master"  # the holder name of the master's own crawl
 MASTER_INTERVAL = 0.5  # seconds between the master crawl's words (it needs no HTTP call)
-# Until the retry-by-time options land, the window a site may stay down (their default).
-RETRY_WINDOW = 600.0
 
 
 def domains(urls: Iterable[str]) -> set[str]:
@@ -38,7 +36,7 @@ class Sites:
 
     @classmethod
     def from_settings(cls, s: BaseSettings) -> Self:
-        return cls(s.getfloat("DISTRIBUTED_RETRY_WINDOW", RETRY_WINDOW),
+        return cls(s.getfloat("DISTRIBUTED_RETRY_WINDOW"),
                    s.getint("DISTRIBUTED_DOMAIN_CONCURRENCY") or None,
                    s.getfloat("DISTRIBUTED_DOMAIN_DELAY"))  # fmt: skip
 

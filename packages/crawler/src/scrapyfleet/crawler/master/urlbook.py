@@ -1,10 +1,11 @@
 """Every URL of a run and what became of it, in the ledger's SQLite database.
 
 A diverted URL is `pending` in its batch until a worker's successful report settles it: `landed`
-unless the report names it `gone`, `no_item` or `failed`. A transiently failed URL with attempts
-left waits as `retry` until its `retry_at`, then goes into a retry batch; one out of attempts,
-or in a batch that failed for good, is `failed`. Index pages of the master's own crawl are kept
-beside them (`index_pages`: `ok` or `failed`). Writes are batched: one transaction per report.
+unless the report names it `gone`, `no_item` or `failed`. A transiently failed URL that
+`retrywindow.RetryRule` retries waits as `retry` until its `retry_at`, then goes into a retry
+batch; one out of attempts or window, or in a batch that failed for good, is `failed`. Index pages
+of the master's own crawl are kept beside them (`index_pages`: `ok` or `failed`), by the same
+rule. Writes are batched: one transaction per report. The tables: `urlschema.py`.
 """
 
 from __future__ import annotations
@@ -15,28 +16,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scrapyfleet.crawler.outcomes import OUTCOMES, UrlFailure, backoff
+from scrapyfleet.crawler.master.urlschema import create_tables
+from scrapyfleet.crawler.outcomes import OUTCOMES, UrlFailure
+from scrapyfleet.crawler.retrywindow import NextTry, RetryRule, Tried, counted
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS urls (
-    url TEXT PRIMARY KEY,
-    batch TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    reason TEXT,
-    status INTEGER,
-    node TEXT,
-    retry_at REAL
-);
-CREATE INDEX IF NOT EXISTS urls_by_batch ON urls (batch, outcome);
-CREATE INDEX IF NOT EXISTS urls_by_outcome ON urls (outcome, retry_at);
-CREATE TABLE IF NOT EXISTS index_pages (
-    url TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    reason TEXT
-);
-"""
 RETRY = "retry"  # pending again, waiting for its retry batch
 
 
@@ -67,7 +50,7 @@ class UrlBook:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        db.executescript(SCHEMA)
+        create_tables(db)
 
     # -- URLs ------------------------------------------------------------------------------------
     def add(self, batch: str, urls: Sequence[str]) -> None:
@@ -84,19 +67,20 @@ class UrlBook:
         batch: str,
         node: str,
         failures: Iterable[UrlFailure],
-        max_attempts: int,
+        rule: RetryRule,
         now: float | None = None,
     ) -> dict[str, int]:
         """A successful report of `batch` from `node`: its pending URLs are landed but for the
-        failures. Transient failures with attempts left wait for a retry. Counts by outcome."""
+        failures. Transient failures wait for a retry while `rule` allows. Counts by outcome."""
         now = time.time() if now is None else now
         counts: dict[str, int] = dict.fromkeys((*OUTCOMES, RETRY), 0)
         with self._db:
             self._db.execute("BEGIN")
-            pending = {
-                url: attempts
-                for url, attempts in self._db.execute(
-                    "SELECT url, attempts FROM urls WHERE batch = ? AND outcome = 'pending'",
+            pending: dict[str, tuple[int, int, float | None]] = {
+                url: (attempts, answered, first)
+                for url, attempts, answered, first in self._db.execute(
+                    "SELECT url, attempts, answered, first_failed_at FROM urls"
+                    " WHERE batch = ? AND outcome = 'pending'",
                     (batch,),
                 )
             }
@@ -104,19 +88,20 @@ class UrlBook:
             for failure in failures:
                 if failure.url not in pending:
                     continue
-                attempts = pending.pop(failure.url) + 1
+                tried = _tried(pending.pop(failure.url), failure, now)
                 outcome: str = failure.outcome
-                retry_at: float | None = None
-                if outcome == "failed" and failure.transient and attempts < max_attempts:
-                    outcome, retry_at = RETRY, now + backoff(attempts, failure.retry_after)
+                retry_at, reason = None, failure.reason
+                if outcome == "failed":
+                    retry_at, reason = rule.next_try(failure, tried, now)
+                    outcome = RETRY if retry_at is not None else outcome
                 counts[outcome] += 1
                 rows.append(
-                    (outcome, attempts, failure.reason, failure.status, node, retry_at,
-                     failure.url)
+                    (outcome, tried.tries, tried.answered, tried.first_failed_at, reason,
+                     failure.status, node, retry_at, failure.url)
                 )  # fmt: skip
             self._db.executemany(
-                "UPDATE urls SET outcome = ?, attempts = ?, reason = ?, status = ?, node = ?,"
-                " retry_at = ? WHERE url = ?",
+                "UPDATE urls SET outcome = ?, attempts = ?, answered = ?, first_failed_at = ?,"
+                " reason = ?, status = ?, node = ?, retry_at = ? WHERE url = ?",
                 rows,
             )
             self._db.execute(
@@ -178,9 +163,11 @@ class UrlBook:
             yield url
 
     def retry_failed(self) -> int:
-        """`--resume`: failed URLs get a fresh set of attempts, due at once."""
+        """`--resume`: failed URLs get fresh attempts and a fresh window, due at once (a URL
+        still waiting for its retry keeps its window's start)."""
         cur = self._db.execute(
-            "UPDATE urls SET outcome = ?, retry_at = 0, attempts = 0 WHERE outcome = 'failed'",
+            "UPDATE urls SET outcome = ?, retry_at = 0, attempts = 0, answered = 0,"
+            " first_failed_at = NULL WHERE outcome = 'failed'",
             (RETRY,),
         )
         return cur.rowcount
@@ -188,20 +175,33 @@ class UrlBook:
     # -- index pages -----------------------------------------------------------------------------
     def index_ok(self, url: str) -> None:
         self._db.execute(
-            "INSERT INTO index_pages VALUES (?, 'ok', 1, NULL) ON CONFLICT (url) DO UPDATE"
+            "INSERT INTO index_pages (url, state, attempts) VALUES (?, 'ok', 1)"
+            " ON CONFLICT (url) DO UPDATE"
             " SET state = 'ok', attempts = attempts + 1, reason = NULL",
             (url,),
         )
 
-    def index_failed(self, url: str, reason: str) -> int:
-        """An attempt at an index page failed; how many attempts it has had."""
-        self._db.execute(
-            "INSERT INTO index_pages VALUES (?, 'failed', 1, ?) ON CONFLICT (url) DO UPDATE"
-            " SET state = 'failed', attempts = attempts + 1, reason = excluded.reason",
-            (url, reason),
-        )
-        row = self._db.execute("SELECT attempts FROM index_pages WHERE url = ?", (url,)).fetchone()
-        return int(row[0])
+    def index_failed(
+        self, failure: UrlFailure, rule: RetryRule, now: float | None = None
+    ) -> NextTry:
+        """An attempt at an index page failed: when `rule` tries it again, and why it failed."""
+        now = time.time() if now is None else now
+        with self._db:
+            self._db.execute("BEGIN")
+            row = self._db.execute(
+                "SELECT attempts, answered, first_failed_at FROM index_pages WHERE url = ?",
+                (failure.url,),
+            ).fetchone()
+            tried = _tried(row or (0, 0, None), failure, now)
+            next_try = rule.next_try(failure, tried, now)
+            self._db.execute(
+                "INSERT INTO index_pages (url, state, attempts, answered, first_failed_at, reason)"
+                " VALUES (?, 'failed', ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                " state = 'failed', attempts = excluded.attempts, answered = excluded.answered,"
+                " first_failed_at = excluded.first_failed_at, reason = excluded.reason",
+                (failure.url, tried.tries, tried.answered, tried.first_failed_at, next_try.reason),
+            )
+        return next_try
 
     def failed_index_pages(self) -> list[tuple[str, str]]:
         """(url, reason) of index pages that failed on their last attempt."""
@@ -213,5 +213,15 @@ class UrlBook:
         )
 
     def reset_index_attempts(self) -> None:
-        """`--resume`: failed index pages get a fresh set of attempts."""
-        self._db.execute("UPDATE index_pages SET attempts = 0 WHERE state = 'failed'")
+        """`--resume`: failed index pages get fresh attempts and a fresh window."""
+        self._db.execute(
+            "UPDATE index_pages SET attempts = 0, answered = 0, first_failed_at = NULL"
+            " WHERE state = 'failed'"
+        )
+
+
+def _tried(before: tuple[int, int, float | None], failure: UrlFailure, now: float) -> Tried:
+    """A URL's failed tries, its ledger row's (`attempts`, `answered`, `first_failed_at`) and
+    the latest failure, at `now`."""
+    attempts, answered, first = before
+    return Tried(attempts + 1, answered + counted(failure), now if first is None else first)
