@@ -97,3 +97,23 @@ def test_one_concurrency_budget_for_the_whole_fleet(
     assert set(item["url"] for item in sink.items()) == every_listing(proxy)
     print(f"\nmost requests in flight at the site: {proxy.max_inflight}")
     assert 1 <= proxy.max_inflight <= 8
+
+
+def test_a_site_down_longer_than_the_retry_window_fails_its_urls_and_resume_lands_them(
+    tmp_path: Path, proxied: Any, sink: Any, cluster_factory: Any, run_master: Any
+) -> None:
+    proxy = proxied(Fault(after=400, mode="503", seconds=3600))
+    cluster = cluster_factory(NODES)
+    result = crawl(tmp_path, proxy, sink, cluster, run_master, "--retry-window", "15")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "site_given_up" in events(tmp_path)
+    lines = (tmp_path / "run" / "failed.jl").read_text().splitlines()
+    failed = [json.loads(line) for line in lines]
+    assert failed and {r["reason"] for r in failed} == {"site down"}
+    assert len(proxy.arrivals) - 400 < 600  # the window was waited out, not hammered
+
+    assert proxy.fault is not None
+    proxy.fault.seconds = 0  # the site is back
+    resumed = run_master(["--resume", str(tmp_path / "run")], timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert set(item["url"] for item in sink.items()) == every_listing(proxy)
