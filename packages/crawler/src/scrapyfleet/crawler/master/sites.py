@@ -84,6 +84,7 @@ class Sites:
     async def feed(self, gate: GateState, lease_timeout: float) -> None:
         """The master crawl's own gate, told directly (until cancelled); and the periodic
         checks (`check`)."""
+        gate.budgeted = self.budget.concurrency is not None  # its first request waits for a share
         while True:
             await gate.next_report(MASTER_INTERVAL)
             gate.obey(self.exchange(MASTER, gate.report()))
