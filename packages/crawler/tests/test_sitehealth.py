@@ -54,7 +54,25 @@ def test_too_few_requests_give_no_verdict() -> None:
 
 
 def down(h: SiteHealth) -> None:
-    h.observe("job1", SITE, SiteCounts(failed=MIN_REQUESTS))
+    h.observe("job1", SITE, SiteCounts(failed=MIN_REQUESTS, held=5))
+    for job in ("job2", "job3"):
+        h.observe(job, SITE, SiteCounts(held=3))
+
+
+def test_an_outage_after_many_good_answers_is_seen_at_once() -> None:
+    h, _, events = health()
+    h.observe("job1", SITE, SiteCounts(ok=2000))
+    h.observe("job2", SITE, SiteCounts(ok=1, failed=MIN_REQUESTS + 5))
+    assert events == [f"site_down {SITE}"]
+
+
+def test_a_holder_holding_nothing_is_never_granted_the_probe() -> None:
+    h, clock, _ = health()
+    down(h)
+    clock.now += FIRST_PAUSE
+    h.observe("master", SITE, SiteCounts())  # its crawl has no request for the site now
+    assert not h.verdict("master", SITE).probe
+    assert h.verdict("job2", SITE).probe
 
 
 def test_one_probe_at_a_time_with_growing_pauses_then_a_ramp() -> None:
@@ -64,12 +82,12 @@ def test_one_probe_at_a_time_with_growing_pauses_then_a_ramp() -> None:
     clock.now += FIRST_PAUSE
     assert h.verdict("job1", SITE).probe
     assert not h.verdict("job2", SITE).probe  # one probe at a time
-    h.observe("job1", SITE, SiteCounts(failed=1, probe="failed"))
+    h.observe("job1", SITE, SiteCounts(failed=1, probe="failed", held=5))
     clock.now += FIRST_PAUSE
     assert not h.verdict("job2", SITE).probe  # the pause doubled
     clock.now += FIRST_PAUSE
     assert h.verdict("job2", SITE).probe
-    h.observe("job2", SITE, SiteCounts(failed=1, probe="pending"))
+    h.observe("job2", SITE, SiteCounts(failed=1, probe="pending", held=3))
     assert h.down() == [SITE]
     h.observe("job2", SITE, SiteCounts(ok=1, probe="ok"))
     assert events == [f"site_down {SITE}", f"site_up {SITE}"] and h.down() == []
@@ -86,7 +104,7 @@ def test_a_probe_unused_or_unheard_of_goes_to_another_holder() -> None:
     down(h)
     clock.now += FIRST_PAUSE
     assert h.verdict("job1", SITE).probe
-    h.observe("job1", SITE, SiteCounts())  # it had no request to send
+    h.observe("job1", SITE, SiteCounts())  # it had no request to send (holds none now)
     assert h.verdict("job2", SITE).probe
     clock.now += PROBE_TIMEOUT + 1  # job2 died with it
     assert h.verdict("job3", SITE).probe

@@ -53,6 +53,7 @@ class DomainGate:
         self.interval = 0.0
         self.last_start = float("-inf")
         self.inflight = 0
+        self.held = 0  # requests waiting here now
         self.ok = self.failed = 0
         self.retry_after: float | None = None
         self.probe: Probe | None = None  # the granted probe's state
@@ -76,6 +77,13 @@ class DomainGate:
 
     async def enter(self) -> bool:
         """Wait for this domain's turn; whether the request is the probe."""
+        self.held += 1
+        try:
+            return await self._turn()
+        finally:
+            self.held -= 1
+
+    async def _turn(self) -> bool:
         loop = asyncio.get_running_loop()
         while True:
             if self.give_up:
@@ -119,7 +127,8 @@ class DomainGate:
     def counts(self) -> SiteCounts:
         """What to tell the master, and start counting afresh."""
         probe = self.probe if self.granted else None
-        counts = SiteCounts(self.ok, self.failed, max(0, self.inflight), self.retry_after, probe)
+        counts = SiteCounts(self.ok, self.failed, max(0, self.inflight), self.retry_after, probe,
+                            self.held)  # fmt: skip
         self.ok = self.failed = 0
         self.retry_after = None
         if probe != "pending":

@@ -35,14 +35,15 @@ def _seconds(obj: dict[str, Any], key: str) -> float | None:
 @dataclass(frozen=True, slots=True)
 class SiteCounts:
     """A job's word on one domain: answers ok and transient failures since its last renewal,
-    requests in flight now, the longest `Retry-After` it was given (None: none) and how the
-    probe it was granted went (None: it holds none)."""
+    requests in flight and held now, the longest `Retry-After` it was given (None: none) and how
+    the probe it was granted went (None: it holds none)."""
 
     ok: int = 0
     failed: int = 0
     inflight: int = 0
     retry_after: float | None = None
     probe: Probe | None = None
+    held: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -55,7 +56,7 @@ class SiteCounts:
         if probe is not None and probe not in PROBES:
             raise ValueError(f"probe must be one of {PROBES}")
         return cls(_count(obj, "ok"), _count(obj, "failed"), _count(obj, "inflight"),
-                   _seconds(obj, "retry_after"), probe)  # fmt: skip
+                   _seconds(obj, "retry_after"), probe, _count(obj, "held"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

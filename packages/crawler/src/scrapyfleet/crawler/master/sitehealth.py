@@ -1,16 +1,17 @@
 """Site health across the fleet: one circuit per domain, fed by every job's renewals and the
 master's own crawl (docs/architecture.md, "Site health and the domain budget").
 
-A domain's circuit opens (`site_down`) when, within the last WINDOW seconds, at least
-MIN_REQUESTS requests were answered and at least FAILING of them failed transiently (5xx, 429,
-408, timeouts, resets). While open every holder (a job, or the master) holds the domain's
-requests; after a pause one holder at a time is granted a probe, one request; a failed probe
-doubles the pause (up to PAUSE_CAP), a probe that answers closes the circuit (`site_up`) and
-the fleet ramps back up: each holder may keep 1 request in flight, doubling every RAMP_STEP
-seconds until RAMP_FULL. A `Retry-After` (429/503) holds the domain fleet-wide that long
-(`site_slowed`). A domain down longer than `give_up_after` (the retry window) is given up
-(`site_given_up`): its held requests fail with the reason "site down". Pure logic, clock
-injected.
+A domain's circuit opens (`site_down`) when of its latest answers (the fewest reports back
+from the newest, within WINDOW seconds, that hold at least MIN_REQUESTS answers) at least
+FAILING failed transiently (5xx, 429, 408, timeouts, resets): a site that just went down is
+judged on what it answers now, not on the good answers before. While open every holder (a job,
+or the master) holds the domain's requests; after a pause one holder at a time is granted a
+probe, one request; a failed probe doubles the pause (up to PAUSE_CAP), a probe that answers
+closes the circuit (`site_up`) and the fleet ramps back up: each holder may keep 1 request in
+flight, doubling every RAMP_STEP seconds until RAMP_FULL. A `Retry-After` (429/503) holds the
+domain fleet-wide that long (`site_slowed`). A domain down longer than `give_up_after` (the
+retry window) is given up (`site_given_up`): its held requests fail with the reason "site
+down". Pure logic, clock injected.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from scrapyfleet.crawler.sitewire import SiteCounts
+
+log = structlog.get_logger("scrapyfleet.crawler.master.sitehealth")
 
 WINDOW = 10.0  # seconds of answers judged
 MIN_REQUESTS = 20  # answers in the window before a verdict
@@ -52,6 +57,7 @@ class Circuit:
     quiet_until: float = 0.0  # Retry-After
     given_up: bool = False
     probes: int = 0
+    held: dict[str, int] = field(default_factory=dict)  # holder -> requests it holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,7 @@ class SiteHealth:
             if until > c.quiet_until + 1.0:
                 self._event("site_slowed", domain, seconds=round(until - now, 1), holder=holder)
             c.quiet_until = max(c.quiet_until, until)
+        c.held[holder] = counts.held
         if c.prober == holder:
             self._probed(domain, c, counts, now)
         if c.down_since is not None:
@@ -98,8 +105,11 @@ class SiteHealth:
         c.samples.append((now, counts.ok, counts.failed))
         while c.samples and c.samples[0][0] < now - WINDOW:
             c.samples.popleft()
-        ok = sum(s[1] for s in c.samples)
-        failed = sum(s[2] for s in c.samples)
+        ok = failed = 0
+        for _, ok_now, failed_now in reversed(c.samples):  # the latest answers first
+            ok, failed = ok + ok_now, failed + failed_now
+            if ok + failed >= MIN_REQUESTS:
+                break
         if ok + failed >= MIN_REQUESTS and failed >= FAILING * (ok + failed):
             c.down_since, c.pause, c.next_probe = now, FIRST_PAUSE, now + FIRST_PAUSE
             c.samples.clear()
@@ -109,6 +119,7 @@ class SiteHealth:
     def _probed(self, domain: str, c: Circuit, counts: SiteCounts, now: float) -> None:
         if counts.probe == "pending":
             return
+        log.info("site_probed", domain=domain, holder=c.prober, probe=counts.probe or "not sent")
         c.prober = None  # answered, failed, or not sent (the holder had no request to probe)
         if counts.probe == "ok" and c.down_since is not None:
             down = now - c.down_since
@@ -126,9 +137,12 @@ class SiteHealth:
             return Verdict(give_up=True)
         if c.down_since is not None:
             stale = c.prober is not None and now - c.probe_since > PROBE_TIMEOUT
-            if (c.prober is None or stale) and now >= c.next_probe:
+            due = (c.prober is None or stale) and now >= c.next_probe
+            if due and c.held.get(holder, 0) > 0:  # only a holder with a request can probe
                 c.prober, c.probe_since = holder, now
                 c.probes += 1
+                log.info("site_probe", domain=domain, holder=holder, probe=c.probes,
+                         pause=c.pause)  # fmt: skip
                 return Verdict(hold=HOLD_WHILE_DOWN, probe=True)
             return Verdict(hold=HOLD_WHILE_DOWN)
         ramp = None
@@ -137,6 +151,11 @@ class SiteHealth:
             if ramp >= RAMP_FULL:
                 c.up_since, ramp = None, None
         return Verdict(hold=max(0.0, c.quiet_until - now), ramp=ramp)
+
+    def forget(self, holder: str) -> None:
+        """`holder` crawls nothing now."""
+        for c in self.circuits.values():
+            c.held.pop(holder, None)
 
     def troubled(self) -> list[str]:
         """Domains every holder must hear of: down, given up, held by a Retry-After or

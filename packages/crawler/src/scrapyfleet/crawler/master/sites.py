@@ -70,6 +70,7 @@ class Sites:
 
     def leave(self, holder: str) -> None:
         self.budget.leave(holder)
+        self.health.forget(holder)
 
     def check(self, lease_timeout: float) -> None:
         """Give up domains down too long; return the shares of holders unheard of too long."""
