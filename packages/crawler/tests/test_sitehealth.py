@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
+from scrapyfleet.crawler.master.prometheus import CrawlMetrics
 from scrapyfleet.crawler.master.sitebudget import DomainBudget
 from scrapyfleet.crawler.master.sitehealth import (
     FIRST_PAUSE,
@@ -212,3 +214,15 @@ def test_wire_shapes_round_trip_and_refuse_garbage() -> None:
                 {"sites": {SITE: {"ok": True}}}, []):  # fmt: skip
         with pytest.raises(ValueError):
             parse_sites(bad, SiteCounts)
+
+
+def test_site_events_reach_the_metrics() -> None:
+    h, _, _ = health()
+    down(h)
+    metrics = CrawlMetrics()
+    metrics({"batches": {}, "urls": {}, "pages": 0, "items": 0, "nodes": {},
+             "attempts": {"scheduled": 0, "retries": 0},
+             "sites": {"down": h.down(), "events": list(h.events)}})  # fmt: skip
+    text = generate_latest(metrics.registry).decode()
+    assert "scrapyfleet_crawl_sites_down 1.0" in text
+    assert 'scrapyfleet_crawl_site_events_total{event="site_down"} 1.0' in text
