@@ -67,7 +67,6 @@ class MasterSide:
         self._closer: asyncio.Future[None] | None = None
         self._interrupted = asyncio.Event()
         self._watch: asyncio.Future[None] | None = None
-        self._sites: asyncio.Future[None] | None = None
         self.metrics: CrawlMetrics | None = None
         self.exporter: Exporter | None = None
         self.linger = 0.0
@@ -85,7 +84,7 @@ class MasterSide:
         if not 1 <= first_size <= batch_size:
             raise ValueError("need 1 <= DISTRIBUTED_FIRST_BATCH_SIZE <= DISTRIBUTED_BATCH_SIZE")
         fleet = Fleet(config, ledger)
-        fleet.sites = Sites.from_settings(s)
+        fleet.sites, fleet.master_gate = Sites.from_settings(s), gate_state(crawler)
         mode = s.get("DISTRIBUTED_PROGRESS")
         if mode != "off":
             fleet.on_tick.append(ProgressReporter(rich_bar=mode == "bar"))
@@ -122,10 +121,6 @@ class MasterSide:
             log.error("startup_failed", reason=self.fleet.outcome.fatal)
             return
         self._watch = asyncio.ensure_future(self._stop_when_unwritable())
-        assert self.fleet.sites is not None
-        gate = gate_state(self.crawler)  # the master crawl's site gate obeys its sites directly
-        lease_timeout = self.fleet.config.lease_timeout
-        self._sites = asyncio.ensure_future(self.fleet.sites.feed(gate, lease_timeout))
 
     async def _stop_when_unwritable(self) -> None:
         """A fleet that could not write its run directory stops the master's crawl too."""
@@ -237,8 +232,6 @@ class MasterSide:
             log.warning("master_interrupted", reason=reason,
                         resume=f"crawl-master --resume {self.fleet.config.run_dir}")  # fmt: skip
         await self.fleet.stop()
-        if self._sites is not None:
-            self._sites.cancel()
         for listener in self.fleet.on_tick:
             if isinstance(listener, ProgressReporter):
                 listener.close()
