@@ -3,7 +3,8 @@
 `GET /_site/stats` answers JSON: `requests` (every request since the site started, `/_site/`
 excepted), `in_flight` (being answered now) and `max_in_flight` (the most at once, a hung or
 slow request counted until its answer is sent), and `faults`: requests failed on purpose, by
-fault rule name (`scrapyfleet.demosite.faults`; empty without a plan).
+fault rule name (`scrapyfleet.demosite.faults`; empty without a plan). A page is answered without
+a pause at `--latency 0`, so requests overlap only with a latency: measure concurrency with one.
 """
 
 from __future__ import annotations
