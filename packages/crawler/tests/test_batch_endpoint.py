@@ -24,6 +24,7 @@ from scrapyfleet.crawler.master.endpoint import NO_PROOF, WRONG_PROOF
 from scrapyfleet.crawler.master.leases import Leases
 from scrapyfleet.crawler.master.ledger import Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.master.sites import Sites
 from scrapyfleet.crawler.outcomes import status_failure
 from scrapyfleet.crawler.retrywindow import RetryRule
 
@@ -318,3 +319,23 @@ async def test_idle_connections_from_one_address_are_capped(ledger: Ledger) -> N
         for _, writer in opened:
             writer.close()
         await runner.cleanup()
+
+
+@pytest.fixture
+async def sites_client(aiohttp_client, leased: Ledger):
+    attempts = Attempts(leased, NodePool([], 1, 30.0, {}), 3, RetryRule(3, 600.0), {}, lambda: None)
+    leases = Leases(leased, attempts, 60.0, NoMore(), NodePool([], 1, 30.0, {}))
+    endpoint = BatchEndpoint(leased, SECRET, FEED, leased.running, attempts.reported, leases,
+                             sites=Sites(600.0, 4, 0.0))  # fmt: skip
+    return await aiohttp_client(make_app(endpoint))
+
+
+async def test_renewals_carry_site_counts_and_bring_back_orders(sites_client, leased) -> None:
+    failing = {"sites": {"x": {"ok": 1, "failed": 30, "inflight": 2}}}
+    answer = await (await call(sites_client, "r-00001", "renew", json=failing)).json()
+    assert answer["sites"]["x"]["hold"] > 0 and answer["sites"]["x"]["concurrency"] == 4
+    bad = await call(sites_client, "r-00001", "renew", json={"sites": {"x": {"ok": -1}}})
+    assert bad.status == 400
+    await call(sites_client, "r-00001", "report", json=lease_report("r-00001"))
+    lease = (await (await call(sites_client, "r-00001", "next")).json())["lease"]
+    assert lease["sites"]["x"]["hold"] > 0  # the next batch starts held: its site is down

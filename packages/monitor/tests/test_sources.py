@@ -11,8 +11,10 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from scrapyfleet.core.contracts import ALERT_EVENTS
 from scrapyfleet.core.procs import free_port
 from scrapyfleet.monitor.sources import (
+    Reading,
     SourceError,
     SourceOptions,
     Sources,
@@ -22,10 +24,11 @@ from scrapyfleet.monitor.sources import (
     scan_landed,
     uploads_from,
 )
+from scrapyfleet.monitor.watch import SitesDown
 from scrapyfleet.monitor.web import Credentials
 
 
-def crawl_registry(outcome: str | None = None) -> CollectorRegistry:
+def crawl_registry(outcome: str | None = None, sites_down: int = 0) -> CollectorRegistry:
     """What crawl-master is expected to serve (sources.py's table), from a real registry."""
     r = CollectorRegistry()
     batches = Gauge("scrapyfleet_crawl_batches", "b", ["state"], registry=r)
@@ -45,6 +48,7 @@ def crawl_registry(outcome: str | None = None) -> CollectorRegistry:
     finished = Gauge("scrapyfleet_crawl_finished", "f", ["outcome"], registry=r)
     if outcome:
         finished.labels(outcome).set(1)
+    Gauge("scrapyfleet_crawl_sites_down", "d", registry=r).set(sites_down)
     return r
 
 
@@ -150,3 +154,13 @@ def basic(user: str, password: str) -> str:
 )
 def test_credentials(header: str | None, accepted: bool) -> None:
     assert Credentials("ops", "pa:ss wörd").accept(header) is accepted
+
+
+def test_a_site_held_fleet_wide_is_an_alert_and_so_is_its_return() -> None:
+    watch = SitesDown("http://127.0.0.1:9410/metrics")
+    names = []
+    for down in (0, 1, 1, 2, 0, 0):
+        crawl = crawl_from(parse_samples(generate_latest(crawl_registry(sites_down=down)).decode()))
+        names.append([e.name for e in watch.events(Reading(crawl))])
+    assert names == [[], ["site_down"], [], ["site_down"], ["site_up"], []]
+    assert {"site_down", "site_up"} <= ALERT_EVENTS

@@ -167,6 +167,8 @@ class Events:
     CLUSTER_STATUS: Final = "cluster_status"
     CRAWL_FINISHED: Final = "crawl_finished"
     CRAWL_FAILED: Final = "crawl_failed"
+    SITE_DOWN: Final = "site_down"  # crawl-master held a site fleet-wide (its metrics said so)
+    SITE_UP: Final = "site_up"
     WEB_CONSOLE: Final = "web_console"  # the console's `url`
     # ftpsink
     LANDED: Final = "landed"
@@ -180,5 +182,7 @@ ALERT_EVENTS: Final = frozenset(
         Events.JOB_VANISHED,
         Events.CRAWL_FINISHED,
         Events.CRAWL_FAILED,
+        Events.SITE_DOWN,
+        Events.SITE_UP,
     }
 )

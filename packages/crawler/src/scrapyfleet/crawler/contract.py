@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapyfleet.crawler.outcomes import UrlFailure
+from scrapyfleet.crawler.sitewire import SiteOrder, parse_sites
 
 SCHEME = "fleet"  # the workers' feed storage: `fleet:<name template>` (worker/feedstorage.py)
 COUNTS = ("attempt", "items", "pages")
@@ -27,9 +28,13 @@ class BatchGrant:
     feed: str  # the feed destination (with its password): never on a command line
     lease_timeout: float | None = None  # None: the job takes one batch, no renewals
     credential: str | None = None  # what the job's other calls of this attempt bear
+    sites: dict[str, SiteOrder] | None = None  # orders for the batch's domains (sitewire.py)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        answer = {k: v for k, v in asdict(self).items() if v is not None and k != "sites"}
+        if self.sites is not None:
+            answer["sites"] = {name: order.to_json() for name, order in self.sites.items()}
+        return answer
 
     @classmethod
     def from_json(cls, obj: object) -> BatchGrant:
@@ -48,7 +53,8 @@ class BatchGrant:
             raise ValueError("lease_timeout must be a number")
         if credential is not None and not isinstance(credential, str):
             raise ValueError("credential must be a string")
-        return cls(batch, attempt, urls, feed, timeout, credential)
+        sites = parse_sites(obj, SiteOrder) if "sites" in obj else None
+        return cls(batch, attempt, urls, feed, timeout, credential, sites)
 
 
 RECEIPT_MAX_CHARS = 512  # a receipt is one short line (scrapyfleet.core.receipts)

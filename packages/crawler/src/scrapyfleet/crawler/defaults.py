@@ -89,6 +89,13 @@ TABLE: tuple[Setting, ...] = (
     Setting("DISTRIBUTED_METRICS_LINGER", 10.0, "--metrics-linger",
             "seconds the metrics stay up after the run, so scrapers see its outcome", float),
     Setting("DISTRIBUTED_PROGRESS", "log", None, "log (progress events), bar or off"),
+    # -- one politeness budget per domain for the whole fleet (master/sitebudget.py)
+    Setting("DISTRIBUTED_DOMAIN_CONCURRENCY", 0, "--domain-concurrency", "at most N requests in "
+            "flight to one domain across the master and every job on every node, divided among "
+            "them as jobs come and go (0: no fleet-wide limit; each job's own still holds)", int),
+    Setting("DISTRIBUTED_DOMAIN_DELAY", 0.0, "--domain-delay", "fleet-wide minimum seconds "
+            "between requests to one domain (0: none; DOWNLOAD_DELAY still holds per job)",
+            float),
 )  # fmt: skip
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in TABLE if s.default is not None}

@@ -16,6 +16,7 @@ crawl-master's metrics (`--crawl-metrics URL`, Prometheus text) the console read
 | `scrapyfleet_crawl_nodes` | gauge | `state` = usable, set_aside | nodes |
 | `scrapyfleet_crawl_started_timestamp_seconds` | gauge | | the run's start (Unix time) |
 | `scrapyfleet_crawl_finished` | gauge | `outcome` = ok, failed | 1 on the outcome at the end |
+| `scrapyfleet_crawl_sites_down` | gauge | | sites held fleet-wide (site_down / site_up) |
 
 ftpsink's (`--ftpsink-metrics URL`): `scrapyfleet_ftpsink_uploads_total{outcome=landed|refused|
 aborted}` and `scrapyfleet_ftpsink_bytes_total` (bytes landed). `--items DIR` counts the landed
@@ -88,6 +89,7 @@ class Crawl:
     nodes: dict[str, float]
     started: float | None  # Unix time
     outcome: str | None  # None while the run goes on; "ok", "failed" (or "unknown") once ended
+    sites_down: float | None = None  # sites whose circuit is open (crawl-master's site health)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,7 @@ def crawl_from(samples: Samples) -> Crawl:
         nodes=_by(samples, "scrapyfleet_crawl_nodes", "state"),
         started=_one(samples, "scrapyfleet_crawl_started_timestamp_seconds"),
         outcome=outcome,
+        sites_down=_one(samples, "scrapyfleet_crawl_sites_down"),
     )
 
 

@@ -45,6 +45,28 @@ class CrawlEnd:
         return [Event("crawl_finished", "info", fields)]
 
 
+class SitesDown:
+    """`site_down` when crawl-master starts holding a site fleet-wide, `site_up` when it holds
+    none again (its `scrapyfleet_crawl_sites_down` gauge)."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.down = 0
+
+    def events(self, reading: Reading[Crawl]) -> list[Event]:
+        crawl = reading.value
+        if crawl is None or crawl.sites_down is None or crawl.sites_down != crawl.sites_down:
+            return []
+        now, before = int(crawl.sites_down), self.down
+        self.down = now
+        fields = {"crawl_metrics": self.url, "sites_down": now}
+        if now > before:
+            return [Event("site_down", "error", fields)]
+        if before and not now:
+            return [Event("site_up", "info", fields)]
+        return []
+
+
 class Watch:
     """Polls `monitor` and `sources` together; feeds the console (`publish`), metrics, alerts."""
 
@@ -64,11 +86,13 @@ class Watch:
         self.metrics = metrics
         self.alerts = alerts
         self.crawl_end = CrawlEnd(sources.options.crawl_metrics)
+        self.sites = SitesDown(sources.options.crawl_metrics)
 
     async def poll(self) -> PollReport:
         """One poll; the crawl's events go before the closing `cluster_status`."""
         nodes, readings = await asyncio.gather(self.monitor.poll(), self.sources.read())
-        events = nodes.events[:-1] + self.crawl_end.events(readings.crawl) + nodes.events[-1:]
+        crawl = self.sites.events(readings.crawl) + self.crawl_end.events(readings.crawl)
+        events = nodes.events[:-1] + crawl + nodes.events[-1:]
         report = PollReport(nodes.nodes, events)
         if self.metrics is not None:
             self.metrics.observe(report)

@@ -28,7 +28,9 @@ from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
 from scrapyfleet.crawler.master.ledger import Ledger
 from scrapyfleet.crawler.master.progress import ProgressReporter
 from scrapyfleet.crawler.master.prometheus import CrawlMetrics
+from scrapyfleet.crawler.master.sites import Sites
 from scrapyfleet.crawler.master.summary import write_summary
+from scrapyfleet.crawler.sitegate import gate_state
 
 log = structlog.get_logger("scrapyfleet.crawler.master.collector")
 
@@ -82,6 +84,7 @@ class MasterSide:
         if not 1 <= first_size <= batch_size:
             raise ValueError("need 1 <= DISTRIBUTED_FIRST_BATCH_SIZE <= DISTRIBUTED_BATCH_SIZE")
         fleet = Fleet(config, ledger)
+        fleet.sites, fleet.master_gate = Sites.from_settings(s), gate_state(crawler)
         mode = s.get("DISTRIBUTED_PROGRESS")
         if mode != "off":
             fleet.on_tick.append(ProgressReporter(rich_bar=mode == "bar"))

@@ -21,6 +21,7 @@ from scrapyfleet.crawler.jobproof import is_proof
 from scrapyfleet.crawler.master.credentials import verify
 from scrapyfleet.crawler.master.leases import Leases
 from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
+from scrapyfleet.crawler.master.sites import Sites
 
 log = structlog.get_logger("scrapyfleet.crawler.master.endpoint")
 
@@ -41,9 +42,10 @@ WRONG_PROOF = (
 @dataclass(frozen=True, slots=True)
 class BatchEndpoint:
     """What the routes need: the ledger, the run secret, the feed destination, the master's
-    handlers, its leases (None: jobs take one batch each), the scrapyd password of each node
-    that has one (node name -> password: its jobs' proofs) and who hears why a job's claim was
-    refused for its proof (`on_refused`: the likely cause if that job ends without a report)."""
+        handlers, its leases (None: jobs take one batch each), the scrapyd password of each node
+        that has one (node name -> password: its jobs' proofs) and who hears why a job's claim was
+        refused for its proof (`on_refused`: the likely cause if that job ends without a report) and
+    the master's word on sites (`sites`)."""
 
     ledger: Ledger
     secret: str
@@ -54,6 +56,7 @@ class BatchEndpoint:
     node_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
     on_refused: OnRefused | None = None
     claimed: set[tuple[str, int]] = field(default_factory=set)  # attempts fetched by a claim
+    sites: Sites | None = None  # site health and the domain budget (None: no orders)
 
 
 ENDPOINT = web.AppKey("endpoint", BatchEndpoint)

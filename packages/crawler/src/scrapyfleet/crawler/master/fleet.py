@@ -30,6 +30,8 @@ from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
 from scrapyfleet.crawler.master.landing import KEY_ENV
 from scrapyfleet.crawler.master.ledger import Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
+from scrapyfleet.crawler.master.sites import Sites
+from scrapyfleet.crawler.sitegate import GateState
 
 __all__ = ["Fleet", "FleetConfig", "Outcome"]
 
@@ -55,6 +57,8 @@ class Fleet:
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []  # each gets every snapshot
         self.master_url = ""
         self.unwritable = False  # the run directory took no more: the run ends (`cannot_write`)
+        self.sites: Sites | None = None  # site health and the domain budget (`sites.py`)
+        self.master_gate: GateState | None = None  # the master crawl's site gate, told directly
         self._nodes = NodePool(
             config.targets, config.default_slots, config.node_timeout, self.outcome.troubled_nodes
         )
@@ -63,6 +67,7 @@ class Fleet:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sites_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Serve the batch endpoint and start dispatching."""
@@ -77,6 +82,7 @@ class Fleet:
             self._dispatcher.leases,
             {t.name: t.password for t in self.config.targets if t.password},
             self._dispatcher.attempts.refused,
+            sites=self.sites,
         )
         port = self.config.listen_port or int(self.ledger.get_meta("port") or 0)
         tls = None
@@ -98,6 +104,9 @@ class Fleet:
                         f"taken at its word (set {KEY_ENV} or --receipt-key-file)")  # fmt: skip
         await self._nodes.check(self.config.project)
         self._task = asyncio.create_task(self._run(), name="fleet-dispatch")
+        if self.sites is not None and self.master_gate is not None:
+            feed = self.sites.feed(self.master_gate, self.config.lease_timeout)
+            self._sites_task = asyncio.create_task(feed, name="fleet-sites")
 
     async def _run(self) -> None:
         try:
@@ -128,6 +137,8 @@ class Fleet:
 
     def _reported(self, batch_id: str, report: WorkerReport) -> str:
         self._dispatcher.leases.heard(batch_id)
+        if self.sites is not None:  # its batch is over: its budget shares return
+            self.sites.leave(report.job)
         try:
             return self._dispatcher.attempts.reported(batch_id, report)
         except UNWRITABLE as exc:
@@ -165,6 +176,8 @@ class Fleet:
     async def stop(self) -> None:
         """End after the tick in flight (its schedule calls complete); release the endpoint."""
         self._dispatcher.stop()
+        if self._sites_task is not None:
+            self._sites_task.cancel()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         if self._runner is not None:
@@ -191,4 +204,5 @@ class Fleet:
             "total": sum(counts.values()),
             "intake_open": self._dispatcher.intake_open,
             "nodes": self._nodes.snapshot(),
+            "sites": self.sites.snapshot() if self.sites is not None else {},
         }

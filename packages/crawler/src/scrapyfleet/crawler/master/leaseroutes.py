@@ -1,7 +1,9 @@
 """The batch endpoint's lease routes: a job renews its lease, and asks for its next batch.
 
 `POST /batches/{id}/renew?attempt=N`: the job still works on its lease (409 once it expired or
-went elsewhere). `POST /batches/{id}/next?attempt=N`, with the credential of the job's latest
+went elsewhere); its body, `{"sites": {DOMAIN: counts}}`, says how each site answered the job since
+its last renewal, and the answer carries the master's orders for them (`sitewire.py`, `sites.py`;
+400 if malformed). `POST /batches/{id}/next?attempt=N`, with the credential of the job's latest
 attempt, after its report: the next lease (`leases.py`), `wait` or `done`. docs/architecture.md,
 "Batch endpoint".
 """
@@ -10,16 +12,27 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from scrapyfleet.core import safejson
 from scrapyfleet.crawler.master.endpoint import ENDPOINT, authorize, log, verified
+from scrapyfleet.crawler.sitewire import SiteCounts, parse_sites
 
 
 async def renew(request: web.Request) -> web.Response:
     endpoint = request.app[ENDPOINT]
     batch, attempt = authorize(request)
+    try:
+        body = await request.read()
+        counts = parse_sites(safejson.loads(body) if body else None, SiteCounts)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"malformed renewal: {exc}\n") from None
     if endpoint.leases is not None:
         endpoint.leases.heard(batch.id)
     timeout = endpoint.leases.lease_timeout if endpoint.leases is not None else None
-    return web.json_response({"batch": batch.id, "attempt": attempt, "lease_timeout": timeout})
+    answer = {"batch": batch.id, "attempt": attempt, "lease_timeout": timeout}
+    if endpoint.sites is not None and batch.job is not None:
+        orders = endpoint.sites.exchange(batch.job, counts)
+        answer["sites"] = {name: order.to_json() for name, order in orders.items()}
+    return web.json_response(answer)
 
 
 async def next_lease(request: web.Request) -> web.Response:
@@ -40,5 +53,9 @@ async def next_lease(request: web.Request) -> web.Response:
         return web.json_response({"done": f"the job's last lease {outcome}"})
     answer = await endpoint.leases.next(job, node, endpoint.secret, endpoint.feed_destination)
     if "lease" in answer:  # given with its credential: no fetch may claim it
-        endpoint.claimed.add((answer["lease"]["batch"], answer["lease"]["attempt"]))
+        lease = answer["lease"]
+        endpoint.claimed.add((lease["batch"], lease["attempt"]))
+        if endpoint.sites is not None:  # the job starts within its share
+            orders = endpoint.sites.grant(job, lease["urls"])
+            lease["sites"] = {name: order.to_json() for name, order in orders.items()}
     return web.json_response(answer)

@@ -13,11 +13,14 @@ families on each scrape; the loop thread only swaps a reference, the exporter's 
 | `scrapyfleet_crawl_nodes` | gauge | `state` = usable, set_aside |
 | `scrapyfleet_crawl_started_timestamp_seconds` | gauge | |
 | `scrapyfleet_crawl_finished` | gauge | `outcome` = ok, failed (1 at the end) |
+| `scrapyfleet_crawl_sites_down` | gauge | domains whose circuit is open (`sitehealth.py`) |
+| `scrapyfleet_crawl_site_events_total` | counter | `event` = site_down, _up, _slowed, _given_up |
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +32,7 @@ from prometheus_client.registry import Collector
 from scrapyfleet.crawler.outcomes import OUTCOMES
 
 PREFIX = "scrapyfleet_crawl"
+SITE_EVENTS = ("site_down", "site_up", "site_slowed", "site_given_up")
 
 
 @dataclass(slots=True)
@@ -43,6 +47,8 @@ class Figures:
     retries: int = 0
     nodes: dict[str, int] = field(default_factory=dict)
     finished: str | None = None  # "ok" or "failed" once the run has ended
+    sites_down: int = 0
+    site_events: dict[str, int] = field(default_factory=dict)
 
 
 class CrawlMetrics(Collector):
@@ -68,6 +74,8 @@ class CrawlMetrics(Collector):
                 "usable": sum(1 for n in nodes if n["up"] and not n["set_aside"]),
                 "set_aside": sum(1 for n in nodes if n["set_aside"]),
             },
+            sites_down=len(snap.get("sites", {}).get("down", [])),
+            site_events=Counter(e["event"] for e in snap.get("sites", {}).get("events", [])),
         )
 
     def finish(self, snap: dict[str, Any], summary: dict[str, Any]) -> None:
@@ -107,3 +115,8 @@ class CrawlMetrics(Collector):
         for end in ("ok", "failed"):
             finished.add_metric([end], 1.0 if f.finished == end else 0.0)
         yield finished
+        yield GaugeMetricFamily(f"{PREFIX}_sites_down", "Domains held fleet-wide", f.sites_down)
+        events = CounterMetricFamily(f"{PREFIX}_site_events", "Site events", labels=["event"])
+        for event in SITE_EVENTS:
+            events.add_metric([event], f.site_events.get(event, 0))
+        yield events

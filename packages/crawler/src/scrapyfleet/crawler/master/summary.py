@@ -79,6 +79,8 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
         "failed_batches": failed,
         "unsettled_batches": unsettled,
         "failed_attempts": [a for a in history if a["outcome"] == "failed"],
+        # site_down / site_up / site_slowed / site_given_up, and the domains down at the end
+        "sites": fleet.sites.snapshot() if fleet.sites is not None else {"down": [], "events": []},
     }
 
 

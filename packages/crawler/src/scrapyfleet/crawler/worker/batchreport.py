@@ -4,11 +4,12 @@ endpoint"."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scrapy.crawler import Crawler
 
 from scrapyfleet.crawler.contract import FeedFile, WorkerReport
+from scrapyfleet.crawler.sitewire import SiteOrder
 from scrapyfleet.crawler.worker.feedstorage import FleetFeeds
 from scrapyfleet.crawler.worker.tracker import UrlTracker
 
@@ -23,6 +24,7 @@ class Lease:
     urls: list[str]
     timeout: float | None = None  # the master's lease timeout; None: no renewals
     reported: bool = False
+    sites: dict[str, SiteOrder] = field(default_factory=dict)  # the grant's site orders
 
     @property
     def params(self) -> dict[str, str]:

@@ -9,7 +9,8 @@ is over: its feed file is stored (`batchfeeds.py`), the batch reported (naming t
 every URL that yielded no item, `tracker.py`, `batchreport.py`), and with
 `DISTRIBUTED_KEEP_WORKERS` the job takes its next lease and crawls it in the same process
 (`leaseclient.py`, `leases.py`); it ends when the master has no more work. While it holds a lease
-it renews it. docs/architecture.md, "Batch endpoint".
+it renews it, and each renewal carries its word on the sites it crawls and brings back the master's
+orders for them, which its site gate obeys (`sitegate.py`). docs/architecture.md, "Batch endpoint".
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from scrapy.spiders import CrawlSpider
 
 from scrapyfleet.crawler.contract import BatchGrant
 from scrapyfleet.crawler.jobproof import PASSWORD_ENV, job_proof
+from scrapyfleet.crawler.sitegate import gate_state
 from scrapyfleet.crawler.worker.batchfeeds import close_feeds, open_feeds
 from scrapyfleet.crawler.worker.batchreport import Lease, build_report, counters
 from scrapyfleet.crawler.worker.feedstorage import FeedHolder, FleetFeeds
@@ -70,6 +72,7 @@ class WorkerSide(FeedHolder):
         self.client = MasterClient(master, crawler.settings.get("DISTRIBUTED_MASTER_CA_FILE"))
         self.fetch_error: str | None = None
         self.tracker = UrlTracker(crawler)
+        self.gate = gate_state(crawler)
         self.lines = 0
         self._base: dict[str, int] = {}
         self._turn: asyncio.Task[None] | None = None
@@ -93,7 +96,7 @@ class WorkerSide(FeedHolder):
             if grant.credential is None:
                 raise ValueError("a batch needs its attempt's credential")
             lease.urls, lease.timeout = grant.urls, grant.lease_timeout
-            lease.credential = grant.credential
+            lease.credential, lease.sites = grant.credential, grant.sites or {}
             self.feeds.go_to(grant.feed)
         except CALL_ERRORS as exc:
             self.fetch_error = str(exc) or type(exc).__name__
@@ -109,8 +112,9 @@ class WorkerSide(FeedHolder):
         self._base = counters(self.crawler, self.feeds)
         self.tracker.reset()
         self._feeds_closed.clear()
+        self.gate.obey(lease.sites)  # the batch starts within its share
         if lease.timeout:
-            self._renewer = asyncio.ensure_future(renew(self.client, lease))
+            self._renewer = asyncio.ensure_future(renew(self.client, lease, self.gate))
         log.info("batch_fetched", batch=lease.batch, urls=len(lease.urls), job=self.job,
                  attempt=lease.attempt)  # fmt: skip
 

@@ -4,7 +4,8 @@ Each batch request carries its batch URL in `meta[BATCH_URL]` (kept across redir
 whose response produced an item is landed once the feed is stored; a final error (after Scrapy's
 own retries) is recorded by the request's errback: HTTP 404/410 `gone`, other statuses and
 download exceptions `failed` (transient or not, see `outcomes.py`); a 2xx answer without an item
-is `no_item`; a URL with no answer at all (the job was stopped first) `failed`, transient.
+is `no_item`; a URL whose site the run gave up (`sitegate.py`) `failed`, "site down"; a URL with
+no answer at all (the job was stopped first) `failed`, transient.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from scrapyfleet.crawler.outcomes import UrlFailure, describe
+from scrapyfleet.crawler.sitegate import SITE_DOWN, SiteDown
 
 BATCH_URL = "scrapyfleet_batch_url"
 Errback = Callable[[Failure], Any]
@@ -64,7 +66,10 @@ class UrlTracker:
             self.with_item.add(url)
 
     def record_error(self, url: str, failure: Failure) -> None:
-        self.failed[url] = describe(url, failure)
+        if isinstance(failure.value, SiteDown):  # given up by the run: `--resume` tries again
+            self.failed[url] = UrlFailure(url, "failed", SITE_DOWN)
+        else:
+            self.failed[url] = describe(url, failure)
 
     def failures(self, urls: Iterable[str]) -> list[UrlFailure]:
         """Every URL of the batch that did not yield an item, with why."""
