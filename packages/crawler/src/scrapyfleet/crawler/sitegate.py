@@ -28,13 +28,12 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from scrapyfleet.crawler.outcomes import TRANSIENT_STATUSES, parse_retry_after
+from scrapyfleet.crawler.outcomes import RETRY_AFTER_CAP, TRANSIENT_STATUSES, parse_retry_after
 from scrapyfleet.crawler.sitewire import Probe, SiteCounts, SiteOrder
 
 BURST = 20  # failures since the last renewal that hold a domain at once (at FAILING share)
 FAILING = 0.8
 BURST_HOLD = 5.0  # seconds a burst holds the domain if the master says nothing
-RETRY_AFTER_CAP = 600.0
 SITE_DOWN = "site down"
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from scrapyfleet.crawler.outcomes import RETRY_AFTER_CAP
 from scrapyfleet.crawler.sitewire import SiteCounts
 
 log = structlog.get_logger("scrapyfleet.crawler.master.sitehealth")
@@ -37,7 +38,6 @@ PROBE_TIMEOUT = 30.0  # a probe unheard of this long is granted to another holde
 HOLD_WHILE_DOWN = 10.0  # seconds a holder holds on one order while the circuit is open
 RAMP_STEP = 2.0  # seconds per doubling of each holder's concurrency after the site is back
 RAMP_FULL = 64  # the ramp's end: no limit from it
-RETRY_AFTER_CAP = 600.0  # longest `Retry-After` honoured
 EVENTS_KEPT = 200  # events kept for the summary
 
 OnEvent = Callable[[str, str, dict[str, Any]], None]  # event, domain, details
