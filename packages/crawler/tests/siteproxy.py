@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -31,8 +32,9 @@ class SiteProxy:
     upstream: str
     fault: Fault | None = None
     arrivals: list[float] = field(default_factory=list)  # monotonic time of each request
+    paths: Counter[str] = field(default_factory=Counter)  # requests per path
     inflight: int = 0
-    max_inflight: int = 0
+    max_inflight: int = 0  # of the pages (robots.txt is not counted)
     url: str = ""
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -52,6 +54,7 @@ class SiteProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         now = time.monotonic()
         self.arrivals.append(now)
+        self.paths[request.path] += 1
         f = self.fault
         if f is not None and f.began is None and len(self.arrivals) > f.after:
             f.began = now
@@ -62,7 +65,8 @@ class SiteProxy:
                 assert request.transport is not None
                 request.transport.abort()
             return web.Response(status=503, text="down for maintenance\n")
-        self.inflight += 1
+        counted = request.path != "/robots.txt"  # one per crawl, outside the budget (sitegate)
+        self.inflight += counted
         self.max_inflight = max(self.max_inflight, self.inflight)
         try:
             assert self._session is not None
@@ -71,7 +75,7 @@ class SiteProxy:
                 return web.Response(status=answer.status, body=body,
                                     content_type=answer.content_type)  # fmt: skip
         finally:
-            self.inflight -= 1
+            self.inflight -= counted
 
     def start(self) -> str:
         ready = threading.Event()

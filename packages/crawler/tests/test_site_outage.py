@@ -5,8 +5,11 @@ real ftpsink, the real demo site behind a real fault-injecting, measuring HTTP p
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +93,53 @@ def test_a_429_with_retry_after_slows_every_job(
 def test_one_concurrency_budget_for_the_whole_fleet(
     tmp_path: Path, proxied: Any, sink: Any, cluster_factory: Any, run_master: Any
 ) -> None:
+    """At most the budget in flight at the site, fleet-wide, with robots.txt obeyed (the master
+    and every job read it past the gate)."""
     proxy = proxied(None, latency=0.05)
     result = crawl(tmp_path, proxy, sink, cluster_factory(NODES), run_master,
-                   "--domain-concurrency", "8")  # fmt: skip
+                   "--domain-concurrency", "8", "--setting", "ROBOTSTXT_OBEY=True")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert set(item["url"] for item in sink.items()) == every_listing(proxy)
     print(f"\nmost requests in flight at the site: {proxy.max_inflight}")
     assert 1 <= proxy.max_inflight <= 8
+    assert proxy.paths["/robots.txt"] >= 2, "the master's crawl and the jobs each read robots.txt"
+
+
+def test_a_killed_nodes_budget_share_goes_back_to_the_others(
+    tmp_path: Path,
+    proxied: Any,
+    sink: Any,
+    cluster_factory: Any,
+    run_master: Any,
+    wait_for: Callable[..., Any],
+) -> None:
+    """A node dies mid-crawl (its scrapyd and jobs, SIGKILL): once the node is down its jobs'
+    attempts fail and their shares of the budget return, the crawl completes elsewhere, and the
+    site never sees more than the budget."""
+    proxy = proxied(None, latency=0.05)
+    cluster = cluster_factory(NODES)
+    victim = cluster.nodes[1]
+
+    def fetched() -> set[str]:
+        """The victim's jobs that fetched their batch (holders of a share), from their logs."""
+        logs = (victim.root / "logs").rglob("*.log")
+        return {log.stem for log in logs if '"batch_fetched"' in log.read_text()}
+
+    with ThreadPoolExecutor(1) as pool:
+        master = pool.submit(crawl, tmp_path, proxy, sink, cluster, run_master,
+                             "--domain-concurrency", "8", "--node-timeout", "5")  # fmt: skip
+        wait_for(lambda: fetched() or master.done(), timeout=120, what="a job of the victim's "
+                 "working on its batch")  # fmt: skip
+        assert not master.done(), master.result().stderr[-3000:]
+        jobs = fetched()
+        os.killpg(int(victim.pidfile.read_text()), signal.SIGKILL)  # the machine dies
+        result = master.result()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(item["url"] for item in sink.items()) == every_listing(proxy)
+    assert 1 <= proxy.max_inflight <= 8
+    log = (tmp_path / "run" / "master.log").read_text().splitlines()
+    returned = {json.loads(line)["holder"] for line in log if '"budget_share_returned"' in line}
+    assert jobs & returned, (jobs, returned)
 
 
 def test_a_site_down_longer_than_the_retry_window_fails_its_urls_and_resume_lands_them(

@@ -173,7 +173,7 @@ def test_a_leaving_or_silent_holder_returns_its_share() -> None:
         b.heard(holder, SITE, 0)
         b.share(holder, SITE)
     assert [b.share(h, SITE)[0] for h in ("job1", "job2", "job3")] == [2, 2, 2]
-    b.leave("job3")
+    assert b.leave("job3") and not b.leave("job3"), "it held a share once"
     assert [b.share(h, SITE)[0] for h in ("job1", "job2")] == [3, 3]
     clock.now += 30
     b.heard("job1", SITE, 3)

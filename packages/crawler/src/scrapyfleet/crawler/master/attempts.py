@@ -40,6 +40,7 @@ class Attempts:
         self._wake = wake  # something changed: the dispatcher should look again now
         self._retries: dict[str, tuple[float, str | None]] = {}  # batch -> (not before, avoid)
         self._refused: dict[tuple[str, int], str] = {}  # (batch, attempt) -> why its claim was
+        self.on_failed: Callable[[str, str], None] | None = None  # hears (job, reason) of each
 
     def refused(self, batch_id: str, attempt: int, reason: str) -> None:
         """The claim of that attempt was refused for `reason`: said with its failure, if any."""
@@ -60,6 +61,8 @@ class Attempts:
         if refused is not None:
             reason = f"{reason}; {refused}"
         state = self.ledger.attempt_failed(batch.id, batch.job, reason, self.max_attempts)
+        if self.on_failed is not None:
+            self.on_failed(batch.job, reason)
         node = self.nodes.get(batch.node)
         if node is not None and node_fault:
             self.nodes.fault(node, reason)

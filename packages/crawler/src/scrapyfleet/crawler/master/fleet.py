@@ -63,6 +63,7 @@ class Fleet:
             config.targets, config.default_slots, config.node_timeout, self.outcome.troubled_nodes
         )
         self._dispatcher = Dispatcher(config, ledger, self._nodes, self.outcome, self.add_batch)
+        self._dispatcher.attempts.on_failed = self._attempt_failed
         self._done = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -134,6 +135,10 @@ class Fleet:
             self.cannot_write(exc)
             raise web.HTTPServiceUnavailable(text="the master cannot record it\n") from None
         self._dispatcher.leases.heard(batch_id)
+
+    def _attempt_failed(self, job: str, reason: str) -> None:
+        if self.sites is not None:  # a failed (or dead) job crawls nothing more: shares return
+            self.sites.leave(job, reason)
 
     def _reported(self, batch_id: str, report: WorkerReport) -> str:
         self._dispatcher.leases.heard(batch_id)

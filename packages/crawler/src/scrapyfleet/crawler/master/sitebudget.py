@@ -56,10 +56,11 @@ class DomainBudget:
         holding = self.domains.setdefault(domain, {}).setdefault(holder, Holding(now, now))
         holding.heard, holding.inflight = now, inflight
 
-    def leave(self, holder: str) -> None:
-        """`holder` crawls nothing now (its batch is reported, or it died): its shares return."""
-        for holdings in self.domains.values():
-            holdings.pop(holder, None)
+    def leave(self, holder: str) -> bool:
+        """`holder` crawls nothing now (its batch is reported, or it died): its shares return;
+        whether it held any."""
+        held = [holdings.pop(holder, None) for holdings in self.domains.values()]
+        return any(h is not None for h in held)
 
     def expire(self, timeout: float) -> list[str]:
         """Remove the holders unheard of for `timeout` seconds; their names."""

@@ -68,8 +68,11 @@ class Sites:
             concurrency = verdict.ramp if concurrency is None else min(concurrency, verdict.ramp)
         return SiteOrder(verdict.hold, verdict.probe, concurrency, interval, verdict.give_up)
 
-    def leave(self, holder: str) -> None:
-        self.budget.leave(holder)
+    def leave(self, holder: str, reason: str | None = None) -> None:
+        """`holder` crawls nothing more; with a `reason` (it failed), its returned shares are
+        logged."""
+        if self.budget.leave(holder) and reason is not None:
+            log.info("budget_share_returned", holder=holder, reason=reason)
         self.health.forget(holder)
 
     def check(self, lease_timeout: float) -> None:
