@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from scrapyfleet.crawler.contract import WorkerReport
 from scrapyfleet.crawler.master.ledger import Ledger
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 
 def test_batch_lifecycle_and_retries(tmp_path: Path) -> None:
@@ -48,3 +54,27 @@ def test_attempts_run_out_and_state_survives_reopen(tmp_path: Path) -> None:
     assert [b.id for b in reopened.batches("queued")] == [second.id]
     assert sorted(reopened.urls.all_urls()) == ["u1", "u2"]
     assert reopened.add_batch("r", ["u3"]).id == "r-00003"
+
+
+def test_a_report_settles_its_batch_and_urls_together_or_not_at_all(tmp_path: Path) -> None:
+    """A master dying between marking a batch done and settling its URLs left a done batch with
+    pending URLs (the run then ended unsettled): both happen in one transaction."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    batch = ledger.add_batch("r", ["http://a/1", "http://a/2"])
+    ledger.scheduled(batch.id, "n1", "r-00001-a1")
+    report = WorkerReport("r-00001-a1", "n1", 1, 2, 2, "finished", True)
+    rule = RetryRule(3, 600.0)
+
+    def dies(*args: Any) -> dict[str, int]:
+        raise sqlite3.OperationalError("disk I/O error")  # the settling never happens
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ledger.urls, "settle_within", dies)
+        with pytest.raises(sqlite3.OperationalError):
+            ledger.done_and_settled(report, batch.id, rule)
+    assert ledger.batch(batch.id).state == "scheduled", "not done without its URLs"
+    assert ledger.done_and_settled(report, batch.id, rule) == {
+        "landed": 2, "gone": 0, "no_item": 0, "failed": 0, "pending": 0, "retry": 0
+    }  # fmt: skip
+    assert ledger.batch(batch.id).state == "done" and ledger.urls.counts()["landed"] == 2
+    assert ledger.done_and_settled(report, batch.id, rule) is None, "done once"

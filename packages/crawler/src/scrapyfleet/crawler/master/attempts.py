@@ -88,10 +88,8 @@ class Attempts:
                 log.warning("landing_refused", batch=batch_id, node=report.node, job=report.job,
                             reason=failure)  # fmt: skip
         if failure is None:
-            if self.ledger.done(batch_id, report.job, report.items, report.pages, report.feed):
-                urls = self.ledger.urls.settle(
-                    batch_id, report.node, report.failures, self.url_retries
-                )
+            urls = self.ledger.done_and_settled(report, batch_id, self.url_retries)
+            if urls is not None:
                 log.info("batch_done", batch=batch_id, node=report.node, job=report.job,
                          items=report.items, pages=report.pages,
                          feed=report.feed.name if report.feed else None,

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Literal
 
 from scrapyfleet.core.files import PRIVATE
-from scrapyfleet.crawler.contract import FeedFile
+from scrapyfleet.crawler.contract import FeedFile, WorkerReport
 from scrapyfleet.crawler.master.urlbook import UrlBook
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 State = Literal["queued", "scheduled", "running", "done", "failed"]
 ACTIVE: tuple[State, ...] = ("scheduled", "running")
@@ -187,20 +188,38 @@ class Ledger:
     ) -> bool:
         """A worker reported success (and the feed it uploaded). False when the batch was
         already done."""
-        now = time.time()
         with self._db:
             self._db.execute("BEGIN")
-            cur = self._db.execute(
-                "UPDATE batches SET state = 'done', items = ?, pages = ?, finished_at = ?,"
-                " error = NULL WHERE id = ? AND state != 'done'",
-                (items, pages, now, batch_id),
-            )
-            self._db.execute(
-                "UPDATE attempts SET outcome = 'done', items = ?, finished_at = ?, feed_name = ?,"
-                " feed_bytes = ?, feed_lines = ? WHERE batch = ? AND job = ?",
-                (items, now, feed and feed.name, feed and feed.bytes, feed and feed.lines,
-                 batch_id, job),
-            )  # fmt: skip
+            return self._done(batch_id, job, items, pages, feed)
+
+    def done_and_settled(
+        self,
+        report: WorkerReport,
+        batch_id: str,
+        rule: RetryRule,
+    ) -> dict[str, int] | None:
+        """A successful report: the batch done and its URLs settled (`UrlBook.settle`) in one
+        transaction, so a master killed in between leaves neither; the URL counts, or None when
+        the batch was already done."""
+        with self._db:
+            self._db.execute("BEGIN")
+            if not self._done(batch_id, report.job, report.items, report.pages, report.feed):
+                return None
+            return self.urls.settle_within(batch_id, report.node, report.failures, rule)
+
+    def _done(self, batch_id: str, job: str, items: int, pages: int, feed: FeedFile | None) -> bool:
+        now = time.time()
+        cur = self._db.execute(
+            "UPDATE batches SET state = 'done', items = ?, pages = ?, finished_at = ?,"
+            " error = NULL WHERE id = ? AND state != 'done'",
+            (items, pages, now, batch_id),
+        )
+        self._db.execute(
+            "UPDATE attempts SET outcome = 'done', items = ?, finished_at = ?, feed_name = ?,"
+            " feed_bytes = ?, feed_lines = ? WHERE batch = ? AND job = ?",
+            (items, now, feed and feed.name, feed and feed.bytes, feed and feed.lines,
+             batch_id, job),
+        )  # fmt: skip
         return cur.rowcount == 1
 
     def attempt_failed(self, batch_id: str, job: str, reason: str, max_attempts: int) -> State:
