@@ -69,7 +69,7 @@ def test_a_report_settles_its_batch_and_urls_together_or_not_at_all(tmp_path: Pa
         raise sqlite3.OperationalError("disk I/O error")  # the settling never happens
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ledger.urls, "settle_within", dies)
+        patch.setattr(ledger.urls, "settle", dies)
         with pytest.raises(sqlite3.OperationalError):
             ledger.done_and_settled(report, batch.id, rule)
     assert ledger.batch(batch.id).state == "scheduled", "not done without its URLs"

@@ -205,7 +205,7 @@ class Ledger:
             self._db.execute("BEGIN")
             if not self._done(batch_id, report.job, report.items, report.pages, report.feed):
                 return None
-            return self.urls.settle_within(batch_id, report.node, report.failures, rule)
+            return self.urls.settle(batch_id, report.node, report.failures, rule)
 
     def _done(self, batch_id: str, job: str, items: int, pages: int, feed: FeedFile | None) -> bool:
         now = time.time()

@@ -10,6 +10,7 @@ rule. Writes are batched: one transaction per report. The tables: `urlschema.py`
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -62,6 +63,16 @@ class UrlBook:
             ((url, batch) for url in urls),
         )
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The caller's open transaction, or one of its own (committed at the end)."""
+        if self._db.in_transaction:
+            yield
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            yield
+
     def settle(
         self,
         batch: str,
@@ -71,56 +82,45 @@ class UrlBook:
         now: float | None = None,
     ) -> dict[str, int]:
         """A successful report of `batch` from `node`: its pending URLs are landed but for the
-        failures. Transient failures wait for a retry while `rule` allows. Counts by outcome."""
-        with self._db:
-            self._db.execute("BEGIN")
-            return self.settle_within(batch, node, failures, rule, now)
-
-    def settle_within(
-        self,
-        batch: str,
-        node: str,
-        failures: Iterable[UrlFailure],
-        rule: RetryRule,
-        now: float | None = None,
-    ) -> dict[str, int]:
-        """`settle`, in the caller's transaction."""
-        now = time.time() if now is None else now
-        counts: dict[str, int] = dict.fromkeys((*OUTCOMES, RETRY), 0)
-        pending: dict[str, tuple[int, int, float | None]] = {
-            url: (attempts, answered, first)
-            for url, attempts, answered, first in self._db.execute(
-                "SELECT url, attempts, answered, first_failed_at FROM urls"
-                " WHERE batch = ? AND outcome = 'pending'",
-                (batch,),
+        failures. Transient failures wait for a retry while `rule` allows. Counts by outcome. In
+        the caller's transaction if one is open (`Ledger.done_and_settled`), else in its own."""
+        with self._transaction():
+            now = time.time() if now is None else now
+            counts: dict[str, int] = dict.fromkeys((*OUTCOMES, RETRY), 0)
+            pending: dict[str, tuple[int, int, float | None]] = {
+                url: (attempts, answered, first)
+                for url, attempts, answered, first in self._db.execute(
+                    "SELECT url, attempts, answered, first_failed_at FROM urls"
+                    " WHERE batch = ? AND outcome = 'pending'",
+                    (batch,),
+                )
+            }
+            rows = []
+            for failure in failures:
+                if failure.url not in pending:
+                    continue
+                tried = _tried(pending.pop(failure.url), failure, now)
+                outcome: str = failure.outcome
+                retry_at, reason = None, failure.reason
+                if outcome == "failed":
+                    retry_at, reason = rule.next_try(failure, tried, now)
+                    outcome = RETRY if retry_at is not None else outcome
+                counts[outcome] += 1
+                rows.append(
+                    (outcome, tried.tries, tried.answered, tried.first_failed_at, reason,
+                     failure.status, node, retry_at, failure.url)
+                )  # fmt: skip
+            self._db.executemany(
+                "UPDATE urls SET outcome = ?, attempts = ?, answered = ?, first_failed_at = ?,"
+                " reason = ?, status = ?, node = ?, retry_at = ? WHERE url = ?",
+                rows,
             )
-        }
-        rows = []
-        for failure in failures:
-            if failure.url not in pending:
-                continue
-            tried = _tried(pending.pop(failure.url), failure, now)
-            outcome: str = failure.outcome
-            retry_at, reason = None, failure.reason
-            if outcome == "failed":
-                retry_at, reason = rule.next_try(failure, tried, now)
-                outcome = RETRY if retry_at is not None else outcome
-            counts[outcome] += 1
-            rows.append(
-                (outcome, tried.tries, tried.answered, tried.first_failed_at, reason,
-                 failure.status, node, retry_at, failure.url)
-            )  # fmt: skip
-        self._db.executemany(
-            "UPDATE urls SET outcome = ?, attempts = ?, answered = ?, first_failed_at = ?,"
-            " reason = ?, status = ?, node = ?, retry_at = ? WHERE url = ?",
-            rows,
-        )
-        self._db.execute(
-            "UPDATE urls SET outcome = 'landed', attempts = attempts + 1, node = ?,"
-            " reason = NULL, status = NULL WHERE batch = ? AND outcome = 'pending'",
-            (node, batch),
-        )
-        counts["landed"] = len(pending)
+            self._db.execute(
+                "UPDATE urls SET outcome = 'landed', attempts = attempts + 1, node = ?,"
+                " reason = NULL, status = NULL WHERE batch = ? AND outcome = 'pending'",
+                (node, batch),
+            )
+            counts["landed"] = len(pending)
         return counts
 
     def fail_batch(self, batch: str, reason: str) -> int:
