@@ -1,4 +1,5 @@
-"""Progress of a distributed crawl: a rich bar on a TTY, `progress` events otherwise."""
+"""Progress of a distributed crawl: a rich bar on a TTY (below the log lines, screen.py),
+`progress` events otherwise."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 import structlog
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from scrapyfleet.crawler.master.screen import screen
 
 log = structlog.get_logger("scrapyfleet.crawler.master.progress")
 
@@ -27,6 +30,7 @@ class ProgressReporter:
                 TextColumn("{task.completed}/{task.total}"),
                 TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
+                console=screen(),  # the log lines' console: they scroll above the bar
             )
             self._bar.start()
             self._task = self._bar.add_task("crawl", total=None, detail="")
