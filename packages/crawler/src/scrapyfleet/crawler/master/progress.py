@@ -7,7 +7,13 @@ import time
 from typing import Any
 
 import structlog
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from scrapyfleet.crawler.master.screen import screen
 
@@ -27,7 +33,7 @@ class ProgressReporter:
             self._bar = Progress(
                 TextColumn("[bold]batches"),
                 BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
+                MofNCompleteColumn(),  # done/? while batches are still being made
                 TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
                 console=screen(),  # the log lines' console: they scroll above the bar
