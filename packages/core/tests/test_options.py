@@ -45,7 +45,8 @@ def test_a_flag_a_multi_value_and_a_repeatable_option_read_their_variable(
     with pytest.raises(SystemExit) as exited:
         env.values("concurrency", int, [8])
     assert exited.value.code == 2
-    assert "SCRAPYFLEET_SPEEDLAB_GRID_CONCURRENCY='16 many'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "SCRAPYFLEET_SPEEDLAB_GRID_CONCURRENCY='16 many': invalid int value: 'many'" in err
 
     p = argparse.ArgumentParser()
     p.add_argument("--hook", action=Repeated, default=["http://from-env"])

@@ -43,6 +43,8 @@ def _run(tmp_path: Path, level: str) -> tuple[str, list[dict[str, Any]]]:
     log.info("batch_done", batch=1, node="scrapyd1", items=30)
     log.warning("node_unreachable", node="scrapyd2")
     log.info("run_summary", ok=True, batches=1)
+    logging.getLogger("somelib").info("somelib 2.19.0 started")
+    logging.getLogger("somelib.engine").warning("an engine warning")
     lines = (tmp_path / "master.log").read_text().splitlines()
     return out.getvalue(), [json.loads(line) for line in lines]
 
@@ -53,21 +55,24 @@ def test_the_screen_shows_what_matters_and_master_log_keeps_everything(
     shown, kept = _run(tmp_path, "INFO")
     assert [e["event"] for e in kept] == [
         "run_started", "batch_created", "core_metrics", "core_metrics", "batch_done",
-        "node_unreachable", "run_summary",
+        "node_unreachable", "run_summary", "somelib 2.19.0 started", "an engine warning",
     ]  # fmt: skip
     for event in ("run_started", "batch_done", "node_unreachable"):
         assert event in shown
     assert "batch_created" not in shown and "run_summary" not in shown
+    assert "somelib 2.19.0 started" not in shown and "an engine warning" in shown, (
+        "a library's records too"
+    )
     metrics = [line for line in shown.splitlines() if "core_metrics" in line]
     assert len(metrics) == 1 and "downloader" in metrics[0], "only the one with work in flight"
 
 
 def test_at_debug_the_screen_shows_every_event(tmp_path: Path, restored: None) -> None:
     shown, kept = _run(tmp_path, "DEBUG")
-    for event in ("batch_created", "run_summary"):
+    for event in ("batch_created", "run_summary", "somelib 2.19.0 started"):
         assert event in shown
     assert sum("core_metrics" in line for line in shown.splitlines()) == 2
-    assert len(kept) == 7
+    assert len(kept) == 9
 
 
 def test_the_summary_is_a_short_table() -> None:

@@ -2,7 +2,8 @@
 
 Console rendering on a TTY, JSON lines otherwise. Every event carries `event`, `level` and an
 ISO-8601 UTC `timestamp`. Call `configure_logging()` once at process start-up; `screen`
-processors filter what the console shows, after `copy_to_file`'s copy has every event.
+processors filter what the console shows (structlog's events and other libraries' records alike),
+after `copy_to_file`'s copy has every event.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 from structlog.typing import EventDict
@@ -61,10 +62,31 @@ def configure_logging(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    if screen:
+        handler.addFilter(_Screen(screen))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     quiet_loggers(quiet, numeric)
+
+
+class _Screen(logging.Filter):
+    """The console's `screen` processors applied to a stdlib record (e.g. Scrapy's): shown
+    unless one drops it."""
+
+    def __init__(self, screen: Sequence[structlog.typing.Processor]) -> None:
+        super().__init__()
+        self.screen = screen
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        event: EventDict = {"event": record.getMessage(), "level": record.levelname.lower(),
+                            "logger": record.name}  # fmt: skip
+        try:
+            for processor in self.screen:
+                event = cast(EventDict, processor(None, record.levelname.lower(), event))
+        except structlog.DropEvent:
+            return False
+        return True
 
 
 def copy_to_file(path: Path) -> None:

@@ -48,12 +48,16 @@ class EnvDefaults:
         text = self(option)
         if text is None:
             return default
-        try:
-            return [kind(word) for word in text.split()]
-        except (ValueError, argparse.ArgumentTypeError) as exc:
-            print(f"{self.command}: {env_name(self.command, option)}={text!r}: {exc}",
-                  file=sys.stderr)  # fmt: skip
-            raise SystemExit(2) from None
+        found = []
+        for word in text.split():
+            try:
+                found.append(kind(word))
+            except (ValueError, argparse.ArgumentTypeError) as exc:
+                why = exc if isinstance(exc, argparse.ArgumentTypeError) else (
+                    f"invalid {getattr(kind, '__name__', 'value')} value: {word!r}")  # fmt: skip
+                print(f"{env_name(self.command, option)}={text!r}: {why}", file=sys.stderr)
+                raise SystemExit(2) from None
+        return found
 
     def epilog(self, example: str) -> str:
         """One sentence for `--help` saying how the environment fallback works."""
