@@ -56,7 +56,7 @@ from scrapyfleet.crawler.master.preflight import (
 )
 from scrapyfleet.crawler.master.project import Project, load_project, project_name, spider_name
 from scrapyfleet.crawler.master.reach import check_listen, check_nodes_reach
-from scrapyfleet.crawler.master.screen import for_a_person, log_stream, screen, summary_table
+from scrapyfleet.crawler.master.screen import log_on_a_terminal, screen, summary_table
 from scrapyfleet.crawler.master.summary import FAILED_NAME, SUMMARY_NAME
 
 log = structlog.get_logger("scrapyfleet.crawler.master")
@@ -179,12 +179,8 @@ def plan_run(args: argparse.Namespace, project: Project) -> Plan:
 
 def main(argv: list[str] | None = None) -> int:
     args = load_options(argv)
-    if sys.stderr.isatty():  # through the bar's console; what a person reads (screen.py)
-        person = (args.format or "console") == "console"
-        configure_logging(args.format, args.log_level, log_stream(),
-                          screen=[for_a_person(args.log_level)] if person else [])  # fmt: skip
-    else:
-        configure_logging(args.format, args.log_level)
+    # On a TTY: through the bar's console, keeping what a person reads (screen.py).
+    (log_on_a_terminal if sys.stderr.isatty() else configure_logging)(args.format, args.log_level)
     instead = {"feed-uri": env_name("crawl-master", "feed-password")}
     warn_inline_passwords(sys.argv[1:] if argv is None else argv, "crawl-master",
                           ("feed-uri", "targets"), instead)  # fmt: skip

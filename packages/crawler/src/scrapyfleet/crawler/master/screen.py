@@ -21,6 +21,7 @@ from rich.file_proxy import FileProxy
 from rich.table import Table
 from structlog.typing import EventDict, Processor
 
+from scrapyfleet.core.logs import LogFormat, configure_logging
 from scrapyfleet.crawler.metrics import FIELDS as CORE_FIELDS
 
 # INFO events a person reads: the run's start, nodes and sites back, batches done, progress.
@@ -42,6 +43,12 @@ def screen() -> Console:
 def log_stream() -> TextIO:
     """Where log lines go on a TTY: printed by `screen()`, above its live bar."""
     return cast(TextIO, FileProxy(screen(), sys.stderr))  # a TextIOBase: what a stream needs
+
+
+def log_on_a_terminal(fmt: LogFormat | None, level: str) -> None:
+    """`configure_logging` through `screen()`, keeping what a person reads unless JSON is asked."""
+    person = (fmt or "console") == "console"
+    configure_logging(fmt, level, log_stream(), screen=[for_a_person(level)] if person else [])
 
 
 def for_a_person(level: str) -> Processor:
