@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--available-now",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=_env.flag("available_now"),
         help="process the files present at start-up, then exit",
     )
     parser.add_argument(

@@ -1,15 +1,18 @@
 """One structlog set-up for every scrapyfleet process.
 
 Console rendering on a TTY, JSON lines otherwise. Every event carries `event`, `level` and an
-ISO-8601 UTC `timestamp`. Call `configure_logging()` once at process start-up.
+ISO-8601 UTC `timestamp`. Call `configure_logging()` once at process start-up; `screen`
+processors filter what the console shows (structlog's events and other libraries' records alike),
+after `copy_to_file`'s copy has every event.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 from structlog.typing import EventDict
@@ -30,6 +33,7 @@ def configure_logging(
     level: str | int = "INFO",
     stream: TextIO | None = None,
     quiet: tuple[str, ...] = NOISY_LOGGERS,
+    screen: Sequence[structlog.typing.Processor] = (),
 ) -> None:
     """Configure structlog (and the stdlib root logger) for this process."""
     out = stream if stream is not None else sys.stderr
@@ -46,7 +50,7 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, *screen, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
@@ -58,10 +62,31 @@ def configure_logging(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    if screen:
+        handler.addFilter(_Screen(screen))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     quiet_loggers(quiet, numeric)
+
+
+class _Screen(logging.Filter):
+    """The console's `screen` processors applied to a stdlib record (e.g. Scrapy's): shown
+    unless one drops it."""
+
+    def __init__(self, screen: Sequence[structlog.typing.Processor]) -> None:
+        super().__init__()
+        self.screen = screen
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        event: EventDict = {"event": record.getMessage(), "level": record.levelname.lower(),
+                            "logger": record.name}  # fmt: skip
+        try:
+            for processor in self.screen:
+                event = cast(EventDict, processor(None, record.levelname.lower(), event))
+        except structlog.DropEvent:
+            return False
+        return True
 
 
 def copy_to_file(path: Path) -> None:
@@ -69,7 +94,9 @@ def copy_to_file(path: Path) -> None:
     lines too, whatever the console's format; after `configure_logging()`."""
     stream = path.open("a", encoding="utf-8")
     processors = list(structlog.get_config()["processors"])
-    processors.insert(len(processors) - 1, _JsonCopy(stream))  # before the renderer
+    # Right after the exception is formatted: before the console's filters and renderer.
+    after = processors.index(structlog.processors.format_exc_info) + 1
+    processors.insert(after, _JsonCopy(stream))
     structlog.configure(processors=processors)
     handler = _CopyHandler(stream)
     handler.setFormatter(

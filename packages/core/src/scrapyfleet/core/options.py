@@ -1,7 +1,9 @@
 """Command-line options with an environment fallback: `SCRAPYFLEET_<COMMAND>_<OPTION>`.
 
 One prefix style for every command (e.g. `SCRAPYFLEET_CRAWL_MASTER_BATCH_SIZE`,
-`SCRAPYFLEET_FTPSINK_PASSIVE_PORTS`); an option given on the command line wins.
+`SCRAPYFLEET_FTPSINK_PASSIVE_PORTS`; a subcommand's options `SCRAPYFLEET_SPEEDLAB_GRID_ITEMS`);
+an option given on the command line wins. A flag's variable is on when it is one of `TRUE`, a
+multi-value option's holds its values separated by spaces.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Callable, Iterable
-from typing import overload
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, overload
+
+T = TypeVar("T")
+TRUE = frozenset({"1", "true", "yes", "on"})  # a flag's variable, any case; anything else: off
 
 
 def env_name(command: str, option: str) -> str:
@@ -32,6 +38,27 @@ class EnvDefaults:
         """The environment's value for `option`, else `default` (as given: text or None)."""
         return os.environ.get(env_name(self.command, option), default)
 
+    def flag(self, option: str) -> bool:
+        """A flag's default: on when its variable is one of `TRUE`."""
+        return self(option, "").strip().lower() in TRUE
+
+    def values(self, option: str, kind: Callable[[str], T], default: list[T]) -> list[T]:
+        """A multi-value option's default: its variable's values (separated by spaces), each
+        read by `kind`; a value `kind` refuses exits 2 naming the variable, as argparse would."""
+        text = self(option)
+        if text is None:
+            return default
+        found = []
+        for word in text.split():
+            try:
+                found.append(kind(word))
+            except (ValueError, argparse.ArgumentTypeError) as exc:
+                why = exc if isinstance(exc, argparse.ArgumentTypeError) else (
+                    f"invalid {getattr(kind, '__name__', 'value')} value: {word!r}")  # fmt: skip
+                print(f"{env_name(self.command, option)}={text!r}: {why}", file=sys.stderr)
+                raise SystemExit(2) from None
+        return found
+
     def epilog(self, example: str) -> str:
         """One sentence for `--help` saying how the environment fallback works."""
         prefix = env_name(self.command, "")
@@ -39,6 +66,22 @@ class EnvDefaults:
             f"Every option also reads {prefix}<OPTION> (e.g. {env_name(self.command, example)}); "
             "the command line wins."
         )
+
+
+class Repeated(argparse.Action):
+    """A repeatable option (`action=Repeated`) whose default, from its variable, the command
+    line replaces rather than extends."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        given = getattr(namespace, self.dest, None)
+        items = [] if given is None or given is self.default else list(given)
+        setattr(namespace, self.dest, [*items, values])
 
 
 def parse_pairs(pairs: Iterable[str], flag: str = "--setting") -> dict[str, str]:

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--one-batch-per-job",
         action="store_true",
-        default=ENV("one-batch-per-job", "").lower() in ("1", "true", "yes"),
+        default=ENV.flag("one-batch-per-job"),
         help="crawl-master --no-keep-workers: a Scrapy process per batch (to compare)",
     )
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--keep-running",
         action="store_true",
-        default=ENV("keep-running", "").lower() in ("1", "true", "yes"),
+        default=ENV.flag("keep-running"),
         help="after the final table, keep every component running until Ctrl-C",
     )
     return parser

@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--metrics", type=address, default=env("metrics"),
         help="HOST:PORT serving Prometheus metrics (uploads, bytes, connections); none if unset; "
         "no authentication, so keep it on loopback or a trusted network")  # fmt: skip
-    add("--log-format", choices=("json", "console"),
+    add("--log-format", choices=("json", "console"), default=env("log-format"),
         help="console on a TTY, JSON lines otherwise")  # fmt: skip
     add("--log-level", default=env("log-level", "INFO"), help="log level")
     return parser

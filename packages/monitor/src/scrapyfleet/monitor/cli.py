@@ -18,7 +18,7 @@ from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.exposed import warn_inline_passwords
 from scrapyfleet.core.logs import configure_logging, default_format
 from scrapyfleet.core.metrics import Address, address, start_exporter
-from scrapyfleet.core.options import EnvDefaults, at_least, env_name
+from scrapyfleet.core.options import EnvDefaults, Repeated, at_least, env_name
 from scrapyfleet.core.targets import (
     Target,
     TargetConfigError,
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         type=Path,
-        default=None,
+        default=env("config"),
         help="scrapy.cfg to read targets from; if %(default)s, the nearest one from the working "
         "directory upward",
     )
@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--once",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=env.flag("once"),
         help="poll once; exit 0 if every node answered, 1 otherwise",
     )
     parser.add_argument(
@@ -188,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web.add_argument(
         "--alert-webhook",
-        action="append",
+        action=Repeated,
+        default=env("alert_webhook", "").split(),
         metavar="URL",
         help="POST node_down, node_recovered, job_vanished, crawl_finished and crawl_failed as "
         "JSON there (repeatable; retried with backoff, never holding up the polls); the "
@@ -308,7 +310,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(e))
     project = args.project or default_project(config) or PROJECT
     credentials: Gate | None = consolesetup.accounts(parser, args) or web_credentials(parser, args)
-    args.alert_webhook = args.alert_webhook or env("alert_webhook", "").split()
     fmt = args.format or default_format(sys.stdout)
     configure_logging(fmt, args.log_level, stream=sys.stdout if fmt == "json" else sys.stderr)
     warn_inline_passwords(sys.argv[1:] if argv is None else argv, "monitor", URL_OPTIONS)

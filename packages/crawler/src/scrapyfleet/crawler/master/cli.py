@@ -56,6 +56,7 @@ from scrapyfleet.crawler.master.preflight import (
 )
 from scrapyfleet.crawler.master.project import Project, load_project, project_name, spider_name
 from scrapyfleet.crawler.master.reach import check_listen, check_nodes_reach
+from scrapyfleet.crawler.master.screen import log_on_a_terminal, screen, summary_table
 from scrapyfleet.crawler.master.summary import FAILED_NAME, SUMMARY_NAME
 
 log = structlog.get_logger("scrapyfleet.crawler.master")
@@ -66,12 +67,16 @@ REFUSED = (Refusal, UnknownTargetError, TargetConfigError, ValueError, OSError)
 
 
 def report(summary: dict[str, Any], run_dir: Path) -> None:
-    """The end of the run on stderr: URL counts, index coverage, where the failures are."""
+    """The end of the run on stderr (a table on a TTY): URL counts, index coverage, where the
+    failures are."""
     urls = summary["urls"]
-    print(f"crawl-master: {urls['landed']:,} URLs landed, {urls['gone']:,} gone, "
-          f"{urls['no_item']:,} without an item, {urls['failed']:,} failed, "
-          f"{urls['pending']:,} unsettled ({summary['urls_retried']:,} needed a retry)",
-          file=sys.stderr)  # fmt: skip
+    if sys.stderr.isatty():
+        screen().print(summary_table(summary))
+    else:
+        print(f"crawl-master: {urls['landed']:,} URLs landed, {urls['gone']:,} gone, "
+              f"{urls['no_item']:,} without an item, {urls['failed']:,} failed, "
+              f"{urls['pending']:,} unsettled ({summary['urls_retried']:,} needed a retry)",
+              file=sys.stderr)  # fmt: skip
     if summary["urls_total"] > urls["landed"]:
         print(f"crawl-master: every URL that did not land: {run_dir / FAILED_NAME}",
               file=sys.stderr)  # fmt: skip
@@ -174,7 +179,8 @@ def plan_run(args: argparse.Namespace, project: Project) -> Plan:
 
 def main(argv: list[str] | None = None) -> int:
     args = load_options(argv)
-    configure_logging(args.format, args.log_level)
+    # On a TTY: through the bar's console, keeping what a person reads (screen.py).
+    (log_on_a_terminal if sys.stderr.isatty() else configure_logging)(args.format, args.log_level)
     instead = {"feed-uri": env_name("crawl-master", "feed-password")}
     warn_inline_passwords(sys.argv[1:] if argv is None else argv, "crawl-master",
                           ("feed-uri", "targets"), instead)  # fmt: skip

@@ -19,7 +19,6 @@ from scrapyfleet.crawler.defaults import TABLE, Setting
 
 OPTIONS_NAME = "options.json"
 ENV = EnvDefaults("crawl-master")
-TRUE = {"1", "true", "yes", "on"}
 DEMO_SITE = {  # the built-in spiders' settings (the demo project's settings.py has the defaults)
     "--site": ("SITE_URL", str, "site to crawl"),
     "--index-pages": ("SITE_INDEX_PAGES", int, "index pages of the site (spaces the shards)"),
@@ -40,7 +39,7 @@ def _add_setting(p: argparse.ArgumentParser, s: Setting) -> None:
     help = f"{s.help} [{where}]"
     env = ENV(name)
     if s.kind is bool:
-        default = None if env is None else env.lower() in TRUE
+        default = None if env is None else ENV.flag(name)
         p.add_argument(s.option, action=argparse.BooleanOptionalAction, default=default, help=help)
     elif s.name == "DISTRIBUTED_TARGET_HOSTS":
         p.add_argument(s.option, nargs="+", default=env.split() if env else None, help=help)
@@ -69,13 +68,15 @@ def parser() -> argparse.ArgumentParser:
     add("--master-concurrency", type=int, default=ENV("master-concurrency"),
         help="CONCURRENT_REQUESTS (per domain too) of the master's own crawl (default: the "
         "project's)")  # fmt: skip
-    add("--deploy", action="store_true",
+    add("--deploy", action=argparse.BooleanOptionalAction, default=ENV.flag("deploy"),
         help="build the project's egg and upload it to every node first (as scrapyd-deploy; the "
         "nodes need scrapyfleet installed)")  # fmt: skip
     add("--setting", action="append", default=[], metavar="NAME=VALUE",
-        help="a Scrapy setting for the master and every worker (repeatable)")  # fmt: skip
+        help="a Scrapy setting for the master and every worker (repeatable; no environment "
+        "variable: a value may hold spaces; put it in the project's settings)")  # fmt: skip
     add("--resume", type=Path, metavar="RUN_DIR", default=None,
-        help="continue an interrupted run from its ledger (its options are reused)")  # fmt: skip
+        help="continue an interrupted run from its ledger (its options are reused; no "
+        "environment variable: it names one run, every later start would resume)")  # fmt: skip
     add("--progress", choices=["auto", "bar", "log", "off"], default=ENV("progress", "auto"),
         help="progress display (auto: a bar on a TTY, events otherwise)")  # fmt: skip
     add("--format", choices=["json", "console"], default=ENV("format"),

@@ -1,4 +1,5 @@
-"""Progress of a distributed crawl: a rich bar on a TTY, `progress` events otherwise."""
+"""Progress of a distributed crawl: a rich bar on a TTY (below the log lines, screen.py),
+`progress` events otherwise."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import time
 from typing import Any
 
 import structlog
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from scrapyfleet.crawler.master.screen import screen
 
 log = structlog.get_logger("scrapyfleet.crawler.master.progress")
 
@@ -24,9 +33,10 @@ class ProgressReporter:
             self._bar = Progress(
                 TextColumn("[bold]batches"),
                 BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
+                MofNCompleteColumn(),  # done/? while batches are still being made
                 TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
+                console=screen(),  # the log lines' console: they scroll above the bar
             )
             self._bar.start()
             self._task = self._bar.add_task("crawl", total=None, detail="")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from scrapyfleet.core.logs import configure_logging
+from scrapyfleet.core.options import EnvDefaults, env_name, parse_pairs
 
 log = structlog.get_logger(__name__)
 
@@ -21,14 +22,22 @@ DEFAULT_OUT = Path("bench/out/speedlab")
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    parser = argparse.ArgumentParser(prog="speedlab", description=__doc__, formatter_class=fmt)
+    env = EnvDefaults("speedlab")
+    parser = argparse.ArgumentParser(
+        prog="speedlab",
+        description=__doc__,
+        formatter_class=fmt,
+        epilog=env.epilog("log-level") + " A subcommand's options read "
+        f"{env_name('speedlab', '<COMMAND>_<OPTION>')} (e.g. "
+        f"{env_name('speedlab-grid', 'items')}); not `crawl --set` (a value may hold spaces).",
+    )
     parser.add_argument(
         "--log-format",
         choices=("json", "console"),
-        default=None,
+        default=env("log-format"),
         help="log rendering; none given: console on a TTY, JSON lines otherwise",
     )
-    parser.add_argument("--log-level", default="INFO", help="log level")
+    parser.add_argument("--log-level", default=env("log-level", "INFO"), help="log level")
     commands = parser.add_subparsers(dest="command", required=True)
 
     crawl = commands.add_parser(
@@ -52,31 +61,36 @@ def build_parser() -> argparse.ArgumentParser:
         ("figure12", "the book's figure 12: UseIndex throughput against pointahead and shards"),
     ):
         sub = commands.add_parser(name, formatter_class=fmt, help=helptext)
+        sub_env = EnvDefaults(f"speedlab-{name}")
         sub.add_argument(
-            "--site", default=None, help="demo site base URL; none given: start one on a free port"
+            "--site",
+            default=sub_env("site"),
+            help="demo site base URL; none given: start one on a free port",
         )
         sub.add_argument(
             "--out",
             type=Path,
-            default=DEFAULT_OUT,
+            default=sub_env("out", str(DEFAULT_OUT)),
             help="directory for CSV, JSON and PNG results",
         )
         if name == "grid":
-            sub.add_argument("--items", type=int, default=2000, help="SPEED_TOTAL_ITEMS per run")
-            values(sub, "--t-response", float, [0.125, 0.25, 0.5], "SPEED_T_RESPONSE values (s)")
-            values(sub, "--concurrency", int, [8, 16, 32, 64], "CONCURRENT_REQUESTS values")
+            sub.add_argument("--items", type=int, default=sub_env("items", "2000"),
+                             help="SPEED_TOTAL_ITEMS per run")  # fmt: skip
+            values(sub, sub_env, "--t-response", float, [0.125, 0.25, 0.5],
+                   "SPEED_T_RESPONSE values (s)")  # fmt: skip
+            values(sub, sub_env, "--concurrency", int, [8, 16, 32, 64],
+                   "CONCURRENT_REQUESTS values")  # fmt: skip
         elif name == "figure12":
-            sub.add_argument("--items", type=int, default=500, help="SPEED_TOTAL_ITEMS per run")
-            sub.add_argument("--t-response", type=float, default=0.25, help="SPEED_T_RESPONSE (s)")
-            sub.add_argument("--concurrency", type=int, default=64, help="CONCURRENT_REQUESTS")
-            values(sub, "--details", int, [10, 20, 30, 40], "SPEED_DETAILS_PER_INDEX_PAGE values")
-            values(
-                sub,
-                "--values",
-                int,
-                [1, 2, 3, 4],
-                "SPEED_INDEX_POINTAHEAD and SPEED_INDEX_SHARDS values",
-            )
+            sub.add_argument("--items", type=int, default=sub_env("items", "500"),
+                             help="SPEED_TOTAL_ITEMS per run")  # fmt: skip
+            sub.add_argument("--t-response", type=float, default=sub_env("t-response", "0.25"),
+                             help="SPEED_T_RESPONSE (s)")  # fmt: skip
+            sub.add_argument("--concurrency", type=int, default=sub_env("concurrency", "64"),
+                             help="CONCURRENT_REQUESTS")  # fmt: skip
+            values(sub, sub_env, "--details", int, [10, 20, 30, 40],
+                   "SPEED_DETAILS_PER_INDEX_PAGE values")  # fmt: skip
+            values(sub, sub_env, "--values", int, [1, 2, 3, 4],
+                   "SPEED_INDEX_POINTAHEAD and SPEED_INDEX_SHARDS values")  # fmt: skip
         else:
             sub.add_argument(
                 "names",
@@ -87,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--fit",
                 type=Path,
-                default=DEFAULT_OUT / "fit.json",
+                default=sub_env("fit", str(DEFAULT_OUT / "fit.json")),
                 help="the model's constants, as `speedlab grid` writes them; "
                 "missing: the idle grid's in docs/speedlab.md",
             )
@@ -95,10 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def values(
-    sub: argparse.ArgumentParser, flag: str, kind: type, default: list[Any], helptext: str
+    sub: argparse.ArgumentParser,
+    env: EnvDefaults,
+    flag: str,
+    kind: Callable[[str], Any],
+    default: list[Any],
+    helptext: str,
 ) -> None:
-    """An option taking one or more values."""
-    sub.add_argument(flag, type=kind, nargs="+", default=default, help=helptext)
+    """An option taking one or more values (its variable: values separated by spaces)."""
+    option = flag.removeprefix("--")
+    sub.add_argument(flag, type=kind, nargs="+", default=env.values(option, kind, default),
+                     help=helptext)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -124,7 +145,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_format, args.log_level)
     # Experiment modules pull in matplotlib; crawl processes import only what a crawl needs.
     if args.command == "crawl":
-        from scrapyfleet.core.options import parse_pairs
         from scrapyfleet.demo.speedlab.crawl import crawl
 
         try:
