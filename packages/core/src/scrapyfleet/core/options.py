@@ -41,6 +41,14 @@ class EnvDefaults:
         )
 
 
+TRUE = frozenset({"1", "true", "yes", "on"})  # what a boolean environment variable takes as yes
+
+
+def truthy(text: str | None) -> bool | None:
+    """A boolean option's environment value: yes for `TRUE` (any case), None when unset."""
+    return None if text is None else text.strip().lower() in TRUE
+
+
 def parse_pairs(pairs: Iterable[str], flag: str = "--setting") -> dict[str, str]:
     """`["NAME=VALUE", ...]` -> `{NAME: VALUE}`; ValueError names a malformed pair."""
     parsed = {}
