@@ -4,6 +4,8 @@ unbounded memory (real HTTP through aiohttp's test server)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from aiohttp import web
 
@@ -29,11 +31,18 @@ async def master(aiohttp_server) -> str:
     return str((await aiohttp_server(app)).make_url(""))
 
 
+@pytest.fixture
+async def client(master: str) -> AsyncIterator[MasterClient]:
+    client = MasterClient(master, None)
+    yield client
+    await client.close()
+
+
 @pytest.mark.parametrize("kind", ["nested", "huge", "nan"])
-async def test_an_unbounded_answer_is_refused(master: str, kind: str) -> None:
+async def test_an_unbounded_answer_is_refused(client: MasterClient, kind: str) -> None:
     with pytest.raises(ValueError):
-        await MasterClient(master, None).call("GET", kind, "", None)
+        await client.call("GET", kind, "", None)
 
 
-async def test_a_fine_answer_is_read(master: str) -> None:
-    assert await MasterClient(master, None).call("GET", "fine", "", None) == {"batch": "r-00001"}
+async def test_a_fine_answer_is_read(client: MasterClient) -> None:
+    assert await client.call("GET", "fine", "", None) == {"batch": "r-00001"}

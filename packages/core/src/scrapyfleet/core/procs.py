@@ -9,12 +9,11 @@ import os
 import signal
 import socket
 import sys
-import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-POLL = 0.05  # seconds between checks while waiting for a process or a port
+from scrapyfleet.core.waits import wait_until
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -120,14 +119,16 @@ def stop_group(pid: int, grace: float = 10.0, kill_wait: float = 5.0) -> bool:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return sig != signal.SIGTERM
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            if not pid_alive(pid):
-                return True
-            time.sleep(POLL)
+        if wait_until(lambda: _reaped(pid), wait):
+            return True
     return True
+
+
+def _reaped(pid: int) -> bool:
+    """Whether `pid` is gone, reaping it first if it is our child."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)
 
 
 def script(name: str) -> str:

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from scrapyfleet.core.logs import configure_logging
 from scrapyfleet.core.options import EnvDefaults, at_least, env_name, port_number, seconds
 from scrapyfleet.core.procs import stop_group, url_ok
 from scrapyfleet.core.targets import resolve_targets
+from scrapyfleet.core.waits import wait_until
 
 log = structlog.get_logger("scrapyfleet.demo.cluster")
 
@@ -178,15 +178,15 @@ def start_node(spec: NodeSpec, env: Mapping[str, str] | None = None) -> int:
 
 
 def wait_ready(specs: list[NodeSpec], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
     waiting = list(specs)
-    while waiting:
-        waiting = [s for s in waiting if not answers(s.url, auth=s.auth)]
-        if waiting and time.monotonic() > deadline:
-            names = ", ".join(s.name for s in waiting)
-            raise TimeoutError(f"{names} did not answer within {timeout}s (see scrapyd.out)")
-        if waiting:
-            time.sleep(0.1)
+
+    def all_answer() -> bool:
+        waiting[:] = [s for s in waiting if not answers(s.url, auth=s.auth)]
+        return not waiting
+
+    if not wait_until(all_answer, timeout, interval=0.1):
+        names = ", ".join(s.name for s in waiting)
+        raise TimeoutError(f"{names} did not answer within {timeout}s (see scrapyd.out)")
 
 
 def stop_node(spec: NodeSpec) -> bool:

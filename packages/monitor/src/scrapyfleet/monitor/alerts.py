@@ -22,6 +22,7 @@ import structlog
 from scrapyfleet.core import safejson
 from scrapyfleet.core.contracts import ALERT_EVENTS
 from scrapyfleet.core.credentials import redacted
+from scrapyfleet.core.waits import Backoff
 from scrapyfleet.monitor.daemon import Event
 
 QUEUE = 1000  # alerts waiting per webhook; past that new ones fail with "queue full"
@@ -41,7 +42,7 @@ class Delivery:
 
     def pause(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+        return Backoff(self.backoff, self.max_backoff).delay(attempt)
 
 
 def document(event: Event, timestamp: str | None = None) -> dict[str, Any]:
