@@ -19,10 +19,13 @@ ANSWERS = {
     "fine": b'{"batch": "r-00001"}',
 }
 
+PEERS: list[object] = []  # the client address of each request the master answered
+
 
 @pytest.fixture
 async def master(aiohttp_server) -> str:
     async def answer(request: web.Request) -> web.Response:
+        PEERS.append(request.transport.get_extra_info("peername") if request.transport else None)
         body = ANSWERS[request.match_info["batch"]]
         return web.Response(body=body, content_type="application/json")
 
@@ -46,3 +49,13 @@ async def test_an_unbounded_answer_is_refused(client: MasterClient, kind: str) -
 
 async def test_a_fine_answer_is_read(client: MasterClient) -> None:
     assert await client.call("GET", "fine", "", None) == {"batch": "r-00001"}
+
+
+async def test_one_session_serves_every_call(client: MasterClient) -> None:
+    PEERS.clear()
+    for _ in range(3):
+        await client.call("GET", "fine", "", None)
+    assert len(PEERS) == 3 and len(set(PEERS)) == 1, "one kept-alive connection, not one per call"
+    await client.close()
+    with pytest.raises(ConnectionError):
+        await client.call("GET", "fine", "", None)

@@ -31,14 +31,18 @@ class MasterClient:
         self.base = master.rstrip("/") + "/batches/"
         self.tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+        if self._closed:
+            raise ConnectionError("the master client is closed (the spider closed)")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT))
         return self._session
 
     async def close(self) -> None:
+        """End the session; a later call raises ConnectionError."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
 
