@@ -31,6 +31,7 @@ from typing import Any
 import psutil
 
 from scrapyfleet.core.procs import stop_group
+from scrapyfleet.core.waits import wait_until
 from scrapyfleet.demosite.catalog import Catalog
 
 VENV_BIN = Path(sys.executable).parent
@@ -86,15 +87,18 @@ class Job:
             return None
 
     def wait_listings(self, listings: int, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def reached() -> dict[str, Any] | None:
             self.sample_memory()
             document = self.table()
             if document is not None and document["listings"] >= listings:
                 return document
             assert self.proc is not None and self.proc.poll() is None, f"job exited: {self.log}"
-            time.sleep(0.02)
-        raise TimeoutError(f"no table with {listings} listings after {timeout}s")
+            return None
+
+        document = wait_until(reached, timeout, interval=0.02)
+        if document is None:
+            raise TimeoutError(f"no table with {listings} listings after {timeout}s")
+        return document
 
     def events(self, name: str) -> list[dict[str, Any]]:
         lines = self.log.read_text().splitlines()

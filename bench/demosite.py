@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from scrapyfleet.core.procs import free_port, url_ok
+from scrapyfleet.core.waits import wait_until
 from scrapyfleet.demosite.catalog import Catalog
 
 # A crawl's mix: 30 property pages per index page, random order.
@@ -50,11 +51,8 @@ end
 
 
 def wait_healthy(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not url_ok(url, timeout=2):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"demosite did not answer {url} within {timeout}s")
-        time.sleep(0.1)
+    if not wait_until(lambda: url_ok(url, timeout=2), timeout, interval=0.1):
+        raise SystemExit(f"demosite did not answer {url} within {timeout}s")
 
 
 def wrk_round(base: str, script: Path, seconds: int, connections: int) -> tuple[int, float, int]:

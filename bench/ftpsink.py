@@ -29,6 +29,7 @@ import psutil
 
 from scrapyfleet.core import receipts
 from scrapyfleet.core.procs import free_port
+from scrapyfleet.core.waits import wait_until
 
 MB = 1 << 20
 FTPSINK = str(Path(sys.executable).parent / "ftpsink")
@@ -49,14 +50,16 @@ def upload(port: int, name: str, payload: bytes, signed: bool) -> None:
         assert receipt is None, reply
 
 
-def wait_listening(log: Path, server: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
+def wait_listening(log: Path, server: subprocess.Popen[bytes], timeout: float) -> None:
+    def listening() -> bool:
         if server.poll() is not None:
             raise SystemExit(f"ftpsink exited: {log.read_text()}")
-        if any(json.loads(line)["event"] == "listening" for line in log.read_text().splitlines()):
-            return
-        time.sleep(0.05)
-    raise SystemExit("ftpsink did not start listening in time")
+        return any(
+            json.loads(line)["event"] == "listening" for line in log.read_text().splitlines()
+        )
+
+    if not wait_until(listening, timeout):
+        raise SystemExit("ftpsink did not start listening in time")
 
 
 def scenario(
@@ -98,7 +101,7 @@ def main() -> int:
             with log.open("w") as stderr:
                 server = subprocess.Popen(command, stderr=stderr, env=env)
             try:
-                wait_listening(log, server, time.monotonic() + 30)
+                wait_listening(log, server, 30)
                 process = psutil.Process(server.pid)
                 tag = "receipts on" if signed else "receipts off"
                 scenario(f"1 upload, {tag}", port, process, root, big, signed)

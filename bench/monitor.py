@@ -22,6 +22,8 @@ import time
 import psutil
 from aiohttp import web
 
+from scrapyfleet.core.waits import wait_until
+
 
 def _job(i: int) -> dict[str, str]:
     return {"id": f"job{i}", "spider": "worker", "project": "p"}
@@ -100,11 +102,9 @@ def main() -> int:
 
         threading.Thread(target=count, daemon=True).start()
         process = psutil.Process(monitor.pid)
-        deadline = time.monotonic() + 30
-        while polls[0] < 1:  # start-up (imports, first poll) is not measured
-            if time.monotonic() > deadline:
-                raise SystemExit("monitor made no poll within 30 s")
-            time.sleep(0.1)
+        # start-up (imports, first poll) is not measured
+        if not wait_until(lambda: polls[0] >= 1, 30, interval=0.1):
+            raise SystemExit("monitor made no poll within 30 s")
         before, started, first_poll = process.cpu_times(), time.monotonic(), polls[0]
         time.sleep(args.duration)
         after, wall = process.cpu_times(), time.monotonic() - started

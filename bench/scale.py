@@ -231,59 +231,25 @@ def _round(value: float | None) -> float | None:
     return round(value, 3) if value is not None else None
 
 
-def nice_ticks(top: float, count: int = 6) -> list[float]:
-    raw = max(top, 1e-9) / count
-    step = min(m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)
-               if m * 10 ** math.floor(math.log10(raw)) >= raw)  # fmt: skip
-    return [round(k * step, 10) for k in range(int(top / step) + 1)]
-
-
 def write_svg(path: Path, rows: list[Row], half: float) -> None:
-    """Memory curves against minutes since start: axes, ticks, legend, dashed line at half time."""
-    width, height, left, right, top, bottom = 900, 500, 70, 20, 20, 95
-    x_max = max([(r["seconds"] or 0.0) / 60 for r in rows] + [2 * half / 60, 1e-3])
-    y_max = max([v for r in rows for k in SERIES if (v := r[k]) is not None] + [1.0]) * 1.05
-    plot_w, plot_h = width - left - right, height - top - bottom
+    """Memory curves against minutes since start, a gap where a value is missing, a dashed line
+    at half time."""
+    from matplotlib.figure import Figure  # ~1 s to import: only when the run is over
 
-    def x(minutes: float) -> float:
-        return left + plot_w * minutes / x_max
-
-    def y(mib: float) -> float:
-        return top + plot_h * (1 - mib / y_max)
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           'font-family="sans-serif" font-size="12">',
-           f'<rect width="{width}" height="{height}" fill="white"/>']  # fmt: skip
-    for t in nice_ticks(x_max, 8):
-        out += [f'<line x1="{x(t):.1f}" y1="{top}" x2="{x(t):.1f}" y2="{top + plot_h}" '
-                f'stroke="#eee"/>', f'<text x="{x(t):.1f}" y="{top + plot_h + 16}" '
-                f'text-anchor="middle">{t:g}</text>']  # fmt: skip
-    for v in nice_ticks(y_max):
-        out += [f'<line x1="{left}" y1="{y(v):.1f}" x2="{left + plot_w}" y2="{y(v):.1f}" '
-                f'stroke="#eee"/>', f'<text x="{left - 6}" y="{y(v) + 4:.1f}" '
-                f'text-anchor="end">{v:g}</text>']  # fmt: skip
-    out += [f'<path d="M{left},{top}V{top + plot_h}H{left + plot_w}" fill="none" stroke="black"/>',
-            f'<text x="{left + plot_w / 2}" y="{top + plot_h + 36}" text-anchor="middle">'
-            'minutes since start</text>',
-            f'<text transform="translate(18,{top + plot_h / 2}) rotate(-90)" '
-            'text-anchor="middle">MiB</text>',
-            f'<line x1="{x(half / 60):.1f}" y1="{top}" x2="{x(half / 60):.1f}" '
-            f'y2="{top + plot_h}" stroke="grey" stroke-dasharray="6 4"/>',
-            f'<text x="{x(half / 60) + 4:.1f}" y="{top + 12}" fill="grey">half</text>']  # fmt: skip
-    for i, (key, (label, colour)) in enumerate(SERIES.items()):
-        runs: list[list[str]] = [[]]  # a gap (no value) ends a polyline
-        for r in rows:
-            v = r[key]
-            if v is None:
-                runs.append([])
-            else:
-                runs[-1].append(f"{x((r['seconds'] or 0.0) / 60):.1f},{y(v):.1f}")
-        out += [f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" '
-                'stroke-width="1.5"/>' for run in runs if run]  # fmt: skip
-        lx, ly = left + (i % 2) * 260, top + plot_h + 58 + (i // 2) * 18
-        out += [f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 24}" y2="{ly - 4}" stroke="{colour}" '
-                f'stroke-width="3"/>', f'<text x="{lx + 30}" y="{ly}">{label}</text>']  # fmt: skip
-    path.write_text("\n".join([*out, "</svg>"]) + "\n", encoding="utf-8")
+    fig = Figure(figsize=(9, 5), layout="tight")
+    ax = fig.subplots()
+    minutes = [(r["seconds"] or 0.0) / 60 for r in rows]
+    for key, (label, colour) in SERIES.items():
+        values = [math.nan if (v := r[key]) is None else v for r in rows]
+        ax.plot(minutes, values, color=colour, linewidth=1.5, label=label)
+    ax.axvline(half / 60, color="grey", linestyle="--", label="half")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("minutes since start")
+    ax.set_ylabel("MiB")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)
+    fig.savefig(path, format="svg")
 
 
 def write_csv(path: Path, rows: list[Row]) -> None:

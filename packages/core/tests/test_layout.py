@@ -60,5 +60,5 @@ def test_spark_job_and_ingest_do_without_aiohttp(package: str) -> None:
 
 
 def test_core_is_light() -> None:
-    assert declared("core") == {"structlog"}
+    assert declared("core") == {"structlog", "psutil"}  # psutil: process work (`procs`)
     assert not imported("core") & {"scrapy", "pyspark", "twisted", "aioftp", "matplotlib"}

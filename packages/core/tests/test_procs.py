@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from scrapyfleet.core.procs import (
+    cmdline,
     free_port,
     free_port_block,
     is_local_address,
@@ -95,3 +97,18 @@ def test_stop_group_kills_what_ignores_sigterm() -> None:
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     assert stop_group(proc.pid, grace=0.2)  # reaps it: SIGTERM was ignored, SIGKILL was not
     assert not pid_alive(proc.pid)
+
+
+def test_a_zombie_is_not_alive_and_a_command_line_is_read_until_the_process_is_gone() -> None:
+    code = "import sys; print('ready', flush=True); sys.stdin.read()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    assert cmdline(proc.pid) == f"{sys.executable}\0-c\0{code}".encode()
+    assert proc.stdin is not None
+    proc.stdin.close()
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    assert not pid_alive(proc.pid)
+    assert cmdline(proc.pid) == b""
+    proc.wait()
+    proc.stdout.close()

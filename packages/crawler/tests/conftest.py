@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.procs import stop_group, url_ok
 from scrapyfleet.crawler.master.landing import KEY_ENV as RECEIPT_KEY_ENV
 from scrapyfleet.demo.cluster import (
-    Credentials,
     NodeSpec,
     answers,
     start_node,

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from scrapyfleet.demo.cluster import Credentials
+from scrapyfleet.core.credentials import Credentials
 
 from .conftest import start_sink
 

@@ -9,7 +9,8 @@ from typing import IO, Any, ClassVar
 import pytest
 from scrapy.utils.test import get_crawler
 
-from scrapyfleet.crawler.contract import mask, split_feed_uri
+from scrapyfleet.core.credentials import scrubbed
+from scrapyfleet.crawler.contract import split_feed_uri
 from scrapyfleet.crawler.master.credentials import attempt_credential, new_secret, verify
 from scrapyfleet.crawler.worker.feedstorage import FeedHolder, FleetFeeds, FleetFeedStorage
 
@@ -20,8 +21,8 @@ def test_split_and_mask() -> None:
         "ftp://worker:s3cret@127.0.0.1:2121/feeds/",
         "%(batch)s_%(name)s.jl",
     )
-    assert mask(uri) == "ftp://worker:***@127.0.0.1:2121/feeds/%(batch)s_%(name)s.jl"
-    assert mask("ftp://127.0.0.1/x.jl") == "ftp://127.0.0.1/x.jl"
+    assert scrubbed(uri) == "ftp://worker:***@127.0.0.1:2121/feeds/%(batch)s_%(name)s.jl"
+    assert scrubbed("ftp://127.0.0.1/x.jl") == "ftp://127.0.0.1/x.jl"
     with pytest.raises(ValueError, match="SCHEME"):
         split_feed_uri("ftp://worker:s3cret@host/")
 

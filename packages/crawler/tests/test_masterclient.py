@@ -4,6 +4,8 @@ unbounded memory (real HTTP through aiohttp's test server)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from aiohttp import web
 
@@ -17,10 +19,13 @@ ANSWERS = {
     "fine": b'{"batch": "r-00001"}',
 }
 
+PEERS: list[object] = []  # the client address of each request the master answered
+
 
 @pytest.fixture
 async def master(aiohttp_server) -> str:
     async def answer(request: web.Request) -> web.Response:
+        PEERS.append(request.transport.get_extra_info("peername") if request.transport else None)
         body = ANSWERS[request.match_info["batch"]]
         return web.Response(body=body, content_type="application/json")
 
@@ -29,11 +34,28 @@ async def master(aiohttp_server) -> str:
     return str((await aiohttp_server(app)).make_url(""))
 
 
+@pytest.fixture
+async def client(master: str) -> AsyncIterator[MasterClient]:
+    client = MasterClient(master, None)
+    yield client
+    await client.close()
+
+
 @pytest.mark.parametrize("kind", ["nested", "huge", "nan"])
-async def test_an_unbounded_answer_is_refused(master: str, kind: str) -> None:
+async def test_an_unbounded_answer_is_refused(client: MasterClient, kind: str) -> None:
     with pytest.raises(ValueError):
-        await MasterClient(master, None).call("GET", kind, "", None)
+        await client.call("GET", kind, "", None)
 
 
-async def test_a_fine_answer_is_read(master: str) -> None:
-    assert await MasterClient(master, None).call("GET", "fine", "", None) == {"batch": "r-00001"}
+async def test_a_fine_answer_is_read(client: MasterClient) -> None:
+    assert await client.call("GET", "fine", "", None) == {"batch": "r-00001"}
+
+
+async def test_one_session_serves_every_call(client: MasterClient) -> None:
+    PEERS.clear()
+    for _ in range(3):
+        await client.call("GET", "fine", "", None)
+    assert len(PEERS) == 3 and len(set(PEERS)) == 1, "one kept-alive connection, not one per call"
+    await client.close()
+    with pytest.raises(ConnectionError):
+        await client.call("GET", "fine", "", None)

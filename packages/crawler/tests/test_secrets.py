@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scrapyfleet.demo.cluster import Credentials
+from scrapyfleet.core.credentials import Credentials
 
 from .conftest import start_sink
 

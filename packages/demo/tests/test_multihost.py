@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.procs import port_open, url_ok
 from scrapyfleet.demo.cluster import (
-    Credentials,
     NodeSpec,
     answers,
     node_environment,

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from scrapyfleet.core.contracts import ALERT_EVENTS
+from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.procs import free_port
 from scrapyfleet.monitor.sources import (
     Reading,
@@ -25,7 +26,6 @@ from scrapyfleet.monitor.sources import (
     uploads_from,
 )
 from scrapyfleet.monitor.watch import SitesDown
-from scrapyfleet.monitor.web import Credentials
 
 
 def crawl_registry(outcome: str | None = None, sites_down: int = 0) -> CollectorRegistry:

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,7 +24,8 @@ import structlog
 from scrapyfleet.core.files import write_json_atomic
 from scrapyfleet.core.logs import configure_logging
 from scrapyfleet.core.options import EnvDefaults
-from scrapyfleet.core.procs import POLL, free_port, pid_alive, stop_group
+from scrapyfleet.core.procs import free_port, pid_alive, stop_group
+from scrapyfleet.core.waits import wait_until
 
 log = structlog.get_logger("scrapyfleet.analytics.standalone")
 
@@ -101,15 +101,16 @@ def up(folder: Path, cores: int, memory: str, timeout: float) -> Cluster:
     )  # fmt: skip
     cluster = Cluster(master_url, web_ui, master.pid, worker.pid)
     write_json_atomic(folder / STATE_FILE, asdict(cluster), indent=2)
-    deadline = time.monotonic() + timeout
-    while alive_workers(web_ui) < 1:
+
+    def registered() -> bool:
         if master.poll() is not None or worker.poll() is not None:
             down(folder)
             raise ClusterError(f"a Spark process exited during start-up; see {logs}")
-        if time.monotonic() > deadline:
-            down(folder)
-            raise ClusterError(f"no worker registered within {timeout:.0f} s; see {logs}")
-        time.sleep(POLL)
+        return alive_workers(web_ui) >= 1
+
+    if not wait_until(registered, timeout):
+        down(folder)
+        raise ClusterError(f"no worker registered within {timeout:.0f} s; see {logs}")
     return cluster
 
 

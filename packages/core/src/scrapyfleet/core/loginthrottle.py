@@ -13,6 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TypeVar
 
+from scrapyfleet.core.waits import Backoff
+
 V = TypeVar("V")
 
 
@@ -69,7 +71,7 @@ class LoginThrottle:
         _remember(self._failures, address, (first, count), r.remembered)
         if count <= r.free:
             return Verdict(count)
-        return Verdict(count, delay=min(r.max_delay, r.delay * 2 ** (count - r.free - 1)))
+        return Verdict(count, delay=Backoff(r.delay, r.max_delay).delay(count - r.free))
 
     def succeeded(self, address: str) -> None:
         """A right login from `address`: its failures are forgotten."""

@@ -40,7 +40,7 @@ class EnvDefaults:
 
     def flag(self, option: str) -> bool:
         """A flag's default: on when its variable is one of `TRUE`."""
-        return self(option, "").strip().lower() in TRUE
+        return bool(truthy(self(option)))
 
     def values(self, option: str, kind: Callable[[str], T], default: list[T]) -> list[T]:
         """A multi-value option's default: its variable's values (separated by spaces), each
@@ -82,6 +82,11 @@ class Repeated(argparse.Action):
         given = getattr(namespace, self.dest, None)
         items = [] if given is None or given is self.default else list(given)
         setattr(namespace, self.dest, [*items, values])
+
+
+def truthy(text: str | None) -> bool | None:
+    """A boolean option's environment value: yes for `TRUE` (any case), None when unset."""
+    return None if text is None else text.strip().lower() in TRUE
 
 
 def parse_pairs(pairs: Iterable[str], flag: str = "--setting") -> dict[str, str]:

@@ -1,20 +1,20 @@
-"""Processes and ports: free ports, loopback binds, is a PID alive, stop a process group, does a
-URL answer."""
+"""Processes and ports: free ports, loopback binds, is a PID alive and its command line, stop a
+process group (psutil for the process side), does a URL answer."""
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import signal
 import socket
 import sys
-import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-POLL = 0.05  # seconds between checks while waiting for a process or a port
+import psutil
+
+from scrapyfleet.core.waits import wait_until
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -92,23 +92,18 @@ def url_ok(url: str, timeout: float = 1.0, headers: Mapping[str, str] | None = N
 def pid_alive(pid: int) -> bool:
     """Whether `pid` names a live (non-zombie) process."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def cmdline(pid: int) -> bytes:
-    """The command line of `pid` (empty if it is gone)."""
+    """The command line of `pid`, its arguments NUL-separated (empty if it is gone)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return "\0".join(psutil.Process(pid).cmdline()).encode()
+    except psutil.Error:
         return b""
 
 
@@ -120,13 +115,19 @@ def stop_group(pid: int, grace: float = 10.0, kill_wait: float = 5.0) -> bool:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return sig != signal.SIGTERM
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            if not pid_alive(pid):
-                return True
-            time.sleep(POLL)
+        if wait_until(lambda: _ended(pid), wait):
+            return True
+    return True
+
+
+def _ended(pid: int) -> bool:
+    """Whether `pid` has ended (a zombie has), reaping it if it is our child."""
+    try:
+        psutil.Process(pid).wait(0)
+    except psutil.TimeoutExpired:
+        return not pid_alive(pid)
+    except psutil.NoSuchProcess:
+        pass
     return True
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from scrapyfleet.core import safejson
+from scrapyfleet.core.credentials import auth_header
 from scrapyfleet.core.httpread import MAX_ANSWER, AnswerTooLarge, read_capped
 from scrapyfleet.core.targets import Target
 
@@ -115,11 +116,7 @@ class ScrapydClient:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._timeout_s = timeout
-        self._headers = (
-            {"Authorization": aiohttp.encode_basic_auth(target.username, target.password or "")}
-            if target.username
-            else {}
-        )
+        self._headers = auth_header(target)
 
     async def _call(
         self,

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapyfleet.core.credentials import scrubbed
 from scrapyfleet.crawler.outcomes import UrlFailure
 from scrapyfleet.crawler.sitewire import SiteOrder, parse_sites
 
@@ -145,14 +146,5 @@ def split_feed_uri(uri: str) -> tuple[str, str]:
     """`ftp://u:p@host/dir/%(batch)s.jl` -> (`ftp://u:p@host/dir/`, `%(batch)s.jl`)."""
     head, sep, name = uri.rpartition("/")
     if not sep or not name or not urlsplit(uri).scheme:
-        raise ValueError(f"feed URI must be SCHEME://.../NAME, got {mask(uri)!r}")
+        raise ValueError(f"feed URI must be SCHEME://.../NAME, got {scrubbed(uri)!r}")
     return head + "/", name
-
-
-def mask(uri: str) -> str:
-    """`uri` with its password replaced by `***`, for logs and summaries."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from scrapyfleet.core.waits import Backoff
+
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
@@ -32,6 +34,7 @@ UNAVAILABLE_STATUSES = frozenset({408, 429, 502, 503, 504, 520, 521, 522, 523, 5
 TRANSIENT_STATUSES = UNAVAILABLE_STATUSES | {500}
 BACKOFF_BASE = 2.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 60.0  # longest exponential delay
+BACKOFF = Backoff(BACKOFF_BASE, BACKOFF_CAP, jitter=True)
 RETRY_AFTER_CAP = 600.0  # longest `Retry-After` honoured
 
 
@@ -127,8 +130,7 @@ def backoff(
     """Seconds before try `attempt + 1` of a URL that failed `attempt` times: exponential from
     BACKOFF_BASE up to BACKOFF_CAP with equal jitter (half fixed, half random), never less than
     the site's `Retry-After` (itself capped at RETRY_AFTER_CAP)."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(attempt - 1, 0))
-    delay = ceiling / 2 + rand() * ceiling / 2
+    delay = BACKOFF.delay(attempt, rand)
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
     return delay

@@ -17,26 +17,25 @@ anyone's egg.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import structlog
 
 from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.core.credentials import Credentials, read_password, refuse_open
 from scrapyfleet.core.files import PRIVATE, READABLE, write_text_atomic
 from scrapyfleet.core.logs import configure_logging
-from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
-from scrapyfleet.core.procs import is_loopback, stop_group, url_ok
+from scrapyfleet.core.options import EnvDefaults, at_least, env_name, port_number, seconds
+from scrapyfleet.core.procs import stop_group, url_ok
 from scrapyfleet.core.targets import resolve_targets
+from scrapyfleet.core.waits import wait_until
 
 log = structlog.get_logger("scrapyfleet.demo.cluster")
 
@@ -64,17 +63,6 @@ NODE_CFG = """\
 # scrapyd reads this from its working directory: its egg-less projects (name = settings module).
 [settings]
 """
-
-
-class Credentials(NamedTuple):
-    """HTTP basic auth of every node."""
-
-    user: str
-    password: str
-
-    def header(self) -> dict[str, str]:
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +141,7 @@ def configured_auth(spec: NodeSpec, directory: Path) -> Credentials | None:
         (target,) = resolve_targets([spec.name], config)
     except (LookupError, ValueError):
         return None
-    if target.username and target.password:
-        return Credentials(target.username, target.password)
-    return None
+    return Credentials.of(target) if target.password else None
 
 
 def answers(url: str, timeout: float = 1.0, auth: Credentials | None = None) -> bool:
@@ -192,15 +178,15 @@ def start_node(spec: NodeSpec, env: Mapping[str, str] | None = None) -> int:
 
 
 def wait_ready(specs: list[NodeSpec], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
     waiting = list(specs)
-    while waiting:
-        waiting = [s for s in waiting if not answers(s.url, auth=s.auth)]
-        if waiting and time.monotonic() > deadline:
-            names = ", ".join(s.name for s in waiting)
-            raise TimeoutError(f"{names} did not answer within {timeout}s (see scrapyd.out)")
-        if waiting:
-            time.sleep(0.1)
+
+    def all_answer() -> bool:
+        waiting[:] = [s for s in waiting if not answers(s.url, auth=s.auth)]
+        return not waiting
+
+    if not wait_until(all_answer, timeout, interval=0.1):
+        names = ", ".join(s.name for s in waiting)
+        raise TimeoutError(f"{names} did not answer within {timeout}s (see scrapyd.out)")
 
 
 def stop_node(spec: NodeSpec) -> bool:
@@ -304,10 +290,7 @@ def parser() -> argparse.ArgumentParser:
 
 def credentials(args: argparse.Namespace) -> Credentials | None:
     """The nodes' credentials from the options; ValueError says what is missing or unsafe."""
-    password = ENV("password", "")
-    if args.password_file is not None:
-        lines = args.password_file.read_text(encoding="utf-8").splitlines()
-        password = lines[0] if lines else ""
+    password = read_password(env_name("cluster", "password"), args.password_file)
     if args.user and not password:
         raise ValueError(
             "--user needs a password: set SCRAPYFLEET_CLUSTER_PASSWORD or --password-file"
@@ -315,10 +298,12 @@ def credentials(args: argparse.Namespace) -> Credentials | None:
     if password and not args.user:
         raise ValueError("a password was given without --user")
     auth = Credentials(args.user, password) if args.user else None
-    if auth is None and args.command in ("up", "run") and not is_loopback(args.host):
-        raise ValueError(
+    if args.command in ("up", "run"):
+        refuse_open(
+            args.host,
+            auth is not None,
             f"refusing to start scrapyd on {args.host} without auth: anyone who reaches an open "
-            "node can upload an egg and run code; use --user with a password, or a loopback host"
+            "node can upload an egg and run code; use --user with a password, or a loopback host",
         )
     return auth
 

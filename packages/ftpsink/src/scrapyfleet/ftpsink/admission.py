@@ -4,10 +4,13 @@ counted per address across connections (vsftpd's delays, fail2ban's bans)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+
+from scrapyfleet.core.waits import Backoff
 
 MAX_BAN = 86_400.0  # seconds: a ban never grows past a day
 MAX_TRACKED = 10_000  # addresses remembered at once; the stalest are forgotten first
@@ -95,9 +98,9 @@ class LoginGuard:
         found.failures += 1
         found.last_failure = now
         self.records[address] = self.records.pop(address)  # the most recent offender last
-        failure = Failure(found.failures, self.delay * 2.0 ** (found.failures - 1), 0.0)
+        failure = Failure(found.failures, Backoff(self.delay, math.inf).delay(found.failures), 0.0)
         if found.failures >= self.ban_after:
-            failure = replace(failure, ban=min(MAX_BAN, self.ban_time * 2.0**found.bans))
+            failure = replace(failure, ban=Backoff(self.ban_time, MAX_BAN).delay(found.bans + 1))
             found.bans += 1
             found.failures = 0
             found.banned_until = now + failure.ban

@@ -17,7 +17,7 @@ import structlog
 from scrapyfleet.core import passwords, receipts
 from scrapyfleet.core.logs import configure_logging
 from scrapyfleet.core.metrics import Address, address
-from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds
+from scrapyfleet.core.options import EnvDefaults, at_least, port_number, seconds, truthy
 from scrapyfleet.ftpsink import accounts, tls
 from scrapyfleet.ftpsink.config import (
     SinkConfig,
@@ -68,10 +68,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def flag(text: str | None) -> bool | None:
-    return None if text is None else text.lower() in ("1", "true", "yes", "on")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftpsink",
@@ -99,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--user", metavar="NAME:PASSWORD",
         help="not accepted: a password on the command line is visible to every local user "
         "(ps); use --users-file or SCRAPYFLEET_FTPSINK_USERS")  # fmt: skip
-    add("--anonymous", action=argparse.BooleanOptionalAction, default=flag(env("anonymous")),
+    add("--anonymous", action=argparse.BooleanOptionalAction, default=truthy(env("anonymous")),
         help="allow login as `anonymous` without a password (default: on a loopback --host "
         "without accounts; never with accounts)")  # fmt: skip
     add("--max-connections", type=at_least(1),
@@ -127,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="PEM certificate chain: enables explicit FTPS (AUTH TLS, PBSZ 0, PROT P)")  # fmt: skip
     add("--tls-key", type=Path, default=env("tls-key"), help="PEM private key of --tls-cert")
     add("--require-tls", action=argparse.BooleanOptionalAction,
-        default=flag(env("require-tls")) or DEFAULT.require_tls,
+        default=truthy(env("require-tls")) or DEFAULT.require_tls,
         help="refuse logins on a plain control connection and uploads without PROT P")  # fmt: skip
     add("--min-free", type=typed(parse_free_space), default=env("min-free", str(DEFAULT.min_free)),
         help="free space to keep on the landing file system, a size (512M, 1G) or a percentage "

@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import structlog
 
 from scrapyfleet.core import safejson
 from scrapyfleet.core.contracts import ALERT_EVENTS
+from scrapyfleet.core.credentials import redacted
+from scrapyfleet.core.waits import Backoff
 from scrapyfleet.monitor.daemon import Event
 
 QUEUE = 1000  # alerts waiting per webhook; past that new ones fail with "queue full"
@@ -41,7 +42,7 @@ class Delivery:
 
     def pause(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+        return Backoff(self.backoff, self.max_backoff).delay(attempt)
 
 
 def document(event: Event, timestamp: str | None = None) -> dict[str, Any]:
@@ -49,12 +50,6 @@ def document(event: Event, timestamp: str | None = None) -> dict[str, Any]:
     stamp = timestamp or datetime.now(UTC).isoformat().replace("+00:00", "Z")
     doc = {"event": event.name, "level": event.level, "timestamp": stamp, **event.fields}
     return dict(safejson.finite(doc))
-
-
-def shown(url: str) -> str:
-    """A webhook URL fit for a log: its user info and query left out (they may hold secrets)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 class Webhook:
@@ -72,7 +67,7 @@ class Webhook:
         self._session = session
         self._delivery = delivery
         self._outcome = outcome
-        self.task = asyncio.create_task(self._deliver_all(), name=f"webhook {shown(url)}")
+        self.task = asyncio.create_task(self._deliver_all(), name=f"webhook {redacted(url)}")
 
     def put(self, doc: dict[str, Any]) -> None:
         try:
@@ -96,7 +91,7 @@ class Webhook:
             if not reason:
                 self._done(doc, "alert_sent", attempt)
                 return
-            log.debug("alert_retry", webhook=shown(self.url), alert=doc["event"], reason=reason)
+            log.debug("alert_retry", webhook=redacted(self.url), alert=doc["event"], reason=reason)
             if attempt < d.attempts:
                 await asyncio.sleep(d.pause(attempt))
         self._done(doc, "alert_failed", d.attempts, reason=reason)
@@ -120,7 +115,13 @@ class Webhook:
     def _done(self, doc: dict[str, Any], outcome: str, attempts: int, **extra: str) -> None:
         self._outcome("sent" if outcome == "alert_sent" else "failed")
         level = log.info if outcome == "alert_sent" else log.warning
-        level(outcome, webhook=shown(self.url), alert=doc["event"], attempts=attempts, **extra)
+        level(
+            outcome,
+            webhook=redacted(self.url),
+            alert=doc["event"],
+            attempts=attempts,
+            **extra,
+        )
 
 
 class Alerts:
@@ -154,7 +155,10 @@ class Alerts:
             left = webhook.queue.qsize()
             if left:
                 log.warning(
-                    "alert_failed", webhook=shown(webhook.url), reason="shut down", alerts=left
+                    "alert_failed",
+                    webhook=redacted(webhook.url),
+                    reason="shut down",
+                    alerts=left,
                 )
         await asyncio.gather(*(w.task for w in self.webhooks), return_exceptions=True)
 

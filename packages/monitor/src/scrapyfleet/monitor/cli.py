@@ -15,6 +15,7 @@ import aiohttp
 import structlog
 
 from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.core.credentials import Credentials, read_password, refuse_open
 from scrapyfleet.core.exposed import warn_inline_passwords
 from scrapyfleet.core.logs import configure_logging, default_format
 from scrapyfleet.core.metrics import Address, address, start_exporter
@@ -35,7 +36,7 @@ from scrapyfleet.monitor.metrics import MonitorMetrics
 from scrapyfleet.monitor.snapshot import FleetState
 from scrapyfleet.monitor.sources import SourceOptions, Sources
 from scrapyfleet.monitor.watch import Watch
-from scrapyfleet.monitor.web import Credentials, Gate, Hub, make_app, serve
+from scrapyfleet.monitor.web import Gate, Hub, make_app, serve
 
 env = EnvDefaults("monitor")
 # Options whose URLs may carry a password (warned about on the command line: core.exposed).
@@ -205,24 +206,24 @@ def web_credentials(
 ) -> Credentials | None:
     """The console's credentials from --web-user and the password's env/file; exits 2 when a
     non-loopback --web has none, or half of them is given."""
-    password = env("web_password")
-    if args.web_password_file is not None:
-        try:
-            password = args.web_password_file.read_text(encoding="utf-8").splitlines()[0]
-        except (OSError, UnicodeDecodeError, IndexError) as e:
-            parser.error(
-                f"--web-password-file {args.web_password_file}: cannot read a password ({e})"
-            )
+    try:
+        password = read_password(PASSWORD_ENV, args.web_password_file)
+    except ValueError as e:
+        parser.error(f"--web-password-file {e}")
     if args.web_user and not password:
         parser.error(f"--web-user needs a password: set {PASSWORD_ENV} or --web-password-file")
     if password and args.web_password_file is not None and not args.web_user:
         parser.error("--web-password-file needs --web-user")
-    if args.web is not None and not args.web.loopback and not args.web_user and not args.users_file:
-        parser.error(
+    try:
+        refuse_open(
+            "127.0.0.1" if args.web is None else args.web.host,
+            bool(args.web_user or args.users_file),
             f"--web {args.web} is not a loopback address: the console would be open to the "
             f"network; set --users-file, or --web-user and {PASSWORD_ENV} (or "
-            "--web-password-file), to require basic auth, or bind 127.0.0.1"
+            "--web-password-file), to require basic auth, or bind 127.0.0.1",
         )
+    except ValueError as e:
+        parser.error(str(e))
     return Credentials(args.web_user, password) if args.web_user and password else None
 
 

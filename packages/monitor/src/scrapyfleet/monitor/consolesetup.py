@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.options import EnvDefaults
 from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.alerts import Alerts
@@ -25,7 +26,7 @@ from scrapyfleet.monitor.crawlroutes import add_routes
 from scrapyfleet.monitor.daemon import Event
 from scrapyfleet.monitor.fleetroutes import fleet_routes
 from scrapyfleet.monitor.roles import LOCAL, OPERATOR, Accounts, Principal
-from scrapyfleet.monitor.web import Credentials, Gate, Hub
+from scrapyfleet.monitor.web import Gate, Hub
 
 
 def default_crawl_master() -> str:

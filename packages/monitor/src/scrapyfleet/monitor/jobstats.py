@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from scrapyfleet.core.credentials import auth_header
 from scrapyfleet.core.targets import Target
 
 LOG_TAIL = 4 * 1024 * 1024  # bytes of a job's log read at most (its end)
@@ -62,20 +63,20 @@ def parse_log(text: str) -> dict[str, Any]:
 async def _tail(
     session: aiohttp.ClientSession,
     url: str,
-    auth: aiohttp.BasicAuth | None,
+    login: dict[str, str],
     limits: aiohttp.ClientTimeout,
     node: str,
 ) -> str:
     """The log's last LOG_TAIL bytes: the whole log, or the byte range of its end when longer
     (an explicit range: scrapyd's file server fails suffix ranges longer than the file)."""
-    headers: dict[str, str] = {}
+    headers = login
     for _ in range(2):
-        async with session.get(url, auth=auth, timeout=limits, headers=headers) as response:
+        async with session.get(url, timeout=limits, headers=headers) as response:
             if response.status not in (200, 206):
                 raise JobStatsError(f"{node} answered HTTP {response.status} for the log")
             size = response.content_length or 0
             if response.status == 200 and size > LOG_TAIL:
-                headers = {"Range": f"bytes={size - LOG_TAIL}-"}
+                headers = login | {"Range": f"bytes={size - LOG_TAIL}-"}
                 continue
             return (await response.content.read(LOG_TAIL)).decode("utf-8", errors="replace")
     raise JobStatsError(f"{node} did not serve the end of the log")
@@ -92,10 +93,9 @@ async def job_stats(
     """Fetch the job's log from its node (within `limit` seconds) and parse it; JobStatsError
     says why not."""
     url = f"{target.url}/logs/{project}/{spider}/{job}.log"
-    auth = aiohttp.BasicAuth(target.username, target.password or "") if target.username else None
     limits = aiohttp.ClientTimeout(total=limit)
     try:
-        text = await _tail(session, url, auth, limits, target.name)
+        text = await _tail(session, url, auth_header(target), limits, target.name)
     except aiohttp.ClientConnectorError:
         raise JobStatsError(f"{target.name} is not answering") from None
     except TimeoutError:

@@ -17,6 +17,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from scrapyfleet.core.credentials import auth_header
 from scrapyfleet.core.targets import Target
 
 PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -59,14 +60,9 @@ def log_handler(
         if not all(valid_part(p) for p in parts):
             return _text(400, "bad project, spider or job name")
         url = f"{target.url}/logs/{'/'.join(parts)}.log"
-        auth = (
-            {"Authorization": aiohttp.encode_basic_auth(target.username, target.password or "")}
-            if target.username
-            else {}
-        )
         try:
             async with session.get(
-                url, headers=auth, timeout=limits, allow_redirects=False
+                url, headers=auth_header(target), timeout=limits, allow_redirects=False
             ) as upstream:
                 if 300 <= upstream.status < 400:
                     where = upstream.headers.get("Location", "nowhere")

@@ -10,8 +10,6 @@ state-changing request must also come from the console's own origin and carry th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import getpass
 import hashlib
 import hmac
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from scrapyfleet.core.credentials import basic_auth
 from scrapyfleet.core.passwords import check_secret, hash_password, verify
 
 ROLES = ("viewer", "operator")
@@ -81,17 +80,13 @@ class Accounts:
 
     def who(self, header: str | None) -> Principal | None:
         """The principal an `Authorization: Basic` header proves, or None."""
-        scheme, _, token = (header or "").partition(" ")
-        if scheme.lower() != "basic":
+        given = basic_auth(header)
+        if given is None:
             return None
-        key = hashlib.sha256(token.strip().encode()).digest()
+        key = hashlib.sha256(given.encode().encode()).digest()
         if key in self._known:
             return self._known[key]
-        try:
-            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        name, _, password = decoded.partition(":")
+        name, password = given.login, given.password
         role, secret = self.users.get(name, ("", DECOY))
         if not verify(secret, password) or not role:
             return None

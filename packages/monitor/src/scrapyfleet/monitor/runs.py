@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scrapyfleet.core.procs import free_port
+from scrapyfleet.core.procs import cmdline, free_port, pid_alive
 from scrapyfleet.monitor.definitions import Definition
 from scrapyfleet.monitor.events import ConsoleEvents
 from scrapyfleet.monitor.store import Store
@@ -41,12 +41,7 @@ class RunError(Exception):
 
 def _alive(pid: int, run_dir: str) -> bool:
     """Whether `pid` is still that run's crawl-master (its command line names the run dir)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[:1]
-    except OSError:
-        return False
-    return run_dir.encode() in cmdline and state != ["Z"]
+    return pid_alive(pid) and run_dir.encode() in cmdline(pid)
 
 
 def outcome(run_dir: Path, exit_code: int | None) -> tuple[str, str]:

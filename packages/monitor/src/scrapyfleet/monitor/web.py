@@ -12,11 +12,7 @@ and in total, failed logins delayed then banned per address).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hmac
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Protocol
 
@@ -45,26 +41,6 @@ HEADERS = {
 }
 REALM = 'Basic realm="scrapyfleet monitor", charset="UTF-8"'
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """The one user name and password the console accepts."""
-
-    user: str
-    password: str
-
-    def accept(self, header: str | None) -> bool:
-        """Whether an `Authorization` header carries these credentials (constant-time)."""
-        scheme, _, token = (header or "").partition(" ")
-        try:
-            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            decoded = ""
-        user, _, password = decoded.partition(":")
-        same_user = hmac.compare_digest(user.encode(), self.user.encode())
-        same_password = hmac.compare_digest(password.encode(), self.password.encode())
-        return scheme.lower() == "basic" and same_user and same_password
 
 
 class Gate(Protocol):

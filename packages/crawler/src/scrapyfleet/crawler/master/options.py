@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from scrapyfleet.core.credentials import scrubbed
 from scrapyfleet.core.files import PRIVATE, write_json_atomic
-from scrapyfleet.core.options import EnvDefaults, parse_pairs
+from scrapyfleet.core.options import EnvDefaults, parse_pairs, truthy
 from scrapyfleet.crawler.defaults import TABLE, Setting
 
 OPTIONS_NAME = "options.json"
@@ -39,7 +40,7 @@ def _add_setting(p: argparse.ArgumentParser, s: Setting) -> None:
     help = f"{s.help} [{where}]"
     env = ENV(name)
     if s.kind is bool:
-        default = None if env is None else ENV.flag(name)
+        default = truthy(env)
         p.add_argument(s.option, action=argparse.BooleanOptionalAction, default=default, help=help)
     elif s.name == "DISTRIBUTED_TARGET_HOSTS":
         p.add_argument(s.option, nargs="+", default=env.split() if env else None, help=help)
@@ -143,14 +144,6 @@ def with_feed_password(uri: str) -> str:
     return uri
 
 
-def without_password(uri: str) -> str:
-    """What the run directory keeps of the feed URI."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)).geturl()
-
-
 def save_options(args: argparse.Namespace, run_dir: Path) -> None:
     """The options given, for `--resume`, without the feed password; the run directory is the
     user's alone (0700, files 0600)."""
@@ -161,5 +154,5 @@ def save_options(args: argparse.Namespace, run_dir: Path) -> None:
         stored.pop(key)
     stored["run_dir"] = str(run_dir)
     if stored.get("feed_uri"):
-        stored["feed_uri"] = without_password(stored["feed_uri"])
+        stored["feed_uri"] = scrubbed(stored["feed_uri"], mask=None)
     write_json_atomic(run_dir / OPTIONS_NAME, stored, indent=2, mode=PRIVATE)

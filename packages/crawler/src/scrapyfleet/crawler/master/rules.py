@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from scrapyfleet.core.scrapyd import JobState
+from scrapyfleet.core.waits import Backoff
 
 if TYPE_CHECKING:
     from scrapyfleet.crawler.contract import WorkerReport
@@ -19,6 +20,7 @@ REPORT_GRACE = 3.0  # seconds a finished job may wait for its report before it c
 VANISHED_AFTER = 2  # polls in a row a job may be in none of its node's lists
 SET_ASIDE_AFTER = 3  # consecutive infrastructure failures that set a node aside for the run
 MAX_BACKOFF = 30.0  # seconds, the longest wait before a retry
+RETRY = Backoff(first=1.0, cap=MAX_BACKOFF)  # after a worker's own failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ def retry(batch: Batch, node_fault: bool) -> Retry:
 def backoff(attempts: int, node_fault: bool) -> float:
     """Seconds before a retry: at once after a node's fault (another node takes it); after the
     worker's own failure (e.g. the feed upload) 1, 2, 4 ... up to MAX_BACKOFF."""
-    return 0.0 if node_fault else min(MAX_BACKOFF, 2.0 ** (attempts - 1))
+    return 0.0 if node_fault else RETRY.delay(attempts)
 
 
 def set_aside(failures: int) -> bool:

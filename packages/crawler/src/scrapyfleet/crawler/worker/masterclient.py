@@ -14,19 +14,37 @@ import structlog
 
 from scrapyfleet.core import safejson
 from scrapyfleet.core.httpread import read_capped
+from scrapyfleet.core.waits import Backoff
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
 TRIES = 5
+RETRY = Backoff(first=0.5, cap=4.0)  # seconds between tries: 0.5, 1, 2, 4
 CALL_TIMEOUT = 30.0  # seconds per call (a `next` call waits up to leases.LEASE_WAIT)
 
 
 class MasterClient:
-    """Calls `<master>/batches/...` bearing one attempt's credential (or a job's proof)."""
+    """Calls `<master>/batches/...` bearing one attempt's credential (or a job's proof), over one
+    aiohttp session for the client's life (opened at the first call; `close` ends it)."""
 
     def __init__(self, master: str, ca_file: str | None) -> None:
         self.base = master.rstrip("/") + "/batches/"
         self.tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ConnectionError("the master client is closed (the spider closed)")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT))
+        return self._session
+
+    async def close(self) -> None:
+        """End the session; a later call raises ConnectionError."""
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
 
     async def call(
         self, method: str, batch: str, route: str, credential: str | None, **kwargs: Any
@@ -35,17 +53,11 @@ class MasterClient:
         the JSON answer."""
         url = self.base + batch + route
         headers = {"Authorization": f"Bearer {credential}"} if credential else {}
-        delay = 0.5
         for attempt in range(1, TRIES + 1):
             try:
-                async with (
-                    aiohttp.ClientSession(
-                        timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT)
-                    ) as session,
-                    session.request(
-                        method, url, headers=headers, ssl=self.tls or True, **kwargs
-                    ) as resp,
-                ):
+                async with self._http().request(
+                    method, url, headers=headers, ssl=self.tls or True, **kwargs
+                ) as resp:
                     if resp.status < 500:
                         resp.raise_for_status()
                         return safejson.loads(await read_capped(resp))
@@ -57,6 +69,5 @@ class MasterClient:
             log.warning("master_call_failed", method=method, url=url, attempt=attempt,
                         reason=reason)  # fmt: skip
             if attempt < TRIES:
-                await asyncio.sleep(delay)
-                delay *= 2
+                await asyncio.sleep(RETRY.delay(attempt))
         raise ConnectionError(reason)

@@ -159,14 +159,18 @@ class WorkerSide(FeedHolder):
         self.lines += int(getattr(slot, "itemcount", 0))
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Stopped in the middle of a batch (e.g. scrapyd cancelled the job): report it."""
-        if self.lease.reported or self._ended:
-            return
+        """Stopped in the middle of a batch (e.g. scrapyd cancelled the job): report it. The
+        master client's session ends here either way."""
         try:
-            await asyncio.wait_for(self._feeds_closed.wait(), FEED_CLOSE_TIMEOUT)
-        except TimeoutError:
-            log.error("feeds_not_closed", batch=self.lease.batch, seconds=FEED_CLOSE_TIMEOUT)
-        await self._report("batch_unavailable" if self.fetch_error else reason)
+            if self.lease.reported or self._ended:
+                return
+            try:
+                await asyncio.wait_for(self._feeds_closed.wait(), FEED_CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.error("feeds_not_closed", batch=self.lease.batch, seconds=FEED_CLOSE_TIMEOUT)
+            await self._report("batch_unavailable" if self.fetch_error else reason)
+        finally:
+            await self.client.close()
 
     async def _report(self, finish_reason: str) -> bool:
         """Report the current lease; whether the master accepted it."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import structlog
 
 from scrapyfleet.core.procs import free_port, url_ok
+from scrapyfleet.core.waits import wait_until
 
 log = structlog.get_logger(__name__)
 
@@ -22,13 +22,13 @@ def site_responds(url: str) -> bool:
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not site_responds(url):
+    def serving() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"demosite exited with {proc.returncode} before serving {url}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"demosite did not serve {url} within {timeout}s")
-        time.sleep(0.1)
+        return site_responds(url)
+
+    if not wait_until(serving, timeout, interval=0.1):
+        raise TimeoutError(f"demosite did not serve {url} within {timeout}s")
 
 
 @contextmanager
