@@ -20,10 +20,11 @@ def declared(package: str) -> set[str]:
     return {re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]}
 
 
-def imported(package: str) -> set[str]:
-    """Top-level modules (and `scrapyfleet.X` packages) the package's source imports."""
+def imported(package: str, part: str = "src") -> set[str]:
+    """Top-level modules (and `scrapyfleet.X` packages) the package's source (or `tests`)
+    imports."""
     names: set[str] = set()
-    for path in (PACKAGES / package / "src").rglob("*.py"):
+    for path in (PACKAGES / package / part).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -51,6 +52,13 @@ def test_imports_only_declared_workspace_packages(package: str) -> None:
 @pytest.mark.parametrize("package", ["analytics", "crawler", "demo", "demosite", "ftpsink"])
 def test_nothing_but_the_monitor_imports_the_monitor(package: str) -> None:
     assert "scrapyfleet.monitor" not in imported(package)
+
+
+@pytest.mark.parametrize("package", [name for name in NAMES if name != "demo"])
+def test_only_the_demos_tests_import_the_demo(package: str) -> None:
+    """A package's tests start what they need themselves (`core.scrapydnodes` for scrapyd
+    nodes, the `demosite` command for sites), not through the demo."""
+    assert "scrapyfleet.demo" not in imported(package, "tests")
 
 
 @pytest.mark.parametrize("package", ["analytics", "ftpsink"])

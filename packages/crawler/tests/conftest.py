@@ -18,20 +18,16 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.procs import stop_group, url_ok
+from scrapyfleet.core.scrapydnodes import NodeSpec, answers, start_node, stop_node, write_configs
 from scrapyfleet.crawler.master.landing import KEY_ENV as RECEIPT_KEY_ENV
-from scrapyfleet.demo.cluster import (
-    NodeSpec,
-    answers,
-    start_node,
-    stop_node,
-    write_configs,
-)
 
 BIN = Path(sys.executable).parent
 # The landing-receipt key of this test run, shared by every ftpsink and crawl-master it starts.
 RECEIPT_KEY = secrets.token_hex(32)
+BUILT_IN = {PROJECT: "scrapyfleet.crawler.settings"}  # the egg-less project the nodes serve
 
 
 @dataclass
@@ -197,7 +193,7 @@ def cluster_factory(
             NodeSpec(f"scrapyd{i}", "127.0.0.1", free_port(), n, directory / f"scrapyd{i}", auth)
             for i, n in enumerate(slots, start=1)
         ]
-        write_configs(directory, specs, projects)
+        write_configs(directory, specs, projects or BUILT_IN)
         cluster = Cluster(directory, specs)
         started.append(cluster)
         for spec in specs:

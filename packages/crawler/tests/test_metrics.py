@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +16,28 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
+from scrapyfleet.core.procs import free_port, stop_group, url_ok
+from scrapyfleet.core.waits import wait_until
 from scrapyfleet.crawler.metrics import CoreMetrics, table_header, table_row
 from scrapyfleet.crawler.spiders.speed import SpeedSpider
-from scrapyfleet.demo.speedlab.site import demosite
 
 CHECKPOINT = 30
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    with demosite() as url:
+    """A demo site with no latency, for this module's crawls; stopped by PID."""
+    url = f"http://127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [Path(sys.executable).with_name("demosite"), "--port", url.rsplit(":", 1)[1],
+         "--latency", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: url_ok(f"{url}/health"), 30), "the demo site did not start"
         yield url
+    finally:
+        stop_group(process.pid)
 
 
 def engine_state(crawler: Crawler) -> dict[str, int]:

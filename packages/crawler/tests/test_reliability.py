@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from scrapyfleet.demo.cluster import answers, start_node
+from scrapyfleet.core.scrapydnodes import answers, start_node
 
 BIN = Path(sys.executable).parent
 

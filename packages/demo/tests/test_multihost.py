@@ -28,14 +28,11 @@ from typing import Any
 
 import pytest
 
+from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.procs import port_open, url_ok
-from scrapyfleet.demo.cluster import (
-    NodeSpec,
-    answers,
-    node_environment,
-    write_configs,
-)
+from scrapyfleet.core.scrapydnodes import NodeSpec, answers, node_environment, write_configs
+from scrapyfleet.demo.cluster import SETTINGS_MODULE
 from scrapyfleet.demosite.catalog import Catalog
 
 pytestmark = pytest.mark.slow
@@ -132,7 +129,7 @@ def fleet(request, tmp_path: Path, lan_factory, wait_for: Callable[..., Any]) ->
                  auth)
         for i, host in enumerate(NODES, start=1)
     ]  # fmt: skip
-    config = write_configs(tmp_path / "cluster", nodes)
+    config = write_configs(tmp_path / "cluster", nodes, {PROJECT: SETTINGS_MODULE})
     for host, spec in zip(NODES, nodes, strict=True):
         with _log(spec.root / "scrapyd.out") as out:
             process = lan.popen(host, [sys.executable, "-m", "scrapyd", "--pidfile="],

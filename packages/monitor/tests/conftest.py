@@ -20,12 +20,10 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from base64 import b64encode
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,8 +32,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from scrapyfleet.core.contracts import PROJECT as DEMO_PROJECT
+from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.passwords import hash_password
-from scrapyfleet.core.procs import stop_group
+from scrapyfleet.core.procs import pid_alive, stop_group
+from scrapyfleet.core.scrapydnodes import NodeSpec, answers, start_node, stop_node, write_configs
+from scrapyfleet.core.waits import wait_until
 
 PROJECT = "tiny"
 
@@ -91,7 +93,8 @@ def tiny_egg() -> bytes:
 
 
 class ScrapydNode:
-    """One scrapyd process serving the tiny project from `root` on 127.0.0.1:`port`."""
+    """One scrapyd process serving the tiny project from `root` on 127.0.0.1:`port`
+    (`scrapyfleet.core.scrapydnodes`, as every node here is started)."""
 
     def __init__(
         self,
@@ -106,57 +109,32 @@ class ScrapydNode:
         self.port = port
         self.username = username
         self.password = password
-        self.process: subprocess.Popen[bytes] | None = None
-        root.mkdir(parents=True, exist_ok=True)
+        auth = Credentials(username, password) if username else None
+        self.spec = NodeSpec(root.name, "127.0.0.1", port, max_proc, root, auth, poll=0.2)
         for name, text in PROJECT_FILES.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
-        (root / "scrapyd.conf").write_text(
-            "[scrapyd]\n"
-            "bind_address = 127.0.0.1\n"
-            f"http_port = {port}\n"
-            f"max_proc = {max_proc}\n"
-            "poll_interval = 0.2\n"
-            f"eggs_dir = {root / 'eggs'}\n"
-            f"logs_dir = {root / 'logs'}\n"
-            f"dbs_dir = {root / 'dbs'}\n"
-            "items_dir =\n"
-            "jobstorage = scrapyd.jobstorage.SqliteJobStorage\n"
-            f"username = {username}\n"
-            f"password = {password}\n"
-        )
-        (root / "scrapy.cfg").write_text(f"[settings]\n{PROJECT} = tinyproj.settings\n")
+        targets = root / "targets"  # its deploy target, apart from the tests' own scrapy.cfg
+        targets.mkdir()
+        write_configs(targets, [self.spec], {PROJECT: "tinyproj.settings"})
+        self.pid: int | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.spec.url
 
     def start(self, timeout: float = 30.0) -> None:
         """Start scrapyd and wait until daemonstatus.json answers."""
-        env = {**os.environ, "PYTHONPATH": str(self.root)}
-        with (self.root / "scrapyd.out").open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "scrapyd"],
-                cwd=self.root,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while not self.answers():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"scrapyd exited: {(self.root / 'scrapyd.out').read_text()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"scrapyd on port {self.port} not ready after {timeout}s")
-            time.sleep(0.05)
+        pid = self.pid = start_node(self.spec, {**os.environ, "PYTHONPATH": str(self.root)})
+        if not wait_until(lambda: self.answers() or not pid_alive(pid), timeout) or not (
+            self.answers()
+        ):
+            self.stop()
+            out = (self.root / "scrapyd.out").read_text()
+            raise RuntimeError(f"scrapyd on port {self.port} not ready after {timeout}s: {out}")
 
     def answers(self) -> bool:
-        try:
-            self.get("daemonstatus.json")
-        except OSError:
-            return False
-        return True
+        return answers(self.url, auth=self.spec.auth)
 
     def get(self, endpoint: str) -> dict[str, object]:
         """A GET to this node with urllib (independent of the client under test)."""
@@ -170,31 +148,23 @@ class ScrapydNode:
         return str(answer["jobid"])
 
     def _request(self, request: urllib.request.Request) -> dict[str, object]:
-        if self.username:
-            token = b64encode(f"{self.username}:{self.password}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
+        if self.spec.auth is not None:
+            request.add_header("Authorization", self.spec.auth.header())
         with urllib.request.urlopen(request, timeout=30) as response:
             return dict(json.load(response))
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate by PID, kill after the deadline."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+    def stop(self) -> None:
+        """Stop the node by PID, its jobs too."""
+        stop_node(self.spec)
+        self.pid = None
 
     def kill(self) -> None:
-        """kill -9: the node dies without cleaning up."""
-        if self.process is not None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            self.process = None
+        """kill -9 of scrapyd alone: the node dies without cleaning up, its jobs orphaned."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            wait_until(lambda: not pid_alive(self.pid or 0), 10)
+            self.spec.pidfile.unlink(missing_ok=True)
+            self.pid = None
 
 
 NodeFactory = Callable[..., ScrapydNode]
@@ -446,8 +416,7 @@ def fleet(
 ) -> Iterator[Callable[..., Fleet]]:
     """Factory: a demo site of `total` listings (optional fault plan) and `nodes` scrapyd nodes
     of 2 slots; every process stopped by PID at teardown."""
-    from scrapyfleet.core.procs import stop_group, url_ok
-    from scrapyfleet.demo.cluster import NodeSpec, answers, start_node, stop_node, write_configs
+    from scrapyfleet.core.procs import url_ok
 
     made: list[Fleet] = []
 
@@ -465,7 +434,7 @@ def fleet(
         fleet.site = f"http://127.0.0.1:{port}"
         specs = [NodeSpec(f"scrapyd{i}", "127.0.0.1", free_port(), 2, fleet.root / f"scrapyd{i}")
                  for i in range(1, nodes + 1)]  # fmt: skip
-        write_configs(fleet.root, specs)
+        write_configs(fleet.root, specs, {DEMO_PROJECT: "scrapyfleet.crawler.settings"})
         fleet.nodes = specs
         for spec in specs:
             start_node(spec)
