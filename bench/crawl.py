@@ -106,7 +106,7 @@ def run_distributed(args: argparse.Namespace, latency: float, out: Path) -> dict
                 feed,
                 "--run-dir",
                 str(run_dir / "master"),
-                "--format",
+                "--log-format",
                 "json",
                 "--progress",
                 "log",

@@ -86,7 +86,7 @@ def main() -> int:
         ports = json.loads(stubs.stdout.readline())
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         monitor = subprocess.Popen(
-            [sys.executable, "-m", "scrapyfleet.monitor.cli", "--format", "json",
+            [sys.executable, "-m", "scrapyfleet.monitor.cli", "--log-format", "json",
              "--project", "p", "--interval", str(args.interval), "--timeout", "5",
              "--targets", *urls],
             stdout=subprocess.PIPE,

@@ -103,7 +103,7 @@ def crawl(args: argparse.Namespace, name: str, fault: Fault | None, *extra: str)
                 feed,
                 "--run-dir",
                 str(run_dir / "master"),
-                "--format",
+                "--log-format",
                 "json",
                 "--progress",
                 "log",

@@ -221,7 +221,7 @@ def _run_master(
     if receipt_key is not None:
         env[RECEIPT_KEY_ENV] = receipt_key
     return subprocess.run(
-        [BIN / "crawl-master", "--format", "json", "--progress", "log", *args],
+        [BIN / "crawl-master", "--log-format", "json", "--progress", "log", *args],
         capture_output=True, text=True, timeout=timeout, env=env, **kwargs,
     )  # fmt: skip
 

@@ -43,7 +43,7 @@ def test_metrics_equal_the_summary_after_the_run(
     port, run_dir = free_port(), tmp_path / "run"
     url = f"http://127.0.0.1:{port}/metrics"
     master = subprocess.Popen(
-        [BIN / "crawl-master", "--format", "json", "--progress", "log", "--config",
+        [BIN / "crawl-master", "--log-format", "json", "--progress", "log", "--config",
          str(cluster.config), "--targets", "scrapyd*", "--site", site.url, "--index-pages", "20",
          "--batch-size", "150", "--feed-uri", sink.feed_uri, "--run-dir", str(run_dir),
          "--metrics", f"127.0.0.1:{port}", "--metrics-linger", "60"],

@@ -120,7 +120,7 @@ def crawl_master(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRAPY_", "SCRAPYFLEET_"))}
     env["SCRAPYFLEET_CRAWL_MASTER_FEED_PASSWORD"] = password
     return subprocess.run(
-        [BIN / "crawl-master", "--format", "json", "--progress", "log", *args],
+        [BIN / "crawl-master", "--log-format", "json", "--progress", "log", *args],
         cwd=project, env=env, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
 

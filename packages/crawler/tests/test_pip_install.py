@@ -36,7 +36,7 @@ def test_pip_installs_the_crawler_into_a_fresh_venv(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRAPY", "VIRTUAL_ENV"))}
     env["SCRAPYFLEET_CRAWL_MASTER_FEED_PASSWORD"] = SINK_ACCOUNT[1]
     result = subprocess.run(
-        [venv / "bin" / "crawl-master", "--spider", "easy", "--deploy", "--format", "json"],
+        [venv / "bin" / "crawl-master", "--spider", "easy", "--deploy", "--log-format", "json"],
         cwd=project, env=env, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -22,7 +22,7 @@ BIN = Path(sys.executable).parent
 def master_process(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [BIN / "crawl-master", "--format", "json", "--progress", "log", *args],
+            [BIN / "crawl-master", "--log-format", "json", "--progress", "log", *args],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
@@ -108,7 +108,7 @@ def test_no_reachable_node_is_refused_up_front(
     nodes = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
     started = time.monotonic()
     result = subprocess.run(
-        [BIN / "crawl-master", "--format", "json", "--targets", *nodes, "--site", site.url,
+        [BIN / "crawl-master", "--log-format", "json", "--targets", *nodes, "--site", site.url,
          "--index-pages", "10", "--feed-uri", sink.feed_uri, "--node-timeout", "3",
          "--run-dir", str(tmp_path / "run")],
         capture_output=True, text=True, timeout=120,

@@ -78,7 +78,7 @@ def test_auth_cluster_needs_credentials_and_tools_use_them(
     assert cluster("status", *args).returncode == 0  # credentials read from the node's conf
     monitor = subprocess.run(
         [script("monitor"), "--config", str(directory / "scrapy.cfg"), "--targets", "scrapyd*",
-         "--once", "--format", "json"],
+         "--once", "--log-format", "json"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert monitor.returncode == 0, monitor.stderr

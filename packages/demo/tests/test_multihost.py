@@ -68,7 +68,7 @@ class Fleet:
             f"ftp://{FEED_USER}@{self.address('ingest')}:{SINK_PORT}/%(batch)s_%(name)s_%(time)s.jl"
         )
         return [
-            BIN / "crawl-master", "--format", "json", "--progress", "log",
+            BIN / "crawl-master", "--log-format", "json", "--progress", "log",
             "--config", str(self.config), "--targets", "scrapyd*", "--site", self.site_url,
             "--index-pages", str(TOTAL // 30), "--batch-size", str(BATCH),
             "--feed-uri", feed, "--run-dir", str(run_dir), *extra,

@@ -205,7 +205,7 @@ class MonitorProcess:
         self.stderr = stderr
         with stderr.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "scrapyfleet.monitor.cli", "--format", "json", *args],
+                [sys.executable, "-m", "scrapyfleet.monitor.cli", "--log-format", "json", *args],
                 cwd=cwd,
                 stdout=subprocess.PIPE,
                 stderr=err,

@@ -175,7 +175,7 @@ def test_password_in_targets_is_warned_with_the_variable(tmp_path: Path) -> None
     from scrapyfleet.core.procs import free_port
 
     node = f"127.0.0.1:{free_port()}"
-    command = [sys.executable, "-m", "scrapyfleet.monitor.cli", "--format", "json", "--once"]
+    command = [sys.executable, "-m", "scrapyfleet.monitor.cli", "--log-format", "json", "--once"]
     inline = subprocess.run(
         [*command, "--targets", f"http://ops:s3cret@{node}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60,

@@ -230,7 +230,7 @@ def test_garbage_and_hanging_nodes_do_not_hold_up_the_others(
 
 def run_once(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "scrapyfleet.monitor.cli", "--format", "json", "--once", *args],
+        [sys.executable, "-m", "scrapyfleet.monitor.cli", "--log-format", "json", "--once", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

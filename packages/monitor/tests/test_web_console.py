@@ -170,7 +170,7 @@ def test_console_requires_credentials_and_proxies_logs_with_the_nodes_own(
 
 def run_monitor_once(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Any:
     return subprocess.run(
-        [sys.executable, "-m", "scrapyfleet.monitor.cli", "--format", "json", *args],
+        [sys.executable, "-m", "scrapyfleet.monitor.cli", "--log-format", "json", *args],
         cwd=cwd, capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
 

@@ -128,7 +128,7 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
     monitor = sup.start(
         "monitor",
         [script("monitor"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
-         "scrapyd*", "--format", "json", "--interval", "1", "--web", f"{HOST}:{web_port}",
+         "scrapyd*", "--log-format", "json", "--interval", "1", "--web", f"{HOST}:{web_port}",
          "--crawl-metrics", f"http://{HOST}:{master_metrics}/metrics", "--ftpsink-metrics",
          f"http://{HOST}:{sink_metrics}/metrics", "--items", str(plan.items_dir),
          "--analytics-output", str(plan.analytics_dir)],
@@ -172,7 +172,7 @@ def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
          "scrapyd*", "--site", stack.site_url, "--index-pages", str(plan.index_pages),
          "--batch-size", str(plan.batch_size), "--first-batch-size",
          str(min(plan.first_batch_size, plan.batch_size)), "--feed-uri", feed, "--run-dir",
-         str(plan.master_dir), "--format", "json", "--progress", "log", "--metrics",
+         str(plan.master_dir), "--log-format", "json", "--progress", "log", "--metrics",
          f"{HOST}:{stack.master_metrics}", "--metrics-linger", str(METRICS_LINGER),
          "--keep-workers" if plan.keep_workers else "--no-keep-workers"],
         env={"SCRAPYFLEET_CRAWL_MASTER_RECEIPT_KEY": plan.receipt_key},

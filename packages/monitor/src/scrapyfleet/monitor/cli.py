@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll once; exit 0 if every node answered, 1 otherwise",
     )
     parser.add_argument(
-        "--format",
+        "--log-format",
         choices=["json", "console"],
-        default=env("format"),
+        default=env("log-format"),
         help="json: one event per line; console: a table refreshed in place; "
         "if %(default)s, console on a TTY, json otherwise",
     )
@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(e))
     project = args.project or default_project(config) or PROJECT
     credentials: Gate | None = consolesetup.accounts(parser, args) or web_credentials(parser, args)
-    fmt = args.format or default_format(sys.stdout)
+    fmt = args.log_format or default_format(sys.stdout)
     configure_logging(fmt, args.log_level, stream=sys.stdout if fmt == "json" else sys.stderr)
     warn_inline_passwords(sys.argv[1:] if argv is None else argv, "monitor", URL_OPTIONS)
     show = log_report if fmt == "json" else ConsoleTable(sys.stdout)

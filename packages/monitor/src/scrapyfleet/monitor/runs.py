@@ -105,7 +105,7 @@ class Runs:
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         metrics = f"127.0.0.1:{free_port()}"
         command = [self.crawl_master, *args, "--metrics", metrics, "--metrics-linger", "0",
-                   "--format", "json", "--progress", "log"]  # fmt: skip
+                   "--log-format", "json", "--progress", "log"]  # fmt: skip
         with (run_dir / OUTPUT).open("ab") as out:
             out.write(f"# {datetime.now(UTC).isoformat()} {' '.join(command)}\n".encode())
             out.flush()

@@ -180,7 +180,9 @@ def plan_run(args: argparse.Namespace, project: Project) -> Plan:
 def main(argv: list[str] | None = None) -> int:
     args = load_options(argv)
     # On a TTY: through the bar's console, keeping what a person reads (screen.py).
-    (log_on_a_terminal if sys.stderr.isatty() else configure_logging)(args.format, args.log_level)
+    (log_on_a_terminal if sys.stderr.isatty() else configure_logging)(
+        args.log_format, args.log_level
+    )
     instead = {"feed-uri": env_name("crawl-master", "feed-password")}
     warn_inline_passwords(sys.argv[1:] if argv is None else argv, "crawl-master",
                           ("feed-uri", "targets"), instead)  # fmt: skip

@@ -80,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
         "environment variable: it names one run, every later start would resume)")  # fmt: skip
     add("--progress", choices=["auto", "bar", "log", "off"], default=ENV("progress", "auto"),
         help="progress display (auto: a bar on a TTY, events otherwise)")  # fmt: skip
-    add("--format", choices=["json", "console"], default=ENV("format"),
+    add("--log-format", choices=["json", "console"], default=ENV("log-format"),
         help="log format (default: console on a TTY, JSON otherwise)")  # fmt: skip
     add("--log-level", default=ENV("log-level", "INFO"), help="log level (default: INFO)")
     demo = p.add_argument_group(
