@@ -34,7 +34,7 @@ ADDONS = {"scrapyfleet.crawler.Fleet": 500}
 
 # The book's chapter-10 core metrics (scheduler, downloader, scraper, pipeline, done, memory)
 # as a `core_metrics` event every CORE_METRICS_INTERVAL seconds, in master and workers alike.
-EXTENSIONS = {"scrapyfleet.crawler.metrics.CoreMetrics": 500}
+EXTENSIONS = {"scrapyfleet.crawler.coremetrics.CoreMetrics": 500}
 CORE_METRICS_INTERVAL = 5.0
 
 # -- the site of the `easy` and `distr` spiders (spider arguments `site`, `index_pages`, `shards`)

@@ -18,7 +18,7 @@ import structlog
 
 from scrapyfleet.crawler.master import rules
 from scrapyfleet.crawler.master.attempts import Attempts
-from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
+from scrapyfleet.crawler.master.fleetconfig import FleetConfig, RunOutcome
 from scrapyfleet.crawler.master.leases import Leases
 from scrapyfleet.crawler.master.ledger import ACTIVE, Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
@@ -35,7 +35,7 @@ class Dispatcher:
         config: FleetConfig,
         ledger: Ledger,
         nodes: NodePool,
-        outcome: Outcome,
+        outcome: RunOutcome,
         new_batch: Callable[[list[str]], Batch],
     ) -> None:
         self.config, self.ledger, self.nodes, self.outcome = config, ledger, nodes, outcome

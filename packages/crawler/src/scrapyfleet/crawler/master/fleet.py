@@ -26,14 +26,14 @@ from scrapyfleet.crawler.contract import SCHEME, WorkerReport, split_feed_uri
 from scrapyfleet.crawler.master.batchserver import BatchEndpoint, serve
 from scrapyfleet.crawler.master.credentials import new_secret
 from scrapyfleet.crawler.master.dispatch import Dispatcher
-from scrapyfleet.crawler.master.fleetconfig import FleetConfig, Outcome
+from scrapyfleet.crawler.master.fleetconfig import FleetConfig, RunOutcome
 from scrapyfleet.crawler.master.landing import KEY_ENV
 from scrapyfleet.crawler.master.ledger import Batch, Ledger
 from scrapyfleet.crawler.master.nodepool import NodePool
 from scrapyfleet.crawler.master.sites import Sites
 from scrapyfleet.crawler.sitegate import GateState
 
-__all__ = ["Fleet", "FleetConfig", "Outcome"]
+__all__ = ["Fleet", "FleetConfig", "RunOutcome"]
 
 log = structlog.get_logger("scrapyfleet.crawler.master.fleet")
 
@@ -53,7 +53,7 @@ class Fleet:
         ledger.set_meta("run_id", self.run_id)
         ledger.set_meta("secret", self._secret)
         self._feed_destination, self._feed_name = split_feed_uri(config.feed_uri)
-        self.outcome = Outcome()
+        self.outcome = RunOutcome()
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []  # each gets every snapshot
         self.master_url = ""
         self.unwritable = False  # the run directory took no more: the run ends (`cannot_write`)
@@ -174,7 +174,7 @@ class Fleet:
         """No more batches will come: the fleet ends once the ledger's batches are settled."""
         self._dispatcher.close_intake()
 
-    async def wait(self) -> Outcome:
+    async def wait(self) -> RunOutcome:
         await self._done.wait()
         return self.outcome
 

@@ -51,7 +51,7 @@ class FleetConfig:
 
 
 @dataclass(slots=True)
-class Outcome:
+class RunOutcome:
     """How the run ended, for the summary and the exit code."""
 
     failed: dict[str, str] = field(default_factory=dict)

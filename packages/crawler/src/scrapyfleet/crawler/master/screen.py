@@ -22,7 +22,7 @@ from rich.table import Table
 from structlog.typing import EventDict, Processor
 
 from scrapyfleet.core.logs import LogFormat, configure_logging
-from scrapyfleet.crawler.metrics import FIELDS as CORE_FIELDS
+from scrapyfleet.crawler.coremetrics import FIELDS as CORE_FIELDS
 
 # INFO events a person reads: the run's start, nodes and sites back, batches done, progress.
 SHOWN = frozenset(

@@ -26,7 +26,7 @@ class SpeedSpider(Spider):
     name = "speed"
     custom_settings = {  # noqa: RUF012 (Scrapy reads a plain dict)
         "ITEM_PIPELINES": {"scrapyfleet.crawler.speedlab.pipeline.SpeedPipeline": 100},
-        "EXTENSIONS": {"scrapyfleet.crawler.metrics.CoreMetrics": 500},
+        "EXTENSIONS": {"scrapyfleet.crawler.coremetrics.CoreMetrics": 500},
         "CORE_METRICS_INTERVAL": 1.0,
         "CORE_METRICS_TABLE": True,
         # The book's model: one site, no per-domain limit, no retries or redirects.

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from scrapyfleet.crawler.metrics import COLUMNS, FIELDS
+from scrapyfleet.crawler.coremetrics import COLUMNS, FIELDS
 from scrapyfleet.demo.speedlab.fit import Fit
 from scrapyfleet.demo.speedlab.symptoms import SCRAPER_MAX_ACTIVE_SIZE
 

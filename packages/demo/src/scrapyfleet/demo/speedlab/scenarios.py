@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from scrapyfleet.crawler.metrics import FIELDS
+from scrapyfleet.crawler.coremetrics import FIELDS
 from scrapyfleet.demo.speedlab.cases import Case, model_time
 from scrapyfleet.demo.speedlab.fit import Fit
 from scrapyfleet.demo.speedlab.plots import plot_sweep, plot_trace

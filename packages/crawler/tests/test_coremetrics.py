@@ -18,7 +18,7 @@ from scrapy.utils.test import get_crawler
 
 from scrapyfleet.core.procs import free_port, stop_group, url_ok
 from scrapyfleet.core.waits import wait_until
-from scrapyfleet.crawler.metrics import CoreMetrics, table_header, table_row
+from scrapyfleet.crawler.coremetrics import CoreMetrics, table_header, table_row
 from scrapyfleet.crawler.spiders.speed import SpeedSpider
 
 CHECKPOINT = 30
