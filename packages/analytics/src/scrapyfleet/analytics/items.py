@@ -16,8 +16,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from scrapyfleet.analytics.words import more_words_than
+from scrapyfleet.core.contracts import ANALYSED_FIELDS
 
-ITEM_SCHEMA = StructType([StructField(name, StringType()) for name in ("url", "title", "price")])
+ITEM_SCHEMA = StructType([StructField(name, StringType()) for name in ANALYSED_FIELDS])
 PRICE_NUMBER = r"[0-9]+(\.[0-9]+)?"
 # The first number in price text with a minus sign before it or its currency sign (`£-5`, `-£5`).
 SIGNED_PRICE = r"-?\p{Sc}?\s*-?" + PRICE_NUMBER

@@ -45,6 +45,9 @@ class ItemLine(TypedDict):
     crawled_at: str  # ISO-8601 UTC, milliseconds
 
 
+ANALYSED_FIELDS: Final = ("url", "title", "price")  # of an item line, what the analytics reads
+
+
 # -- the landing-name rule ----------------------------------------------------------------------
 MAX_NAME_BYTES: Final = 255  # one path component on Linux file systems
 # Characters every reader opens without quoting or escaping: Hadoop paths (Spark's file source)

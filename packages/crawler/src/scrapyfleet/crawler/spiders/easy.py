@@ -11,6 +11,7 @@ from scrapy import Request
 from scrapy.http import Response
 from scrapy.spiders import CrawlSpider, Rule
 
+from scrapyfleet.core.contracts import ItemLine
 from scrapyfleet.crawler import settings as defaults
 from scrapyfleet.crawler.parsing import parse_price
 from scrapyfleet.crawler.spiders.links import HrefLinks
@@ -53,22 +54,22 @@ class EasySpider(CrawlSpider):
         for url in self.index_urls():
             yield Request(url)
 
-    def parse_item(self, response: Response) -> dict[str, Any]:
-        """One listing page -> one item line (see the item contract in docs/architecture.md)."""
+    def parse_item(self, response: Response) -> ItemLine:
+        """One listing page -> one item line (`core.contracts.ItemLine`)."""
         title = response.xpath('//*[@itemprop="name"][1]/text()').get(default="")
         price = response.xpath('//*[@itemprop="price"][1]/text()').get()
         image = response.xpath('//*[@itemprop="image"][1]/@src').get(default="")
         address = response.xpath('//*[@itemtype="http://schema.org/Place"][1]//text()').getall()
         description = response.xpath('//*[@itemprop="description"][1]//text()').getall()
-        return {
-            "url": response.url,
-            "title": title.strip(),
-            "price": parse_price(price),
-            "description": " ".join(t.strip() for t in description if t.strip()),
-            "address": " ".join(t.strip() for t in address if t.strip()),
-            "image": response.urljoin(image) if image else "",
-            "spider": self.name,
-            "node": self.node,
-            "batch": self.batch,
-            "crawled_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
+        return ItemLine(
+            url=response.url,
+            title=title.strip(),
+            price=parse_price(price),
+            description=" ".join(t.strip() for t in description if t.strip()),
+            address=" ".join(t.strip() for t in address if t.strip()),
+            image=response.urljoin(image) if image else "",
+            spider=self.name,
+            node=self.node,
+            batch=self.batch,
+            crawled_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
