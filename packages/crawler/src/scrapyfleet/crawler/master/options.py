@@ -16,6 +16,8 @@ from urllib.parse import quote, urlsplit
 from scrapyfleet.core.files import PRIVATE, write_json_atomic
 from scrapyfleet.core.options import EnvDefaults, parse_pairs
 from scrapyfleet.crawler.defaults import TABLE, Setting
+from scrapyfleet.crawler.master.ledger import LEDGER_NAME
+from scrapyfleet.crawler.master.urlschema import file_problem
 
 OPTIONS_NAME = "options.json"
 ENV = EnvDefaults("crawl-master")
@@ -101,6 +103,9 @@ def load_options(argv: list[str] | None) -> argparse.Namespace:
         for key, value in json.loads(saved.read_text(encoding="utf-8")).items():
             if getattr(args, key, None) in (None, [], False):
                 setattr(args, key, Path(value) if key in PATHS and value else value)
+        problem = file_problem(args.resume / LEDGER_NAME)
+        if problem is not None:
+            p.error(problem)
         args.run_dir = args.resume
     return args
 
