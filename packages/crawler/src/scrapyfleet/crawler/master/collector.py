@@ -59,7 +59,9 @@ class MasterSide:
         # Batches start at `first_size` and double up to `batch_size`: the first items land
         # (and the first analytics table appears) early, later batches pay fewer process starts.
         self.next_size = first_size
-        self.pending: dict[bytes, str] = {}  # the batch being collected: fingerprint -> URL
+        # The batch being collected, fingerprint -> URL: new to the run, and not yet looked up.
+        self.pending: dict[bytes, str] = {}
+        self.unchecked: dict[bytes, str] = {}
         self.started = time.time()
         self.keeper = IndexKeeper(crawler, fleet.ledger.urls, fleet.config.url_retries,
                                   self._unwritable)  # fmt: skip
@@ -176,21 +178,29 @@ class MasterSide:
 
     def _collect(self, request: Request) -> None:
         fingerprint = self._fingerprint(request)
-        if fingerprint in self.pending or self.fleet.ledger.urls.known(fingerprint):
+        if fingerprint in self.pending or fingerprint in self.unchecked:
             return
-        self.pending[fingerprint] = request.url
-        if len(self.pending) >= self.next_size:
-            self._flush()
+        self.unchecked[fingerprint] = request.url
+        if len(self.pending) + len(self.unchecked) >= self.next_size:
+            self._flush(whole=True)
 
-    def _flush(self) -> None:
-        if self.pending and not self.fleet.unwritable:
-            try:
-                self.fleet.add_batch(list(self.pending.values()), list(self.pending))
-            except UNWRITABLE as exc:  # not in the ledger: a resumed run collects them again
-                self._unwritable(exc)
+    def _flush(self, whole: bool = False) -> None:
+        """The collected URLs the ledger does not know yet into a batch (when `whole`, only
+        once they fill one); one lookup in the ledger for all those collected since the last."""
+        if self.fleet.unwritable:
+            return
+        try:
+            known = self.fleet.ledger.urls.known(self.unchecked)
+            self.pending.update((fp, url) for fp, url in self.unchecked.items() if fp not in known)
+            self.unchecked = {}
+            if not self.pending or (whole and len(self.pending) < self.next_size):
                 return
-            self.pending = {}
-            self.next_size = min(self.batch_size, self.next_size * 2)
+            self.fleet.add_batch(list(self.pending.values()), list(self.pending))
+        except UNWRITABLE as exc:  # not in the ledger: a resumed run collects them again
+            self._unwritable(exc)
+            return
+        self.pending = {}
+        self.next_size = min(self.batch_size, self.next_size * 2)
 
     def _unwritable(self, exc: Exception) -> None:
         """The ledger takes no more: the run ends on that fatal error (`--resume` goes on)."""

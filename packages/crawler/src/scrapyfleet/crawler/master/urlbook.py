@@ -33,6 +33,7 @@ from scrapyfleet.crawler.outcomes import OUTCOMES, UrlFailure
 from scrapyfleet.crawler.retrywindow import RetryRule
 
 RETRY = "retry"  # pending again, waiting for its retry batch
+LOOKUP = 500  # fingerprints looked up per query (SQLite allows 999 parameters at least)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +66,17 @@ class UrlBook(IndexPages):
         create_tables(db, where)
 
     # -- URLs ------------------------------------------------------------------------------------
-    def known(self, fingerprint: bytes) -> bool:
-        """Whether a request with this fingerprint is in a batch already."""
-        row = self._db.execute("SELECT 1 FROM seen WHERE fp = ?", (fingerprint_key(fingerprint),))
-        return row.fetchone() is not None
+    def known(self, fingerprints: Iterable[bytes]) -> set[bytes]:
+        """Those of the request fingerprints whose requests are in a batch already."""
+        keys = {fingerprint_key(fp): fp for fp in fingerprints}
+        asked, found = list(keys), set[bytes]()
+        for at in range(0, len(asked), LOOKUP):
+            part = asked[at : at + LOOKUP]
+            rows = self._db.execute(
+                f"SELECT fp FROM seen WHERE fp IN ({', '.join('?' * len(part))})", part
+            )
+            found.update(keys[key] for (key,) in rows)
+        return found
 
     def add(self, batch: str, urls: Sequence[str], fingerprints: Sequence[bytes] = ()) -> None:
         """URLs into a new batch: new to the run, with their request fingerprints (remembered in
