@@ -99,6 +99,8 @@ def test_a_ledger_of_an_older_version_is_refused_with_one_line(tmp_path: Path) -
     with pytest.raises(SystemExit) as refused:
         load_options(["--resume", str(tmp_path)])
     assert refused.value.code == 2
+    with pytest.raises(SystemExit):
+        load_options(["--run-dir", str(tmp_path)])
     assert file_problem(tmp_path / "none.sqlite") is None
     Ledger(tmp_path / "new.sqlite").close()
     assert file_problem(tmp_path / "new.sqlite") is None, "this version's own ledger opens"

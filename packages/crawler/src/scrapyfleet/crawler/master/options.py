@@ -103,10 +103,11 @@ def load_options(argv: list[str] | None) -> argparse.Namespace:
         for key, value in json.loads(saved.read_text(encoding="utf-8")).items():
             if getattr(args, key, None) in (None, [], False):
                 setattr(args, key, Path(value) if key in PATHS and value else value)
-        problem = file_problem(args.resume / LEDGER_NAME)
-        if problem is not None:
-            p.error(problem)
         args.run_dir = args.resume
+    run_dir = getattr(args, "run_dir", None)
+    problem = file_problem(Path(run_dir) / LEDGER_NAME) if run_dir else None
+    if problem is not None:  # another version's run: refused in one line, not misread
+        p.error(problem)
     return args
 
 
