@@ -93,9 +93,9 @@ class UrlBook(IndexPages):
                 "INSERT INTO payloads (batch, urls, fresh) VALUES (?, ?, ?)",
                 (batch, pack(urls), len(urls) - moved),
             )
-            self._db.executemany(
+            self._db.executemany(  # in key order: neighbours share their B-tree pages
                 "INSERT OR IGNORE INTO seen (fp) VALUES (?)",
-                ((fingerprint_key(fp),) for fp in fingerprints),
+                ((key,) for key in sorted(map(fingerprint_key, fingerprints))),
             )
             self._count(pending=len(urls), retry=-moved)
 
