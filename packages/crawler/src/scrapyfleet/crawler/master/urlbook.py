@@ -17,13 +17,12 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from scrapyfleet.crawler.master.indexpages import IndexPages, tried_after
 from scrapyfleet.crawler.master.urlschema import (
     DONE,
     FAILED,
+    UrlRecord,
     create_tables,
     fingerprint_key,
     pack,
@@ -34,28 +33,6 @@ from scrapyfleet.crawler.retrywindow import RetryRule
 
 RETRY = "retry"  # pending again, waiting for its retry batch
 LOOKUP = 500  # fingerprints looked up per query (SQLite allows 999 parameters at least)
-
-
-@dataclass(frozen=True, slots=True)
-class UrlRecord:
-    """One row of `failed.jl`: a URL that did not land, and why."""
-
-    url: str
-    outcome: str
-    reason: str | None
-    attempts: int
-    node: str | None
-    status: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "attempts": self.attempts,
-            "last_node": self.node,
-            "status": self.status,
-        }
 
 
 class UrlBook(IndexPages):

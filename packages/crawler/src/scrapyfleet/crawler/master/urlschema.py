@@ -1,5 +1,5 @@
-"""The ledger's tables of URLs and index pages (`urlbook.py`), how a batch's URLs are packed, and
-which ledgers this version opens.
+"""The ledger's tables of URLs and index pages (`urlbook.py`), how a batch's URLs are packed, the
+row of `failed.jl`, and which ledgers this version opens.
 
 Per URL the ledger keeps 8 bytes of its request fingerprint (`seen`, for de-duplication) and its
 share of its batch's zlib-compressed payload; a full row only for a URL that ever failed
@@ -13,7 +13,9 @@ from __future__ import annotations
 import sqlite3
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # PRAGMA user_version of the ledgers this version writes. Ledgers of older versions (0: a `urls`
 # table with a row per URL) are refused: such a run is resumed with the version that started it.
@@ -56,6 +58,28 @@ CREATE TABLE IF NOT EXISTS index_pages (
 # 0 while they are pending, DONE once a report settled them (`landed` of the fresh ones landed),
 # FAILED once the batch failed for good (its pending URLs then have `failures` rows).
 DONE, FAILED = 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class UrlRecord:
+    """One row of `failed.jl`: a URL that did not land, and why."""
+
+    url: str
+    outcome: str
+    reason: str | None
+    attempts: int
+    node: str | None
+    status: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "last_node": self.node,
+            "status": self.status,
+        }
 
 
 class LedgerFormatError(ValueError):
