@@ -50,8 +50,8 @@ def snapshot(ledger: Ledger) -> Any:
     """Everything the ledger holds, to compare before and after a refused request."""
     db = sqlite3.connect(ledger.path)
     try:
-        return [db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-                for t in ("batches", "attempts", "urls", "meta")]  # fmt: skip
+        tables = ("batches", "attempts", "payloads", "failures", "tally", "seen", "meta")
+        return [db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables]
     finally:
         db.close()
 

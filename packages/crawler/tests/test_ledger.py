@@ -10,6 +10,8 @@ import pytest
 
 from scrapyfleet.crawler.contract import WorkerReport
 from scrapyfleet.crawler.master.ledger import Ledger
+from scrapyfleet.crawler.master.options import load_options
+from scrapyfleet.crawler.master.urlschema import LedgerFormatError, file_problem
 from scrapyfleet.crawler.retrywindow import RetryRule
 
 
@@ -52,8 +54,64 @@ def test_attempts_run_out_and_state_survives_reopen(tmp_path: Path) -> None:
     assert reopened.get_meta("token") == "secret"
     assert reopened.batch(first.id).error == "boom"
     assert [b.id for b in reopened.batches("queued")] == [second.id]
-    assert sorted(reopened.urls.all_urls()) == ["u1", "u2"]
+    assert reopened.payload(first.id) == ["u1"] and reopened.payload(second.id) == ["u2"]
+    assert reopened.urls.counts() == {"landed": 0, "gone": 0, "no_item": 0, "failed": 1,
+                                      "pending": 1}  # fmt: skip
     assert reopened.add_batch("r", ["u3"]).id == "r-00003"
+
+
+def test_new_urls_are_remembered_by_fingerprint_across_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path)
+    fingerprints = [bytes([i]) * 20 for i in range(3)]
+    ledger.add_batch("r", ["http://a/0", "http://a/1", "http://a/2"], fingerprints)
+    ledger.close()
+    reopened = Ledger(path)
+    assert reopened.urls.known([*fingerprints, bytes([9]) * 20]) == set(fingerprints)
+
+
+def test_a_write_that_fails_leaves_no_batch_and_no_fingerprint(tmp_path: Path) -> None:
+    """A batch, its payload and its fingerprints are written together or not at all (a disk
+    that filled up mid-batch: the URLs are collected again by the resumed run)."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.add_batch("r", ["http://a/0"], [b"a" * 20])
+    ledger._db.execute("CREATE TRIGGER full BEFORE INSERT ON seen BEGIN"
+                       " SELECT RAISE(ABORT, 'database or disk is full'); END")  # fmt: skip
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.add_batch("r", ["http://a/1"], [b"b" * 20])
+    assert [b.id for b in ledger.batches()] == ["r-00001"]
+    assert not ledger.urls.known([b"b" * 20])
+    assert ledger.urls.counts()["pending"] == 1
+    with pytest.raises(KeyError):
+        ledger.payload("r-00002")
+
+
+def test_a_ledger_of_an_older_version_is_refused_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(OLD_LEDGER)
+    problem = file_problem(path)
+    assert problem is not None and "\n" not in problem
+    assert "another scrapyfleet version (format 0" in problem
+    with pytest.raises(LedgerFormatError, match="resume that run with the version that started"):
+        Ledger(path)
+    (tmp_path / "options.json").write_text("{}")
+    with pytest.raises(SystemExit) as refused:
+        load_options(["--resume", str(tmp_path)])
+    assert refused.value.code == 2
+    with pytest.raises(SystemExit):
+        load_options(["--run-dir", str(tmp_path)])
+    assert file_problem(tmp_path / "none.sqlite") is None
+    Ledger(tmp_path / "new.sqlite").close()
+    assert file_problem(tmp_path / "new.sqlite") is None, "this version's own ledger opens"
+
+
+OLD_LEDGER = """
+CREATE TABLE batches (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, urls TEXT NOT NULL);
+CREATE TABLE urls (url TEXT PRIMARY KEY, batch TEXT NOT NULL, outcome TEXT NOT NULL);
+INSERT INTO batches VALUES ('r-00001', 1, '["http://site/p0"]');
+INSERT INTO urls VALUES ('http://site/p0', 'r-00001', 'failed');
+"""
 
 
 def test_a_report_settles_its_batch_and_urls_together_or_not_at_all(tmp_path: Path) -> None:

@@ -1,11 +1,15 @@
 """Per-URL bookkeeping: landed by default, failures named, transient ones retried (by attempts
-and by time), then failed; an older ledger gains the new columns."""
+and by time), then failed; counts kept exact without a row per landed URL; an older ledger
+refused."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from scrapyfleet.crawler.master.urlbook import UrlBook
+import pytest
+
+from scrapyfleet.crawler.master.urlbook import RETRY, UrlBook
+from scrapyfleet.crawler.master.urlschema import LedgerFormatError
 from scrapyfleet.crawler.outcomes import UrlFailure, exception_failure, status_failure
 from scrapyfleet.crawler.retrywindow import RetryRule
 
@@ -121,24 +125,64 @@ def test_index_pages() -> None:
     assert b.failed_index_pages() == []
 
 
+def recount(b: UrlBook) -> dict[str, int]:
+    """The counts from the tables themselves (what `tally` must agree with)."""
+    db = b._db
+    rows = dict(db.execute("SELECT outcome, COUNT(*) FROM failures GROUP BY outcome"))
+    waiting, landed = db.execute(
+        "SELECT COALESCE(SUM(fresh * (settled = 0)), 0), COALESCE(SUM(landed), 0) FROM payloads"
+    ).fetchone()
+    counts = {o: rows.get(o, 0) for o in ("gone", "no_item", "failed")}
+    counts["landed"] = landed + rows.get("landed", 0)
+    counts["pending"] = waiting + rows.get("pending", 0) + rows.get(RETRY, 0)
+    return counts
+
+
+def test_a_url_that_lands_at_once_keeps_no_row_and_the_counts_stay_exact() -> None:
+    b = book()
+    b.add("b1", URLS, [bytes([i]) * 20 for i in range(6)])
+    many = [bytes([9 + i % 7]) + i.to_bytes(19) for i in range(1200)]  # more than one query's worth
+    assert b.known([bytes([5]) * 20, bytes([6]) * 20, *many]) == {bytes([5]) * 20}
+    b.settle("b1", "n1", [status_failure(URLS[0], 500), status_failure(URLS[1], 404)], RULE,
+             now=0.0)  # fmt: skip
+    assert [url for (url,) in b._db.execute("SELECT url FROM failures ORDER BY url")] == URLS[:2]
+    assert b.counts() == recount(b) == {"landed": 4, "gone": 1, "no_item": 0, "failed": 0,
+                                        "pending": 1}  # fmt: skip
+    b.add("b2", [url for url, _ in b.due(now=1e12)])
+    assert b.payload("b2") == URLS[:1] and b.counts() == recount(b)
+    b.settle("b2", "n2", [], RULE)
+    assert b.counts() == recount(b) and b.counts()["landed"] == 5 and b.retried() == 1
+    b.add("b3", ["http://site/p6", "http://site/p7"], [b"6" * 20, b"7" * 20])
+    assert b.fail_batch("b3", "node lost") == 2 and b.fail_batch("b3", "again") == 0
+    assert b.counts() == recount(b) and b.counts()["failed"] == 2
+    assert b.retry_failed() == 2 and b.counts() == recount(b) and b.counts()["pending"] == 2
+
+
+def test_a_retry_batch_that_fails_for_good_fails_its_urls_with_their_history() -> None:
+    b = book()
+    b.add("b1", URLS[:2], [b"0" * 20, b"1" * 20])
+    b.settle("b1", "n1", [status_failure(URLS[0], 503)], RULE, now=0.0)
+    b.add("b2", [url for url, _ in b.due(now=1e12)])
+    assert b.fail_batch("b2", "node lost") == 1
+    (record,) = b.not_landed()
+    assert (record.url, record.reason, record.attempts, record.status) == (
+        URLS[0], "node lost", 1, 503)  # fmt: skip
+    assert b.counts() == recount(b) == {"landed": 1, "gone": 0, "no_item": 0, "failed": 1,
+                                        "pending": 0}  # fmt: skip
+
+
+def test_a_ledger_of_before_is_refused_not_misread() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(OLD_LEDGER)
+    with pytest.raises(LedgerFormatError, match="format 0"):
+        UrlBook(db)
+    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    UrlBook(fresh)
+    UrlBook(fresh)  # its own ledger opens again
+
+
 OLD_LEDGER = """
 CREATE TABLE urls (url TEXT PRIMARY KEY, batch TEXT NOT NULL, outcome TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, reason TEXT, status INTEGER, node TEXT, retry_at REAL);
-CREATE TABLE index_pages (url TEXT PRIMARY KEY, state TEXT NOT NULL, attempts INTEGER NOT NULL,
-    reason TEXT);
 INSERT INTO urls VALUES ('http://site/p0', 'b1', 'retry', 2, 'HTTP 500', 500, 'n1', 5.0);
-INSERT INTO index_pages VALUES ('http://site/i1', 'failed', 2, 'HTTP 500');
 """
-
-
-def test_a_ledger_from_before_the_retry_window_is_migrated() -> None:
-    db = sqlite3.connect(":memory:", isolation_level=None)
-    db.executescript(OLD_LEDGER)
-    b = UrlBook(db)
-    UrlBook(db)  # opening it again adds nothing twice
-    b.add("b2", [url for url, _ in b.due(now=5.0)])
-    # Its earlier tries all counted: one more answer spends its third attempt.
-    assert b.settle("b2", "n1", [status_failure(URLS[0], 500)], RULE, now=10.0)["failed"] == 1
-    assert b.index_failed(status_failure("http://site/i1", 500), RULE, now=10.0).at is None
-    b.add("b3", URLS[1:2])
-    assert b.settle("b3", "n1", [status_failure(URLS[1], 503)], RULE, now=10.0)["retry"] == 1

@@ -1,9 +1,10 @@
 """Master side of the distributed middleware: divert the target's requests into batches.
 
-Requests of the target (`diversion.py`) are de-duplicated by request fingerprint (also across
-`--resume`, from the ledger) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that
-the `Fleet` dispatches. Everything else (the index crawl) passes through, with failed pages tried
-again (`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
+Requests of the target (`diversion.py`) are de-duplicated by request fingerprint (against the
+batch being collected and the ledger's, so also across `--resume`, with no set of every URL in
+memory) and collected into batches of `DISTRIBUTED_BATCH_SIZE` URLs that the `Fleet` dispatches.
+Everything else (the index crawl) passes through, with failed pages tried again
+(`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
 master waits for every batch and URL to be settled and writes the run summary. `--resume` of a run
 whose index crawl had finished crawls only its failed index pages and retries its failed URLs.
 """
@@ -25,7 +26,7 @@ from scrapyfleet.crawler.diversion import Diversion, route
 from scrapyfleet.crawler.master.fleet import UNWRITABLE, Fleet
 from scrapyfleet.crawler.master.fleetconfig import distributed_settings, fleet_config
 from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
-from scrapyfleet.crawler.master.ledger import Ledger
+from scrapyfleet.crawler.master.ledger import LEDGER_NAME, Ledger
 from scrapyfleet.crawler.master.progress import ProgressReporter
 from scrapyfleet.crawler.master.prometheus import CrawlMetrics
 from scrapyfleet.crawler.master.sites import Sites
@@ -58,8 +59,9 @@ class MasterSide:
         # Batches start at `first_size` and double up to `batch_size`: the first items land
         # (and the first analytics table appears) early, later batches pay fewer process starts.
         self.next_size = first_size
-        self.seen: set[bytes] = set()
-        self.pending: list[str] = []
+        # The batch being collected, fingerprint -> URL: new to the run, and not yet looked up.
+        self.pending: dict[bytes, str] = {}
+        self.unchecked: dict[bytes, str] = {}
         self.started = time.time()
         self.keeper = IndexKeeper(crawler, fleet.ledger.urls, fleet.config.url_retries,
                                   self._unwritable)  # fmt: skip
@@ -77,7 +79,7 @@ class MasterSide:
     @classmethod
     def from_crawler(cls, crawler: Crawler, diversion: Diversion) -> Self:
         config = fleet_config(crawler)
-        ledger = Ledger(config.run_dir / "ledger.sqlite")
+        ledger = Ledger(config.run_dir / LEDGER_NAME)
         s = distributed_settings(crawler.settings)
         batch_size = s.getint("DISTRIBUTED_BATCH_SIZE")
         first_size = s.getint("DISTRIBUTED_FIRST_BATCH_SIZE") or batch_size
@@ -108,11 +110,10 @@ class MasterSide:
 
     async def spider_opened(self, spider: Spider) -> None:
         urls = self.fleet.ledger.urls
-        known = [self._fingerprint(Request(url)) for url in urls.all_urls()]
-        self.seen.update(known)
+        known = sum(urls.counts().values())
         if known:
             retried = urls.retry_failed()
-            log.info("resumed", run_dir=str(self.fleet.config.run_dir), urls=len(known),
+            log.info("resumed", run_dir=str(self.fleet.config.run_dir), urls=known,
                      batches=self.fleet.ledger.counts(), retried=retried)  # fmt: skip
         try:
             await self.fleet.start()
@@ -177,22 +178,29 @@ class MasterSide:
 
     def _collect(self, request: Request) -> None:
         fingerprint = self._fingerprint(request)
-        if fingerprint in self.seen:
+        if fingerprint in self.pending or fingerprint in self.unchecked:
             return
-        self.seen.add(fingerprint)
-        self.pending.append(request.url)
-        if len(self.pending) >= self.next_size:
-            self._flush()
+        self.unchecked[fingerprint] = request.url
+        if len(self.pending) + len(self.unchecked) >= self.next_size:
+            self._flush(whole=True)
 
-    def _flush(self) -> None:
-        if self.pending and not self.fleet.unwritable:
-            try:
-                self.fleet.add_batch(self.pending)
-            except UNWRITABLE as exc:  # not in the ledger: a resumed run collects them again
-                self._unwritable(exc)
+    def _flush(self, whole: bool = False) -> None:
+        """The collected URLs the ledger does not know yet into a batch (when `whole`, only
+        once they fill one); one lookup in the ledger for all those collected since the last."""
+        if self.fleet.unwritable:
+            return
+        try:
+            known = self.fleet.ledger.urls.known(self.unchecked)
+            self.pending.update((fp, url) for fp, url in self.unchecked.items() if fp not in known)
+            self.unchecked = {}
+            if not self.pending or (whole and len(self.pending) < self.next_size):
                 return
-            self.pending = []
-            self.next_size = min(self.batch_size, self.next_size * 2)
+            self.fleet.add_batch(list(self.pending.values()), list(self.pending))
+        except UNWRITABLE as exc:  # not in the ledger: a resumed run collects them again
+            self._unwritable(exc)
+            return
+        self.pending = {}
+        self.next_size = min(self.batch_size, self.next_size * 2)
 
     def _unwritable(self, exc: Exception) -> None:
         """The ledger takes no more: the run ends on that fatal error (`--resume` goes on)."""

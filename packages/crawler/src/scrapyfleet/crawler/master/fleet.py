@@ -15,7 +15,7 @@ import json
 import secrets
 import sqlite3
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -190,8 +190,9 @@ class Fleet:
         if self._session is not None:
             await self._session.close()
 
-    def add_batch(self, urls: list[str]) -> Batch:
-        batch = self.ledger.add_batch(self.run_id, urls)
+    def add_batch(self, urls: list[str], fingerprints: Sequence[bytes] = ()) -> Batch:
+        """A new batch: new URLs with their request fingerprints, or retried ones."""
+        batch = self.ledger.add_batch(self.run_id, urls, fingerprints)
         log.info("batch_created", batch=batch.id, urls=batch.size)
         self._dispatcher.wake()
         return batch

@@ -3,13 +3,13 @@
 A batch moves `queued -> scheduled -> running -> done`; a failed attempt sends it back to `queued`
 (or to `failed` once its attempts are used up). An attempt is a lease of the batch to one worker
 job; a long-lived job holds one attempt after another (`leases.py`). The ledger also keeps the
-batch payloads (so workers can fetch them after a master restart) and the run's metadata (token,
-batch-server port). docs/architecture.md, "Batch endpoint".
+batch payloads (so workers can fetch them after a master restart; `urlbook.py` keeps them with
+what became of each URL) and the run's metadata (token, batch-server port).
+docs/architecture.md, "Batch endpoint" and "Run directory".
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -20,17 +20,18 @@ from typing import Literal
 from scrapyfleet.core.files import PRIVATE
 from scrapyfleet.crawler.contract import FeedFile, WorkerReport
 from scrapyfleet.crawler.master.urlbook import UrlBook
+from scrapyfleet.crawler.master.urlschema import LedgerFormatError
 from scrapyfleet.crawler.retrywindow import RetryRule
 
 State = Literal["queued", "scheduled", "running", "done", "failed"]
 ACTIVE: tuple[State, ...] = ("scheduled", "running")
+LEDGER_NAME = "ledger.sqlite"  # in the run directory
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL UNIQUE,
-    urls TEXT NOT NULL,
     size INTEGER NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -92,8 +93,12 @@ class Ledger:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self.urls = UrlBook(self._db, str(path))  # first: refuses another version's ledger
+        except LedgerFormatError:
+            self._db.close()
+            raise
         self._db.executescript(SCHEMA)
-        self.urls = UrlBook(self._db)
         for file in path.parent.glob(f"{path.name}*"):  # with its -wal and -shm files
             file.chmod(PRIVATE)
 
@@ -109,8 +114,11 @@ class Ledger:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # -- batches ---------------------------------------------------------------------------------
-    def add_batch(self, prefix: str, urls: Sequence[str]) -> Batch:
-        """Record a new batch `<prefix>-<seq>`, queued for dispatch, and its URLs as pending."""
+    def add_batch(
+        self, prefix: str, urls: Sequence[str], fingerprints: Sequence[bytes] = ()
+    ) -> Batch:
+        """Record a new batch `<prefix>-<seq>`, queued for dispatch, and its URLs as pending:
+        new ones with their request fingerprints, or retried ones (`UrlBook.add`)."""
         with self._db:
             self._db.execute("BEGIN")
             seq = int(
@@ -118,11 +126,10 @@ class Ledger:
             )
             batch_id = f"{prefix}-{seq:05d}"
             self._db.execute(
-                "INSERT INTO batches (id, seq, urls, size, state, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (batch_id, seq, json.dumps(list(urls)), len(urls), "queued", time.time()),
+                "INSERT INTO batches (id, seq, size, state, created_at) VALUES (?, ?, ?, ?, ?)",
+                (batch_id, seq, len(urls), "queued", time.time()),
             )
-            self.urls.add(batch_id, urls)
+            self.urls.add(batch_id, urls, fingerprints)
         return self.batch(batch_id)
 
     def batch(self, batch_id: str) -> Batch:
@@ -135,10 +142,7 @@ class Ledger:
 
     def payload(self, batch_id: str) -> list[str]:
         """The batch's URLs."""
-        row = self._db.execute("SELECT urls FROM batches WHERE id = ?", (batch_id,)).fetchone()
-        if row is None:
-            raise KeyError(batch_id)
-        return list(json.loads(row[0]))
+        return self.urls.payload(batch_id)
 
     def batches(self, *states: State) -> list[Batch]:
         """Batches in any of `states` (all when none given), in creation order."""

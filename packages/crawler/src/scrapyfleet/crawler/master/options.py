@@ -17,6 +17,8 @@ from scrapyfleet.core.credentials import scrubbed
 from scrapyfleet.core.files import PRIVATE, write_json_atomic
 from scrapyfleet.core.options import EnvDefaults, parse_pairs, truthy
 from scrapyfleet.crawler.defaults import TABLE, Setting
+from scrapyfleet.crawler.master.ledger import LEDGER_NAME
+from scrapyfleet.crawler.master.urlschema import file_problem
 
 OPTIONS_NAME = "options.json"
 ENV = EnvDefaults("crawl-master")
@@ -104,6 +106,10 @@ def load_options(argv: list[str] | None) -> argparse.Namespace:
             if getattr(args, key, None) in (None, [], False):
                 setattr(args, key, Path(value) if key in PATHS and value else value)
         args.run_dir = args.resume
+    run_dir = getattr(args, "run_dir", None)
+    problem = file_problem(Path(run_dir) / LEDGER_NAME) if run_dir else None
+    if problem is not None:  # another version's run: refused in one line, not misread
+        p.error(problem)
     return args
 
 

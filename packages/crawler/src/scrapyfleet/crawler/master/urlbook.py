@@ -5,7 +5,10 @@ unless the report names it `gone`, `no_item` or `failed`. A transiently failed U
 `retrywindow.RetryRule` retries waits as `retry` until its `retry_at`, then goes into a retry
 batch; one out of attempts or window, or in a batch that failed for good, is `failed`. Index pages
 of the master's own crawl are kept beside them (`index_pages`: `ok` or `failed`), by the same
-rule. Writes are batched: one transaction per report. The tables: `urlschema.py`.
+rule. A URL that lands at its first try costs no row of its own: its batch's payload holds it and
+its fingerprint is in `seen`; every URL that failed once has a row in `failures`. Writes are
+batched: one transaction per batch or report, and each keeps `tally` (the counts) in step. The
+tables: `urlschema.py`.
 """
 
 from __future__ import annotations
@@ -14,54 +17,71 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from scrapyfleet.crawler.master.urlschema import create_tables
+from scrapyfleet.crawler.master.indexpages import IndexPages, tried_after
+from scrapyfleet.crawler.master.urlschema import (
+    DONE,
+    FAILED,
+    UrlRecord,
+    create_tables,
+    fingerprint_key,
+    pack,
+    unpack,
+)
 from scrapyfleet.crawler.outcomes import OUTCOMES, UrlFailure
-from scrapyfleet.crawler.retrywindow import NextTry, RetryRule, Tried, counted
+from scrapyfleet.crawler.retrywindow import RetryRule
 
 RETRY = "retry"  # pending again, waiting for its retry batch
+LOOKUP = 500  # fingerprints looked up per query (SQLite allows 999 parameters at least)
 
 
-@dataclass(frozen=True, slots=True)
-class UrlRecord:
-    """One row of `failed.jl`: a URL that did not land, and why."""
-
-    url: str
-    outcome: str
-    reason: str | None
-    attempts: int
-    node: str | None
-    status: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "attempts": self.attempts,
-            "last_node": self.node,
-            "status": self.status,
-        }
-
-
-class UrlBook:
+class UrlBook(IndexPages):
     """Per-URL outcomes and index coverage, on the ledger's connection."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, where: str = ":memory:") -> None:
         self._db = db
-        create_tables(db)
+        create_tables(db, where)
 
     # -- URLs ------------------------------------------------------------------------------------
-    def add(self, batch: str, urls: Sequence[str]) -> None:
-        """URLs diverted into a new batch (or moved into a retry batch)."""
-        self._db.executemany(
-            "INSERT INTO urls (url, batch, outcome) VALUES (?, ?, 'pending')"
-            " ON CONFLICT (url) DO UPDATE SET batch = excluded.batch, outcome = 'pending',"
-            " retry_at = NULL",
-            ((url, batch) for url in urls),
-        )
+    def known(self, fingerprints: Iterable[bytes]) -> set[bytes]:
+        """Those of the request fingerprints whose requests are in a batch already."""
+        keys = {fingerprint_key(fp): fp for fp in fingerprints}
+        asked, found = list(keys), set[bytes]()
+        for at in range(0, len(asked), LOOKUP):
+            part = asked[at : at + LOOKUP]
+            rows = self._db.execute(
+                f"SELECT fp FROM seen WHERE fp IN ({', '.join('?' * len(part))})", part
+            )
+            found.update(keys[key] for (key,) in rows)
+        return found
+
+    def add(self, batch: str, urls: Sequence[str], fingerprints: Sequence[bytes] = ()) -> None:
+        """URLs into a new batch: new to the run, with their request fingerprints (remembered in
+        `seen`), or, without, those of `due()` (moved into it, pending again)."""
+        with self._transaction():
+            moved = 0
+            if not fingerprints:
+                moved = self._db.executemany(
+                    "UPDATE failures SET batch = ?, outcome = 'pending', retry_at = NULL"
+                    " WHERE url = ? AND outcome = ?",
+                    ((batch, url, RETRY) for url in urls),
+                ).rowcount
+            self._db.execute(
+                "INSERT INTO payloads (batch, urls, fresh) VALUES (?, ?, ?)",
+                (batch, pack(urls), len(urls) - moved),
+            )
+            self._db.executemany(  # in key order: neighbours share their B-tree pages
+                "INSERT OR IGNORE INTO seen (fp) VALUES (?)",
+                ((key,) for key in sorted(map(fingerprint_key, fingerprints))),
+            )
+            self._count(pending=len(urls), retry=-moved)
+
+    def payload(self, batch: str) -> list[str]:
+        """The batch's URLs."""
+        row = self._db.execute("SELECT urls FROM payloads WHERE batch = ?", (batch,)).fetchone()
+        if row is None:
+            raise KeyError(batch)
+        return unpack(row[0])
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -72,6 +92,33 @@ class UrlBook:
         with self._db:
             self._db.execute("BEGIN")
             yield
+
+    def _count(self, **changes: int) -> None:
+        """Add to the run's counts by outcome (in the transaction that changed them)."""
+        self._db.executemany(
+            "INSERT INTO tally (outcome, n) VALUES (?, ?)"
+            " ON CONFLICT (outcome) DO UPDATE SET n = n + excluded.n",
+            ((outcome, n) for outcome, n in changes.items() if n),
+        )
+
+    def _unsettled(self, batch: str) -> tuple[set[str], dict[str, tuple[int, int, float | None]]]:
+        """A batch's pending URLs, before it settles: those new to the run, and those retried
+        with their (`attempts`, `answered`, `first_failed_at`). Two empty sets once settled."""
+        row = self._db.execute(
+            "SELECT urls, fresh FROM payloads WHERE batch = ? AND settled = 0", (batch,)
+        ).fetchone()
+        if row is None:
+            return set(), {}
+        retried = {
+            url: (attempts, answered, first)
+            for url, attempts, answered, first in self._db.execute(
+                "SELECT url, attempts, answered, first_failed_at FROM failures"
+                " WHERE batch = ? AND outcome = 'pending'",
+                (batch,),
+            )
+        }
+        fresh = set(unpack(row[0])).difference(retried) if row[1] else set()
+        return fresh, retried
 
     def settle(
         self,
@@ -87,19 +134,19 @@ class UrlBook:
         with self._transaction():
             now = time.time() if now is None else now
             counts: dict[str, int] = dict.fromkeys((*OUTCOMES, RETRY), 0)
-            pending: dict[str, tuple[int, int, float | None]] = {
-                url: (attempts, answered, first)
-                for url, attempts, answered, first in self._db.execute(
-                    "SELECT url, attempts, answered, first_failed_at FROM urls"
-                    " WHERE batch = ? AND outcome = 'pending'",
-                    (batch,),
-                )
-            }
+            fresh, retried = self._unsettled(batch)
+            if not fresh and not retried:
+                return counts
             rows = []
             for failure in failures:
-                if failure.url not in pending:
+                if failure.url in retried:
+                    before = retried.pop(failure.url)
+                elif failure.url in fresh:
+                    fresh.discard(failure.url)
+                    before = (0, 0, None)
+                else:
                     continue
-                tried = _tried(pending.pop(failure.url), failure, now)
+                tried = tried_after(before, failure, now)
                 outcome: str = failure.outcome
                 retry_at, reason = None, failure.reason
                 if outcome == "failed":
@@ -107,37 +154,51 @@ class UrlBook:
                     outcome = RETRY if retry_at is not None else outcome
                 counts[outcome] += 1
                 rows.append(
-                    (outcome, tried.tries, tried.answered, tried.first_failed_at, reason,
-                     failure.status, node, retry_at, failure.url)
+                    (failure.url, batch, outcome, tried.tries, tried.answered,
+                     tried.first_failed_at, reason, failure.status, node, retry_at)
                 )  # fmt: skip
             self._db.executemany(
-                "UPDATE urls SET outcome = ?, attempts = ?, answered = ?, first_failed_at = ?,"
-                " reason = ?, status = ?, node = ?, retry_at = ? WHERE url = ?",
+                "INSERT OR REPLACE INTO failures (url, batch, outcome, attempts, answered,"
+                " first_failed_at, reason, status, node, retry_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
             self._db.execute(
-                "UPDATE urls SET outcome = 'landed', attempts = attempts + 1, node = ?,"
+                "UPDATE failures SET outcome = 'landed', attempts = attempts + 1, node = ?,"
                 " reason = NULL, status = NULL WHERE batch = ? AND outcome = 'pending'",
                 (node, batch),
             )
-            counts["landed"] = len(pending)
+            self._db.execute(
+                "UPDATE payloads SET settled = ?, landed = ? WHERE batch = ?",
+                (DONE, len(fresh), batch),
+            )
+            counts["landed"] = len(fresh) + len(retried)
+            self._count(**{**counts, "pending": -sum(counts.values())})  # all were pending
         return counts
 
     def fail_batch(self, batch: str, reason: str) -> int:
         """The batch failed for good: its pending URLs fail with the batch's reason."""
-        cur = self._db.execute(
-            "UPDATE urls SET outcome = 'failed', reason = ?"
-            " WHERE batch = ? AND outcome = 'pending'",
-            (reason, batch),
-        )
-        return cur.rowcount
+        with self._transaction():
+            fresh, _ = self._unsettled(batch)
+            failed = self._db.execute(
+                "UPDATE failures SET outcome = 'failed', reason = ?"
+                " WHERE batch = ? AND outcome = 'pending'",
+                (reason, batch),
+            ).rowcount
+            self._db.executemany(
+                "INSERT INTO failures (url, batch, outcome, reason) VALUES (?, ?, 'failed', ?)",
+                ((url, batch, reason) for url in fresh),
+            )
+            self._db.execute("UPDATE payloads SET settled = ? WHERE batch = ?", (FAILED, batch))
+            failed += len(fresh)
+            self._count(pending=-failed, failed=failed)
+        return failed
 
     def due(self, now: float | None = None, limit: int = 100_000) -> list[tuple[str, str | None]]:
         """URLs whose retry is due: (url, node it last failed on)."""
         now = time.time() if now is None else now
         return list(
             self._db.execute(
-                "SELECT url, node FROM urls WHERE outcome = ? AND retry_at <= ?"
+                "SELECT url, node FROM failures WHERE outcome = ? AND retry_at <= ?"
                 " ORDER BY retry_at LIMIT ?",
                 (RETRY, now, limit),
             )
@@ -146,93 +207,38 @@ class UrlBook:
     def next_retry(self) -> float | None:
         """When the earliest waiting retry is due (None if none waits)."""
         row = self._db.execute(
-            "SELECT MIN(retry_at) FROM urls WHERE outcome = ?", (RETRY,)
+            "SELECT MIN(retry_at) FROM failures WHERE outcome = ?", (RETRY,)
         ).fetchone()
         return None if row[0] is None else float(row[0])
 
     def counts(self) -> dict[str, int]:
         """URLs by outcome (a URL waiting for its retry counts as pending)."""
         counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        for outcome, n in self._db.execute("SELECT outcome, COUNT(*) FROM urls GROUP BY outcome"):
+        for outcome, n in self._db.execute("SELECT outcome, n FROM tally"):
             counts["pending" if outcome == RETRY else outcome] += n
         return counts
 
     def retried(self) -> int:
         """URLs that needed more than one worker attempt."""
-        return int(self._db.execute("SELECT COUNT(*) FROM urls WHERE attempts > 1").fetchone()[0])
+        row = self._db.execute("SELECT COUNT(*) FROM failures WHERE attempts > 1").fetchone()
+        return int(row[0])
 
     def not_landed(self) -> Iterator[UrlRecord]:
         """Every URL that is not landed (and not pending), for `failed.jl`."""
         for row in self._db.execute(
-            "SELECT url, outcome, reason, attempts, node, status FROM urls"
+            "SELECT url, outcome, reason, attempts, node, status FROM failures"
             " WHERE outcome IN ('gone', 'no_item', 'failed') ORDER BY outcome, url"
         ):
             yield UrlRecord(*row)
 
-    def all_urls(self) -> Iterator[str]:
-        for (url,) in self._db.execute("SELECT url FROM urls"):
-            yield url
-
     def retry_failed(self) -> int:
         """`--resume`: failed URLs get fresh attempts and a fresh window, due at once (a URL
         still waiting for its retry keeps its window's start)."""
-        cur = self._db.execute(
-            "UPDATE urls SET outcome = ?, retry_at = 0, attempts = 0, answered = 0,"
-            " first_failed_at = NULL WHERE outcome = 'failed'",
-            (RETRY,),
-        )
-        return cur.rowcount
-
-    # -- index pages -----------------------------------------------------------------------------
-    def index_ok(self, url: str) -> None:
-        self._db.execute(
-            "INSERT INTO index_pages (url, state, attempts) VALUES (?, 'ok', 1)"
-            " ON CONFLICT (url) DO UPDATE"
-            " SET state = 'ok', attempts = attempts + 1, reason = NULL",
-            (url,),
-        )
-
-    def index_failed(
-        self, failure: UrlFailure, rule: RetryRule, now: float | None = None
-    ) -> NextTry:
-        """An attempt at an index page failed: when `rule` tries it again, and why it failed."""
-        now = time.time() if now is None else now
-        with self._db:
-            self._db.execute("BEGIN")
-            row = self._db.execute(
-                "SELECT attempts, answered, first_failed_at FROM index_pages WHERE url = ?",
-                (failure.url,),
-            ).fetchone()
-            tried = _tried(row or (0, 0, None), failure, now)
-            next_try = rule.next_try(failure, tried, now)
-            self._db.execute(
-                "INSERT INTO index_pages (url, state, attempts, answered, first_failed_at, reason)"
-                " VALUES (?, 'failed', ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
-                " state = 'failed', attempts = excluded.attempts, answered = excluded.answered,"
-                " first_failed_at = excluded.first_failed_at, reason = excluded.reason",
-                (failure.url, tried.tries, tried.answered, tried.first_failed_at, next_try.reason),
-            )
-        return next_try
-
-    def failed_index_pages(self) -> list[tuple[str, str]]:
-        """(url, reason) of index pages that failed on their last attempt."""
-        return list(
-            self._db.execute(
-                "SELECT url, COALESCE(reason, '') FROM index_pages WHERE state = 'failed'"
-                " ORDER BY url"
-            )
-        )
-
-    def reset_index_attempts(self) -> None:
-        """`--resume`: failed index pages get fresh attempts and a fresh window."""
-        self._db.execute(
-            "UPDATE index_pages SET attempts = 0, answered = 0, first_failed_at = NULL"
-            " WHERE state = 'failed'"
-        )
-
-
-def _tried(before: tuple[int, int, float | None], failure: UrlFailure, now: float) -> Tried:
-    """A URL's failed tries, its ledger row's (`attempts`, `answered`, `first_failed_at`) and
-    the latest failure, at `now`."""
-    attempts, answered, first = before
-    return Tried(attempts + 1, answered + counted(failure), now if first is None else first)
+        with self._transaction():
+            retried = self._db.execute(
+                "UPDATE failures SET outcome = ?, retry_at = 0, attempts = 0, answered = 0,"
+                " first_failed_at = NULL WHERE outcome = 'failed'",
+                (RETRY,),
+            ).rowcount
+            self._count(failed=-retried, retry=retried)
+        return retried
