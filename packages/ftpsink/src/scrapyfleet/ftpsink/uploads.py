@@ -95,9 +95,7 @@ class UploadServer(FtpsServer):
             # Synchronous on purpose: cleanup must finish even while the task is being cancelled.
             staged.discard()
             aborted = abort_reason(exc)
-            log.warning("aborted", name=upload.name, reason=aborted.reason, bytes=staged.size,
-                        client=upload.client)  # fmt: skip
-            self.metrics.aborted()
+            self._log_aborted(upload, aborted, staged.size)
             if not isinstance(exc, Aborted | OSError):
                 raise  # cancellation (aioftp's @worker replies 426 + 226) or a bug
             connection.response(*aborted.reply)
@@ -145,7 +143,11 @@ class UploadServer(FtpsServer):
             if isinstance(exc, FileExistsError)
             else Aborted("error", replies.LOCAL_ERROR)
         )
-        log.warning("aborted", name=upload.name, reason=aborted.reason, bytes=size,
-                    client=upload.client, error=repr(exc))  # fmt: skip
-        self.metrics.aborted()
+        self._log_aborted(upload, aborted, size, error=repr(exc))
         connection.response(*aborted.reply)
+
+    def _log_aborted(self, upload: Upload, aborted: Aborted, size: int, **error: str) -> None:
+        """The `aborted` event and count of an upload that ended without landing."""
+        log.warning("aborted", name=upload.name, reason=aborted.reason, bytes=size,
+                    client=upload.client, **error)  # fmt: skip
+        self.metrics.aborted()
