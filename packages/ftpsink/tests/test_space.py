@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from scrapyfleet.ftpsink import server
+from scrapyfleet.ftpsink import uploads
 from scrapyfleet.ftpsink.config import FreeSpaceFloor, parse_free_space
 
 
@@ -22,12 +22,12 @@ def test_reserve_above_free_space_refuses_before_any_byte(sink_factory, events):
 
 def test_disk_filling_mid_upload_aborts_and_leaves_nothing(sink_factory, events, monkeypatch):
     """The floor is checked before every block: here the disk 'fills' once bytes flow."""
-    real = server.free_space_problem
+    real = uploads.free_space_problem
 
     def fills_up(root, floor, pending=0):
         return "insufficient storage: test" if pending else real(root, floor, pending)
 
-    monkeypatch.setattr(server, "free_space_problem", fills_up)
+    monkeypatch.setattr(uploads, "free_space_problem", fills_up)
     sink = sink_factory(min_free=FreeSpaceFloor(0))
     with sink.ftp() as ftp:
         data = ftp.transfercmd("STOR filling.jl")

@@ -18,6 +18,7 @@ from pathlib import Path
 import aioftp
 
 from scrapyfleet.core.passwords import check_secret, hash_password, verify
+from scrapyfleet.ftpsink.replies import ANONYMOUS_IN, PASSWORD_REQUIRED
 
 ANONYMOUS = "anonymous"
 
@@ -73,8 +74,8 @@ class Accounts(aioftp.AbstractUserManager):
 
     async def get_user(self, login: str) -> tuple[Response, aioftp.User | None, str]:
         if self.anonymous is not None and login == ANONYMOUS:
-            return Response.OK, self.anonymous, "anonymous login, upload only"
-        return Response.PASSWORD_REQUIRED, self.by_name.get(login, self.nobody), "password required"
+            return Response.OK, self.anonymous, ANONYMOUS_IN
+        return Response.PASSWORD_REQUIRED, self.by_name.get(login, self.nobody), PASSWORD_REQUIRED
 
     async def authenticate(self, user: aioftp.User, password: str) -> bool:
         known = user in self.secrets

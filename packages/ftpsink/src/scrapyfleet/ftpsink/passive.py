@@ -5,19 +5,25 @@ listens on it. The first connection from the control connection's address become
 connection (after a TLS handshake under PROT P) and the port goes back to the pool at once; a
 connection from any other address is closed unused and logged (`data_connection_refused`). A
 port nobody connects to within `accept_timeout` is freed too (`passive_expired`).
+`PassiveServer` puts them under aioftp's PASV/EPSV through its `_start_passive_server` hook.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import PurePosixPath
 
 import structlog
+from aioftp.common import Connection
 from aioftp.errors import NoAvailablePort
 
 from scrapyfleet.ftpsink import tls
+from scrapyfleet.ftpsink.ftps import FtpsServer
+from scrapyfleet.ftpsink.transfer import client_of
 
 log = structlog.get_logger("scrapyfleet.ftpsink")
 
@@ -118,3 +124,42 @@ class PassiveListener:
                 writer.transport.abort()
                 return
         await self.on_data(reader, writer)
+
+
+class PassiveServer(FtpsServer):
+    """aioftp's PASV/EPSV on leased ports, each open to its own client only."""
+
+    ports: PortPool
+
+    async def _start_passive_server(
+        self, connection: Connection, handler_callback: Handler
+    ) -> asyncio.Server:
+        """aioftp's hook: listen on a leased port for the data connection of this client only."""
+        listener = PassiveListener(
+            self.ports, client_of(connection), handler_callback, self.config.accept_timeout,
+            functools.partial(self._data_tls, connection),
+        )  # fmt: skip
+        try:
+            server = await listener.open(
+                connection.server_host, self.config.port_wait, self.config.block_size
+            )
+        except NoAvailablePort:  # aioftp answers 421
+            log.warning("passive_ports_exhausted", client=client_of(connection),
+                        ports=self.ports.size, waited=self.config.port_wait)  # fmt: skip
+            raise
+        connection._dispatcher.add_done_callback(lambda _: listener.close())
+        return server
+
+    def _forget_finished_listener(self, connection: Connection) -> None:
+        """A listener that took its data connection or expired: the next PASV opens a new one."""
+        passive = connection.future.passive_server
+        if passive.done() and not passive.result().is_serving():
+            del connection.passive_server
+
+    async def pasv(self, connection: Connection, rest: str | PurePosixPath) -> bool:
+        self._forget_finished_listener(connection)
+        return await super().pasv(connection, rest)
+
+    async def epsv(self, connection: Connection, rest: str | PurePosixPath) -> bool:
+        self._forget_finished_listener(connection)
+        return await super().epsv(connection, rest)

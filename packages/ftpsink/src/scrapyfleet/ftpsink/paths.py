@@ -1,9 +1,8 @@
 """Where an upload may land: a bare name in the root that the analytics reads, never outside it.
 
-Every name ftpsink accepts passes `landing_name_problem` (scrapyfleet.core.contracts): no
-subdirectory, ASCII letters, digits and `._-` only, at most 255 bytes, not hidden from Spark.
-Paths stay inside the (resolved) root: `..` is clamped at `/` by aioftp, symlinks leading out of
-the root are refused.
+Every name ftpsink accepts passes `landing_name_problem` (scrapyfleet.core.contracts). Paths stay
+inside the (resolved) root: `..` is clamped at `/` by aioftp, symlinks leading out of the root
+are refused.
 """
 
 from __future__ import annotations
@@ -12,17 +11,19 @@ import os
 from pathlib import Path, PurePosixPath
 
 from scrapyfleet.core.contracts import HIDDEN_PREFIXES, landing_name_problem
+from scrapyfleet.ftpsink import replies
+from scrapyfleet.ftpsink.replies import Refusal
 
 ROOT = PurePosixPath("/")
 
 
 class PathRefused(Exception):
-    """A path the sink will not touch, with the FTP reply code to send."""
+    """A path (or an upload to it) the sink refuses, with the refusal to send."""
 
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+        self.code, self.reason = refusal
 
 
 def resolve_inside(root: Path, virtual: PurePosixPath) -> Path:
@@ -34,10 +35,12 @@ def resolve_inside(root: Path, virtual: PurePosixPath) -> Path:
     parts = virtual.parts[1:]
     hidden = next((part for part in parts if part.startswith(HIDDEN_PREFIXES)), None)
     if hidden is not None:
-        raise PathRefused("553", f"name {hidden!r} is hidden from readers (starts with . or _)")
+        raise PathRefused(
+            replies.bad_name(f"name {hidden!r} is hidden from readers (starts with . or _)")
+        )
     real = Path(os.path.realpath(root.joinpath(*parts)))
     if not real.is_relative_to(root):
-        raise PathRefused("550", "path leads outside the root")
+        raise PathRefused(replies.OUTSIDE_ROOT)
     return real
 
 
@@ -45,7 +48,7 @@ def root_dir(root: Path, virtual: PurePosixPath) -> Path:
     """The root, the only directory a client may CWD into (Scrapy CWDs to `/` before STOR)."""
     real = resolve_inside(root, virtual)
     if real != root:
-        raise PathRefused("550", "files land in / only: no subdirectories")
+        raise PathRefused(replies.NO_DIRECTORY)
     return real
 
 
@@ -53,12 +56,12 @@ def landing_target(root: Path, cwd: PurePosixPath, argument: str) -> Path:
     """Real path a `STOR argument` may land at: a name the analytics reads, in the root, free."""
     name = argument.removeprefix("/")
     if cwd != ROOT:
-        raise PathRefused("553", "files land in / only: no subdirectories")
+        raise PathRefused(replies.NOT_IN_ROOT)
     problem = landing_name_problem(name)
     if problem is not None:
-        raise PathRefused("553", problem)
+        raise PathRefused(replies.bad_name(problem))
     resolve_inside(root, ROOT / name)  # a symlink out of the root: 550
     real = root / name
     if os.path.lexists(real):
-        raise PathRefused("553", "file exists and is never overwritten")
+        raise PathRefused(replies.EXISTS)
     return real

@@ -2,7 +2,9 @@
 `421`), the login deadline (`--login-timeout`), idle and unparsable command lines, and USER/PASS
 with failed logins counted per client address (`admission.LoginGuard`).
 
-The base of `server.SinkServer`, which sets the attributes declared here.
+The base of every command module (`ftps`, `passive`, `uploads`) and of `server.SinkServer`, which
+sets the attributes declared here. aioftp's decorators are typed for methods of `aioftp.Server`
+itself, hence the `type: ignore[arg-type]` on the overridden, decorated commands.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import structlog
 from aioftp.common import Connection, StreamIO
 from aioftp.server import ConnectionConditions
 
-from scrapyfleet.ftpsink import tls
+from scrapyfleet.ftpsink import replies, tls
 from scrapyfleet.ftpsink.admission import ConnectionCaps, LoginGuard
 from scrapyfleet.ftpsink.config import SinkConfig
 from scrapyfleet.ftpsink.metrics import SinkMetrics
+from scrapyfleet.ftpsink.replies import Refusal
 from scrapyfleet.ftpsink.transfer import client_of
 
 log = structlog.get_logger("scrapyfleet.ftpsink")
@@ -51,7 +54,7 @@ class SessionServer(aioftp.Server):
         refusal = refusal or self.caps.admit(host)
         if refusal is not None:
             log.warning("connection_refused", client=f"{host}:{port}", reason=refusal)
-            writer.write(f"421 {refusal}\r\n".encode())
+            writer.write(replies.not_admitted(refusal).line())
             writer.close()
             return
         try:
@@ -85,7 +88,7 @@ class SessionServer(aioftp.Server):
                 if login.expired():
                     log.info("login_timeout", client=client_of(connection),
                              seconds=self.config.login_timeout)  # fmt: skip
-                    connection.response("421", "login timeout, closing")
+                    connection.response(*replies.LOGIN_TIMEOUT)
                     return "quit", ""
                 if not connection.extra_workers:
                     log.info("idle_closed", client=client_of(connection))
@@ -101,18 +104,20 @@ class SessionServer(aioftp.Server):
             connection.login_deadline = deadline
         return float(deadline)
 
-    def _refuse(self, connection: Connection, command: str, code: str, reason: str) -> bool:
-        log.info("refused", command=command.upper(), client=client_of(connection), reason=reason)
+    def _refuse(self, connection: Connection, command: str, refusal: Refusal) -> bool:
+        """Log and send `refusal` of `command`; the session goes on."""
+        log.info("refused", command=command.upper(), client=client_of(connection),
+                 reason=refusal.reason)  # fmt: skip
         if command.lower() == "stor":
             self.metrics.refused()
-        connection.response(code, f"{command.upper()} refused: {reason}")
+        connection.response(*refusal.reply(command))
         return True
 
     async def bad_encoding(self, connection: Connection, rest: str) -> bool:
-        return self._refuse(connection, "?", "501", "command line is not valid UTF-8")
+        return self._refuse(connection, "?", replies.NOT_UTF8)
 
     async def too_long(self, connection: Connection, rest: str) -> bool:
-        self._refuse(connection, "?", "500", "command line too long, closing")
+        self._refuse(connection, "?", replies.LINE_TOO_LONG)
         return False
 
     # -- logins -----------------------------------------------------------------------------------
@@ -123,7 +128,7 @@ class SessionServer(aioftp.Server):
         """aioftp's USER (every name but anonymous gets 331), refused on a plain connection when
         TLS is required."""
         if self.config.require_tls and not self._secure(connection):
-            return self._refuse(connection, "USER", "530", "TLS required: AUTH TLS first")
+            return self._refuse(connection, "USER", replies.LOGIN_NEEDS_TLS)
         connection.login_name = rest
         return await super().user(connection, rest)
 
@@ -137,20 +142,20 @@ class SessionServer(aioftp.Server):
             lock = connection.login_lock = asyncio.Lock()
         async with lock:  # pipelined PASS commands wait their turn (and their delay)
             if connection.future.logged.done():
-                connection.response("503", "already logged in")
+                connection.response(*replies.ALREADY_LOGGED_IN)
                 return True
             host, user = connection.client_host, connection.login_name[:64]
             async with self.guard.record(host).lock:
                 if self.guard.banned(host):
                     log.warning("login_refused", user=user, client=client_of(connection),
                                 reason="banned")  # fmt: skip
-                    connection.response("421", "address banned for failed logins, closing")
+                    connection.response(*replies.BANNED)
                     return False
                 started = time.monotonic()
                 if await self.user_manager.authenticate(connection.user, rest):
                     connection.logged = True
                     log.info("logged_in", user=user, client=client_of(connection))
-                    connection.response("230", "logged in, upload only")
+                    connection.response(*replies.LOGGED_IN)
                     return True
                 failure = self.guard.failed(host)
             failures = state(connection, "login_failures", 0) + 1
@@ -165,5 +170,5 @@ class SessionServer(aioftp.Server):
                             failures=failure.failures)  # fmt: skip
             await asyncio.sleep(max(0.0, started + failure.delay - time.monotonic()))
             del connection.user
-            connection.response("530", "login incorrect" + (", closing" if closing else ""))
+            connection.response(*replies.login_incorrect(closing))
             return not closing

@@ -12,15 +12,18 @@ from pathlib import Path
 
 from aioftp.common import Connection, StreamIO
 
+from scrapyfleet.ftpsink import replies
+from scrapyfleet.ftpsink.replies import Reply
+
 TCP_ESTABLISHED = 1  # first byte of Linux's struct tcp_info: the connection's state
 
 
 class Aborted(Exception):
-    """An upload given up before landing: why, and the reply the client gets."""
+    """An upload given up before landing: why (as logged), and the reply the client gets."""
 
-    def __init__(self, reason: str, code: str, message: str) -> None:
+    def __init__(self, reason: str, reply: Reply) -> None:
         super().__init__(reason)
-        self.reason, self.code, self.message = reason, code, message
+        self.reason, self.reply = reason, reply
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,7 @@ async def paced(seconds: float, min_rate: int) -> AsyncIterator[Callable[[int], 
     except TimeoutError:
         if not window.expired():
             raise
-        raise Aborted(
-            "stalled", "426", f"transfer stalled: under {quota} bytes in {seconds:g} s"
-        ) from None
+        raise Aborted("stalled", replies.too_slow(quota, seconds)) from None
 
 
 def abort_reason(exc: BaseException) -> Aborted:
@@ -82,11 +83,11 @@ def abort_reason(exc: BaseException) -> Aborted:
     if isinstance(exc, Aborted):
         return exc
     if isinstance(exc, asyncio.CancelledError):
-        return Aborted(str(exc.args[0]) if exc.args else "disconnected", "426", "transfer aborted")
+        return Aborted(str(exc.args[0]) if exc.args else "disconnected", replies.ABORTED)
     if isinstance(exc, TimeoutError):
-        return Aborted("stalled", "426", "data connection stalled")
+        return Aborted("stalled", replies.STALLED)
     if isinstance(exc, ConnectionError):
-        return Aborted("reset", "426", "data connection reset")
+        return Aborted("reset", replies.RESET)
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return Aborted("disk_full", "452", "insufficient storage, nothing stored")
-    return Aborted("error", "451", "local error, nothing stored")
+        return Aborted("disk_full", replies.DISK_FULL)
+    return Aborted("error", replies.LOCAL_ERROR)
