@@ -93,6 +93,7 @@ class Ledger:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA cache_size=-65536")
         try:
             self.urls = UrlBook(self._db, str(path))  # first: refuses another version's ledger
         except LedgerFormatError:
