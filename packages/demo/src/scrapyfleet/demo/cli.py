@@ -34,7 +34,7 @@ from scrapyfleet.demo.report import (
     write_chart,
     write_report,
 )
-from scrapyfleet.demo.stack import Plan, SparkStart, start_master, start_stack
+from scrapyfleet.demo.stack import Plan, SparkStart, start_master, start_stack, wait_monitor
 from scrapyfleet.demo.state import DemoState, extremes, progress_history
 from scrapyfleet.demo.tail import JsonTail
 from scrapyfleet.demo.view import LiveView
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     option("nodes", "3", at_least(1), "scrapyd nodes")
     option("slots", "2", at_least(1), "concurrent jobs per scrapyd node")
     option("batch-size", "5000", at_least(1), "detail-page URLs per batch")
+    option("concurrency", "128", at_least(1), "concurrent requests of every worker job")
     parser.add_argument(
         "--one-batch-per-job",
         action="store_true",
@@ -196,6 +197,7 @@ def run(plan: Plan, timeout: float, keep_running: bool, console: Console) -> int
             view.update("starting")
             stack = start_stack(plan, sup)
             start_master(plan, sup, stack)
+            wait_monitor(plan, sup, stack)
             follow(plan, sup, state, view, timeout, stack.spark)
         report = summarise(plan, state, catalog, started_wall, console)
         code = 0 if report["ok"] else 1
@@ -245,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         nodes=args.nodes,
         slots=args.slots,
         batch_size=args.batch_size,
+        concurrency=args.concurrency,
         spark_master=args.spark_master,
         keep_workers=not args.one_batch_per_job,
     )

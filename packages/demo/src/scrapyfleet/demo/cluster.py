@@ -5,6 +5,8 @@ Each node lives in its own working directory (`<dir>/scrapydN/`) with its `scrap
 demo) from this venv.
 `<dir>/scrapy.cfg` holds the `[deploy:scrapydN]` targets that crawl-master and the monitor use.
 Nodes are stopped by the PIDs recorded in `<dir>/scrapydN/scrapyd.pid`, process group and all.
+Once every node answers (`cluster_ready`), each is asked for the project's spiders, so that the
+`scrapy list` scrapyd runs for the first such request is not paid by a crawl's first call.
 
 With `--user` (password from SCRAPYFLEET_CLUSTER_PASSWORD or `--password-file`, never the command
 line) every node requires HTTP basic auth: each node gets the credentials in its environment
@@ -25,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -43,6 +46,7 @@ log = structlog.get_logger("scrapyfleet.demo.cluster")
 SETTINGS_MODULE = "scrapyfleet.crawler.settings"
 DEFAULT_DIR = Path("infra/cluster")
 STOP_DEADLINE = 10.0
+LIST_TIMEOUT = 120.0  # `scrapy list` on a node of a busy machine
 
 NODE_CONF = """\
 [scrapyd]
@@ -203,6 +207,22 @@ def wait_ready(specs: list[NodeSpec], timeout: float = 30.0) -> None:
             time.sleep(0.1)
 
 
+def list_spiders(specs: list[NodeSpec], project: str = PROJECT) -> None:
+    """Ask every node for `project`'s spiders at once. scrapyd runs `scrapy list` for the first
+    such request (its reactor blocked meanwhile) and caches the answer: a crawl's first
+    `listspiders.json` or `schedule.json` then answers at once."""
+    started = time.monotonic()
+
+    def ask(spec: NodeSpec) -> bool:
+        url = f"{spec.url}/listspiders.json?project={project}"
+        return url_ok(url, LIST_TIMEOUT, spec.auth.header() if spec.auth else None)
+
+    with ThreadPoolExecutor(len(specs)) as pool:
+        listed = dict(zip((s.name for s in specs), pool.map(ask, specs), strict=True))
+    log.info("spiders_listed", project=project, nodes=listed,
+             seconds=round(time.monotonic() - started, 2))  # fmt: skip
+
+
 def stop_node(spec: NodeSpec) -> bool:
     """Stop the node recorded in its pidfile (its job processes too). False if none ran."""
     try:
@@ -229,6 +249,7 @@ def cmd_up(args: argparse.Namespace) -> list[NodeSpec]:
             stop_node(spec)
         raise
     log.info("cluster_ready", nodes=[s.url for s in specs], pids=pids, config=str(config))
+    list_spiders(specs)
     return specs
 
 
