@@ -3,8 +3,9 @@
 Linux puts each session's processes in one autogroup and shares the CPU between autogroups, not
 between processes (sched(7), "The autogroup feature"); every component runs in a session of its
 own (`procs.py`), so a plain `nice` on a worker would not make it yield to Spark. Until the Spark
-job is ready, the demo sets the autogroup nice value of the other components (site, ftpsink, the
-cluster and each scrapyd node with its jobs, monitor, crawl-master) to YIELD_NICE, then back to 0.
+job is ready, the demo sets the autogroup nice value of the other busy components (site, ftpsink,
+the cluster and each scrapyd node with its jobs, crawl-master; not the light monitor, which the
+demo waits for) to YIELD_NICE, then back to 0.
 Neither needs privilege (only a negative value does). Without autogroups (another kernel or OS,
 or `kernel.sched_autogroup_enabled=0`) nothing changes and the demo says so.
 """

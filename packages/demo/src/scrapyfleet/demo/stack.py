@@ -148,7 +148,6 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
          "--analytics-output", str(plan.analytics_dir)],
         log_name=plan.monitor_log.name,
     )  # fmt: skip
-    head_start.hold(monitor.name, monitor.pid)
     return Stack(site_url, ftp_port, master_metrics, SparkStart(spark, head_start), monitor)
 
 
