@@ -55,3 +55,10 @@ def test_a_component_gone_before_it_is_held_is_skipped(
     head_start.hold("gone", gone.pid)
     head_start.lift(1.0)
     assert head_start.held == {}
+
+
+def test_no_head_start_holds_nothing(sessions: list[subprocess.Popen[bytes]]) -> None:
+    head_start = HeadStart(wanted=False)
+    head_start.hold("first", sessions[0].pid)
+    assert group_nice(sessions[0].pid) == 0
+    assert head_start.held == {}

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=ENV("one-batch-per-job", "").lower() in ("1", "true", "yes"),
         help="crawl-master --no-keep-workers: a Scrapy process per batch (to compare)",
     )
+    parser.add_argument(
+        "--no-head-start",
+        action="store_true",
+        default=ENV("no-head-start", "").lower() in ("1", "true", "yes"),
+        help="start every component at the same priority (default: the others yield the CPU "
+        "to Spark until it is ready; on a machine busy with other work they yield to that too)",
+    )
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
     option("timeout", "900", seconds, "give up if the table is not complete after this long")
     option(
@@ -250,5 +257,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=args.concurrency,
         spark_master=args.spark_master,
         keep_workers=not args.one_batch_per_job,
+        head_start=not args.no_head_start,
     )
     return run(plan, args.timeout, args.keep_running, Console())

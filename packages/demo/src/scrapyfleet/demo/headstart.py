@@ -53,12 +53,13 @@ def autogroups_enabled() -> bool:
 class HeadStart:
     """Holds components at YIELD_NICE until `lift()`; a component held after it runs at 0."""
 
-    def __init__(self) -> None:
-        self.active = autogroups_enabled()
+    def __init__(self, wanted: bool = True) -> None:
+        self.active = wanted and autogroups_enabled()
         self.lifted = False
         self.held: dict[str, int] = {}
         if not self.active:
-            log.info("no_head_start", reason="no autogroups: every component starts at once")
+            reason = "no autogroups" if wanted else "--no-head-start"
+            log.info("no_head_start", reason=f"{reason}: every component starts at once")
 
     def hold(self, name: str, pid: int) -> None:
         """`pid` (a session leader: its autogroup is its own) yields until Spark is ready."""

@@ -48,6 +48,7 @@ class Plan:
     # at most 4 x this many pages/s per job)
     concurrency: int = 128
     keep_workers: bool = True  # a job leases batch after batch (False: a process per batch)
+    head_start: bool = True  # the other components yield the CPU until Spark is ready
     trigger: str = "1s"
     spark_master: str = "local[*]"  # or a standalone cluster's spark://HOST:PORT
     # ftpsink signs landing receipts with it, crawl-master checks them (core.receipts)
@@ -100,7 +101,7 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
         base_port = free_port_block(plan.nodes)
     except OSError as exc:
         raise ComponentError(str(exc)) from exc
-    head_start = HeadStart()
+    head_start = HeadStart(plan.head_start)
     site = sup.start(
         "demosite",
         [script("demosite"), "--host", HOST, "--port", str(site_port), "--total",
