@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import urllib.error
@@ -52,23 +53,24 @@ def test_user_without_password_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def auth_cluster(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[tuple[Path, str]]:
-    """One node started with auth (password from the environment); stopped by PID after."""
+def auth_cluster(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[tuple[Path, str, str]]:
+    """One node started with auth (password from the environment); stopped by PID after. Its
+    directory, URL and what `cluster up` logged."""
     directory, port = tmp_path / "cluster", free_port()
     args = ["--dir", str(directory), "--nodes", "1", "--base-port", str(port)]
     env = {"SCRAPYFLEET_CLUSTER_PASSWORD": PASSWORD}
     up = cluster("up", *args, "--user", "ops", env=env)
     try:
         assert up.returncode == 0, up.stderr
-        yield directory, f"http://127.0.0.1:{port}"
+        yield directory, f"http://127.0.0.1:{port}", up.stderr
     finally:
         cluster("down", *args)
 
 
 def test_auth_cluster_needs_credentials_and_tools_use_them(
-    auth_cluster: tuple[Path, str],
+    auth_cluster: tuple[Path, str, str],
 ) -> None:
-    directory, url = auth_cluster
+    directory, url, _ = auth_cluster
     assert status_code(f"{url}/daemonstatus.json") == 401
     assert status_code(f"{url}/daemonstatus.json", f"ops:{PASSWORD}") == 200
     assert (directory / "scrapy.cfg").stat().st_mode & 0o777 == 0o600
@@ -85,3 +87,17 @@ def test_auth_cluster_needs_credentials_and_tools_use_them(
     assert PASSWORD not in monitor.stdout + monitor.stderr
     assert cluster("down", *args).returncode == 0
     assert cluster("status", *args).returncode == 1
+
+
+def test_up_lists_the_spiders_of_every_node_once_ready(
+    auth_cluster: tuple[Path, str, str],
+) -> None:
+    """The `scrapy list` of a node's first listspiders/schedule call is paid at `up`, with the
+    nodes' credentials, after `cluster_ready`."""
+    _, _, logged = auth_cluster
+    events = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert names.index("cluster_ready") < names.index("spiders_listed")
+    [listed] = [e for e in events if e["event"] == "spiders_listed"]
+    assert listed["project"] == "fleetdemo"
+    assert listed["nodes"] == {"scrapyd1": True}

@@ -34,7 +34,7 @@ from scrapyfleet.demo.report import (
     write_chart,
     write_report,
 )
-from scrapyfleet.demo.stack import Plan, SparkStart, start_master, start_stack
+from scrapyfleet.demo.stack import Plan, SparkStart, start_master, start_stack, wait_monitor
 from scrapyfleet.demo.state import DemoState, extremes, progress_history
 from scrapyfleet.demo.tail import JsonTail
 from scrapyfleet.demo.view import LiveView
@@ -72,11 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     option("nodes", "3", at_least(1), "scrapyd nodes")
     option("slots", "2", at_least(1), "concurrent jobs per scrapyd node")
     option("batch-size", "5000", at_least(1), "detail-page URLs per batch")
+    option("concurrency", "128", at_least(1), "concurrent requests of every worker job")
     parser.add_argument(
         "--one-batch-per-job",
         action="store_true",
         default=ENV.flag("one-batch-per-job"),
         help="crawl-master --no-keep-workers: a Scrapy process per batch (to compare)",
+    )
+    parser.add_argument(
+        "--no-head-start",
+        action="store_true",
+        default=ENV("no-head-start", "").lower() in ("1", "true", "yes"),
+        help="start every component at the same priority (default: the others yield the CPU "
+        "to Spark until it is ready; on a machine busy with other work they yield to that too)",
     )
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
     option("timeout", "900", seconds, "give up if the table is not complete after this long")
@@ -196,6 +204,7 @@ def run(plan: Plan, timeout: float, keep_running: bool, console: Console) -> int
             view.update("starting")
             stack = start_stack(plan, sup)
             start_master(plan, sup, stack)
+            wait_monitor(plan, sup, stack)
             follow(plan, sup, state, view, timeout, stack.spark)
         report = summarise(plan, state, catalog, started_wall, console)
         code = 0 if report["ok"] else 1
@@ -245,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         nodes=args.nodes,
         slots=args.slots,
         batch_size=args.batch_size,
+        concurrency=args.concurrency,
         spark_master=args.spark_master,
         keep_workers=not args.one_batch_per_job,
+        head_start=not args.no_head_start,
     )
     return run(plan, args.timeout, args.keep_running, Console())

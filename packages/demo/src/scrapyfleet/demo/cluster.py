@@ -5,7 +5,9 @@ Each node lives in its own working directory (`<dir>/scrapydN/`) with its `scrap
 demo) from this venv.
 `<dir>/scrapy.cfg` holds the `[deploy:scrapydN]` targets that crawl-master and the monitor use.
 Nodes are stopped by the PIDs recorded in `<dir>/scrapydN/scrapyd.pid`, process group and all
-(the node processes themselves: `scrapyfleet.core.scrapydnodes`).
+(the node processes themselves: `scrapyfleet.core.scrapydnodes`). Once every node answers
+(`cluster_ready`), each is asked for the project's spiders, so that the `scrapy list` scrapyd runs
+for the first such request is not paid by a crawl's first call.
 
 With `--user` (password from SCRAPYFLEET_CLUSTER_PASSWORD or `--password-file`, never the command
 line) every node requires HTTP basic auth: each node gets the credentials in its environment
@@ -21,6 +23,8 @@ import argparse
 import signal
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import structlog
@@ -29,6 +33,7 @@ from scrapyfleet.core.contracts import PROJECT
 from scrapyfleet.core.credentials import Credentials, read_password, refuse_open
 from scrapyfleet.core.logs import configure_logging
 from scrapyfleet.core.options import EnvDefaults, at_least, env_name, port_number, seconds
+from scrapyfleet.core.procs import url_ok
 from scrapyfleet.core.scrapydnodes import (
     NodeSpec,
     answers,
@@ -44,6 +49,23 @@ log = structlog.get_logger("scrapyfleet.demo.cluster")
 
 SETTINGS_MODULE = "scrapyfleet.crawler.settings"  # the egg-less `fleetdemo` every node serves
 DEFAULT_DIR = Path("infra/cluster")
+LIST_TIMEOUT = 120.0  # `scrapy list` on a node of a busy machine
+
+
+def list_spiders(specs: list[NodeSpec], project: str = PROJECT) -> None:
+    """Ask every node for `project`'s spiders at once. scrapyd runs `scrapy list` for the first
+    such request (its reactor blocked meanwhile) and caches the answer: a crawl's first
+    `listspiders.json` or `schedule.json` then answers at once."""
+    started = time.monotonic()
+
+    def ask(spec: NodeSpec) -> bool:
+        url = f"{spec.url}/listspiders.json?project={project}"
+        return url_ok(url, LIST_TIMEOUT, spec.auth.header() if spec.auth else None)
+
+    with ThreadPoolExecutor(len(specs)) as pool:
+        listed = dict(zip((s.name for s in specs), pool.map(ask, specs), strict=True))
+    log.info("spiders_listed", project=project, nodes=listed,
+             seconds=round(time.monotonic() - started, 2))  # fmt: skip
 
 
 def _specs_from_args(args: argparse.Namespace) -> list[NodeSpec]:
@@ -61,6 +83,7 @@ def cmd_up(args: argparse.Namespace) -> list[NodeSpec]:
             stop_node(spec)
         raise
     log.info("cluster_ready", nodes=[s.url for s in specs], pids=pids, config=str(config))
+    list_spiders(specs)
     return specs
 
 

@@ -1,11 +1,13 @@
 """The demo's components as processes: their command lines and how each shows it is ready.
 
-Order: demo site, ftpsink, scrapyd cluster and the Spark job start together (none needs another);
-then the monitor (it reads the cluster's scrapy.cfg), then crawl-master, while the Spark JVM is
-still starting: its file source reads whatever landed before it was ready, so the crawl need
-not wait for it. ftpsink and crawl-master share a landing-receipt key made for the run (given
-through their environment, never a command line): a URL counts as landed only when the sink's
-receipt confirms it.
+Order: demo site, ftpsink, the scrapyd cluster and the Spark job start together (none needs
+another); once the cluster is up, the monitor (it reads the cluster's scrapy.cfg) and then
+crawl-master, neither waiting for the other nor for the Spark JVM: its file source reads whatever
+landed before it was ready. Until Spark is ready the
+other components yield the CPU to it (`headstart.py`), so that it is ready when the first files
+land. ftpsink and crawl-master share a landing-receipt key made for the run (given through their
+environment, never a command line): a URL counts as landed only when the sink's receipt
+confirms it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import structlog
 
 from scrapyfleet.core.contracts import SITE_TOTAL, index_pages
 from scrapyfleet.core.procs import free_port, free_port_block, port_open, script, url_ok
+from scrapyfleet.demo.headstart import HeadStart
 from scrapyfleet.demo.procs import Child, ComponentError, Supervisor
 from scrapyfleet.demo.tail import JsonTail
 
@@ -41,7 +44,11 @@ class Plan:
     slots: int = 2
     batch_size: int = 5000
     first_batch_size: int = 250  # the first batches are small: the first table comes early
+    # per job: the last batches of a run, crawled by few jobs, are bound by it (0.25 s latency:
+    # at most 4 x this many pages/s per job)
+    concurrency: int = 128
     keep_workers: bool = True  # a job leases batch after batch (False: a process per batch)
+    head_start: bool = True  # the other components yield the CPU until Spark is ready
     trigger: str = "1s"
     spark_master: str = "local[*]"  # or a standalone cluster's spark://HOST:PORT
     # ftpsink signs landing receipts with it, crawl-master checks them (core.receipts)
@@ -80,10 +87,12 @@ class Stack:
     ftp_port: int
     master_metrics: int  # crawl-master's Prometheus port (the console reads it)
     spark: SparkStart  # the crawl does not wait for it
+    monitor: Child  # nor for the monitor: `wait_monitor` after crawl-master has started
 
 
 def start_stack(plan: Plan, sup: Supervisor) -> Stack:
-    """Start every component but crawl-master; wait until each but Spark is ready."""
+    """Start every component but crawl-master; wait until the site, ftpsink and the cluster are
+    ready (the monitor: `wait_monitor`; Spark: `SparkStart.check`)."""
     for folder in (plan.items_dir, plan.analytics_dir, plan.cluster_dir, plan.master_dir):
         folder.mkdir(parents=True, exist_ok=True)
     site_port, ftp_port, web_port = free_port(), free_port(), free_port()
@@ -92,6 +101,7 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
         base_port = free_port_block(plan.nodes)
     except OSError as exc:
         raise ComponentError(str(exc)) from exc
+    head_start = HeadStart(plan.head_start)
     site = sup.start(
         "demosite",
         [script("demosite"), "--host", HOST, "--port", str(site_port), "--total",
@@ -115,6 +125,8 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
          "--checkpoint", str(plan.run_dir / "checkpoint"), "--trigger", plan.trigger,
          "--master", plan.spark_master, "--log-format", "json"],
     )  # fmt: skip
+    for child in (site, ftpsink, cluster):
+        head_start.hold(child.name, child.pid)
     site_url = f"http://{HOST}:{site_port}"
     sup.wait_ready(site, lambda: url_ok(site_url + "/health"), STARTUP_TIMEOUT)
     sup.wait_ready(ftpsink, lambda: port_open(HOST, ftp_port), STARTUP_TIMEOUT)
@@ -124,7 +136,10 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
         lambda: (plan.cluster_dir / "scrapy.cfg").is_file() and cluster_log.seen("cluster_ready"),
         STARTUP_TIMEOUT,
     )
-    sup.add_pids(node_pids(plan))
+    nodes = node_pids(plan)
+    sup.add_pids(nodes)
+    for name, pid in nodes.items():
+        head_start.hold(name, pid)
     monitor = sup.start(
         "monitor",
         [script("monitor"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
@@ -134,16 +149,22 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
          "--analytics-output", str(plan.analytics_dir)],
         log_name=plan.monitor_log.name,
     )  # fmt: skip
+    return Stack(site_url, ftp_port, master_metrics, SparkStart(spark, head_start), monitor)
+
+
+def wait_monitor(plan: Plan, sup: Supervisor, stack: Stack) -> None:
+    """Wait until the monitor has reported the cluster's status once."""
     monitor_log = JsonTail(plan.monitor_log)
-    sup.wait_ready(monitor, lambda: monitor_log.seen("cluster_status"), STARTUP_TIMEOUT)
-    return Stack(site_url, ftp_port, master_metrics, SparkStart(spark))
+    sup.wait_ready(stack.monitor, lambda: monitor_log.seen("cluster_status"), STARTUP_TIMEOUT)
 
 
 class SparkStart:
-    """The Spark job's start, checked on each tick of the demo's loop while the crawl runs."""
+    """The Spark job's start, checked on each tick of the demo's loop while the crawl runs; its
+    readiness ends the other components' head start."""
 
-    def __init__(self, spark: Child) -> None:
+    def __init__(self, spark: Child, head_start: HeadStart) -> None:
         self.spark = spark
+        self.head_start = head_start
         self.log = JsonTail(spark.log_path)
         self.ready = False
 
@@ -156,6 +177,7 @@ class SparkStart:
             self.ready = True
             log.info("ready", component=self.spark.name, pid=self.spark.pid,
                      seconds=round(waited, 2))  # fmt: skip
+            self.head_start.lift(waited)
         elif waited > STARTUP_TIMEOUT:
             raise ComponentError(
                 f"{self.spark.name} was not ready within {STARTUP_TIMEOUT:.0f} s; "
@@ -166,17 +188,20 @@ class SparkStart:
 def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
     """Start crawl-master over the cluster; it exits 0 once every batch has landed."""
     feed = f"ftp://anonymous:x@{HOST}:{stack.ftp_port}/%(batch)s_%(name)s_%(time)s.jl"
-    return sup.start(
+    master = sup.start(
         "crawl-master",
         [script("crawl-master"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
          "scrapyd*", "--site", stack.site_url, "--index-pages", str(plan.index_pages),
          "--batch-size", str(plan.batch_size), "--first-batch-size",
-         str(min(plan.first_batch_size, plan.batch_size)), "--feed-uri", feed, "--run-dir",
+         str(min(plan.first_batch_size, plan.batch_size)), "--concurrency",
+         str(plan.concurrency), "--feed-uri", feed, "--run-dir",
          str(plan.master_dir), "--log-format", "json", "--progress", "log", "--metrics",
          f"{HOST}:{stack.master_metrics}", "--metrics-linger", str(METRICS_LINGER),
          "--keep-workers" if plan.keep_workers else "--no-keep-workers"],
         env={"SCRAPYFLEET_CRAWL_MASTER_RECEIPT_KEY": plan.receipt_key},
     )  # fmt: skip
+    stack.spark.head_start.hold(master.name, master.pid)
+    return master
 
 
 def node_pids(plan: Plan) -> dict[str, int]:

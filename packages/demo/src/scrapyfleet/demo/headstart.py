@@ -1,0 +1,76 @@
+"""Spark's head start: the other components yield the CPU while its JVM starts.
+
+Linux puts each session's processes in one autogroup and shares the CPU between autogroups, not
+between processes (sched(7), "The autogroup feature"); every component runs in a session of its
+own (`procs.py`), so a plain `nice` on a worker would not make it yield to Spark. Until the Spark
+job is ready, the demo sets the autogroup nice value of the other busy components (site, ftpsink,
+the cluster and each scrapyd node with its jobs, crawl-master; not the light monitor, which the
+demo waits for) to YIELD_NICE, then back to 0.
+Neither needs privilege (only a negative value does). Without autogroups (another kernel or OS,
+or `kernel.sched_autogroup_enabled=0`) nothing changes and the demo says so.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger("scrapyfleet.demo")
+
+YIELD_NICE = 10  # a nice-10 group weighs ~1/10 of a nice-0 one
+AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled")
+RATE_WAIT = 1.0  # without CAP_SYS_ADMIN the kernel takes one change per 100 ms (EAGAIN otherwise)
+RETRY = 0.02
+
+
+def autogroup_path(pid: int) -> Path:
+    return Path(f"/proc/{pid}/autogroup")
+
+
+def set_group_nice(pid: int, nice: int) -> bool:
+    """Set the nice value of `pid`'s autogroup; False if the process or autogroups are gone."""
+    deadline = time.monotonic() + RATE_WAIT
+    while True:
+        try:
+            autogroup_path(pid).write_text(f"{nice}\n")
+            return True
+        except OSError as exc:
+            if exc.errno != errno.EAGAIN or time.monotonic() > deadline:
+                return False
+        time.sleep(RETRY)
+
+
+def autogroups_enabled() -> bool:
+    try:
+        return AUTOGROUPS.read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+class HeadStart:
+    """Holds components at YIELD_NICE until `lift()`; a component held after it runs at 0."""
+
+    def __init__(self, wanted: bool = True) -> None:
+        self.active = wanted and autogroups_enabled()
+        self.lifted = False
+        self.held: dict[str, int] = {}
+        if not self.active:
+            reason = "no autogroups" if wanted else "--no-head-start"
+            log.info("no_head_start", reason=f"{reason}: every component starts at once")
+
+    def hold(self, name: str, pid: int) -> None:
+        """`pid` (a session leader: its autogroup is its own) yields until Spark is ready."""
+        if self.active and not self.lifted and set_group_nice(pid, YIELD_NICE):
+            self.held[name] = pid
+
+    def lift(self, seconds: float) -> None:
+        """Spark is ready after `seconds`: every held component runs at nice 0 again."""
+        if self.lifted:
+            return
+        self.lifted = True
+        back = [name for name, pid in self.held.items() if set_group_nice(pid, 0)]
+        if self.active:
+            log.info("head_start_lifted", seconds=round(seconds, 2), components=back)
