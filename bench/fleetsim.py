@@ -38,12 +38,21 @@ from simworker import SimWorkers, parse_faults
 from scrapyfleet.core.procs import script
 
 SAMPLE_EVERY = 0.25  # seconds between samples of the master's RSS and CPU
+# cProfile of the master's CPU time (not wall time: the machine may be shared), to argv[1].
+PROFILER = """import cProfile, runpy, sys, time
+out, sys.argv = sys.argv[1], sys.argv[2:]
+profile = cProfile.Profile(time.process_time)
+try:
+    profile.runcall(runpy.run_path, sys.argv[0], run_name="__main__")
+finally:
+    profile.dump_stats(out)
+"""
 
 
 def master_command(args: argparse.Namespace, run_dir: Path) -> list[str]:
     command = [script("crawl-master")]
     if args.profile:
-        command = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), *command]
+        command = [sys.executable, "-c", PROFILER, str(args.profile.resolve()), *command]
     return [
         *command,
         "--spider", SPIDER,
@@ -70,6 +79,8 @@ async def sample(pid: int, workers: SimWorkers, total: int, samples: list[Sample
         try:
             rss, cpu = process.memory_info().rss, sum(process.cpu_times()[:2])
         except psutil.Error:
+            return
+        if not rss:  # exited, not yet reaped
             return
         progress = workers.stats.settled / total
         samples.append(Sample(time.monotonic() - started, progress, rss, cpu))
@@ -139,7 +150,7 @@ def main() -> int:
     add("--kill", type=float, default=0.0, help="share of the nodes killed midway")
     add("--node-timeout", type=float, default=30.0, help="crawl-master --node-timeout")
     add("--master-arg", action="append", default=[], help="another crawl-master argument")
-    add("--profile", type=Path, help="run the master under cProfile, its stats to this file")
+    add("--profile", type=Path, help="write a cProfile of the master's CPU time here")
     add("--seed", type=int, default=0, help="seed of the fault draws and of the killed nodes")
     add("--timeout", type=float, default=1800, help="time limit of the run (s)")
     add("--out", type=Path, default=Path(time.strftime("runs/fleetsim-%H%M%S")), help="output")
