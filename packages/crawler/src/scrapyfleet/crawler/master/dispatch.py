@@ -1,16 +1,19 @@
 """The dispatch loop: poll the nodes, reconcile their batches, place and schedule queued ones.
 
-Each tick polls every node, applies the rules (`rules.py`) to every active batch (a failed attempt
-is queued again, up to `max_attempts`, see `attempts.py`), then places queued batches on nodes with
-free slots as new jobs; jobs that finished a batch lease the next queued one themselves
-(`leases.py`). A worker's report, a new batch or the end of intake wakes the loop (and waiting
-jobs) at once; with no usable node for longer than the node timeout the run aborts.
+Every poll interval a tick polls every node, applies the rules (`rules.py`) to every active batch
+(a failed attempt is queued again, up to `max_attempts`, see `attempts.py`) and tells the progress
+views; every tick places queued batches on nodes with free slots as new jobs; jobs that finished a
+batch lease the next queued one themselves (`leases.py`). A worker's report, a new batch or the end
+of intake wakes the loop (and waiting jobs) at once, to place and settle without polling again:
+at 100 nodes a poll is 200 scrapyd calls, and reports come many times a second. With no usable
+node for longer than the node timeout the run aborts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 
@@ -81,20 +84,25 @@ class Dispatcher:
         """Tick until stopped or until intake is closed and every batch and URL is settled;
         attempt N of batch B gets the Scrapy settings `job_settings(B, N)`."""
         self.scheduler.job_settings = job_settings
+        polled = -math.inf
         while True:
-            await self.nodes.poll(self.config.project)
             now = time.monotonic()
-            self._check_usable(now)
-            self._reconcile(now)
+            if now - polled >= self.config.poll_interval:
+                await self.nodes.poll(self.config.project)
+                now = polled = time.monotonic()
+                self._check_usable(now)
+                self._reconcile(now)
+                after_tick()
             self.attempts.retry_urls(self._new_batch, self.config.batch_size)
             await self.scheduler.place(now)
-            after_tick()
             if self._stopping or self._settled():
+                after_tick()  # the views see the end
                 self.leases.close()
                 return
             self._wake.clear()
+            until_poll = max(0.0, polled + self.config.poll_interval - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), until_poll)
 
     def _settled(self) -> bool:
         counts = self.ledger.counts()

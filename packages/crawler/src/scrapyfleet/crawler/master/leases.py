@@ -53,6 +53,9 @@ class Leases:
         self._heard: dict[str, float] = {}  # batch -> monotonic time its job last spoke
         self._changed = asyncio.Event()
         self._closed = False
+        # The queued batches as last read, shared by every asking job until work comes or goes
+        # (`changed`): one read of the ledger per change, not one per waiting job.
+        self._queued: list[Batch] | None = None
 
     def heard(self, batch_id: str) -> None:
         """The batch's job (or scrapyd, holding it pending) just spoke of the lease."""
@@ -64,8 +67,19 @@ class Leases:
 
     def changed(self) -> None:
         """Work may have come or gone: waiting `next` requests look again."""
+        self._queued = None
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def placed(self, batch_id: str) -> None:
+        """The dispatcher is done scheduling `batch_id`: it may be queued no more."""
+        self.placing.discard(batch_id)
+        self._queued = None
+
+    def _candidates(self) -> list[Batch]:
+        if self._queued is None:
+            self._queued = self.ledger.batches("queued")
+        return self._queued
 
     def close(self) -> None:
         """The run ends: every waiting request answers `done`."""
@@ -75,11 +89,15 @@ class Leases:
     def grant(self, job: str, node: str) -> Batch | None:
         """The first queued batch that may run now on `node`, leased to `job`."""
         now = time.monotonic()
-        for batch in self.ledger.batches("queued"):
+        queued = self._candidates()
+        for batch in list(queued):
             not_before, avoid = self.attempts.retry_of(batch.id)
             if batch.id in self.placing or not_before > now:
                 continue
             if avoid == node and any(n.name != node for n in self.nodes.usable()):
+                continue
+            queued.remove(batch)  # leased now, or scheduled by the dispatcher since the read
+            if self.ledger.batch(batch.id).state != "queued":
                 continue
             attempt = self.ledger.scheduled(batch.id, node, job)
             self.ledger.running(batch.id, job)
@@ -91,8 +109,7 @@ class Leases:
     def _finished(self) -> bool:
         if self._closed:
             return True
-        queued = self.ledger.counts().get("queued", 0)
-        return not queued and not self.intake.more_to_come()
+        return not self._candidates() and not self.intake.more_to_come()
 
     async def next(self, job: str, node: str, secret: str, feed: str) -> dict[str, Any]:
         """`{"lease": ...}` (the batch, attempt, credential, URLs, feed destination), or

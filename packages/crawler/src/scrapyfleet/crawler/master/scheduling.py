@@ -57,7 +57,7 @@ class Scheduler:
             try:
                 await self.schedule(batch, usable[choice])
             finally:
-                self.leases.placing.discard(batch.id)
+                self.leases.placed(batch.id)
 
     async def schedule(self, batch: Batch, node: Node) -> None:
         """A new attempt of `batch` on `node` (a refusal fails it; a timeout may have queued it:
