@@ -143,6 +143,18 @@ async def test_body_has_a_deadline(connect: Connect) -> None:
     assert time.monotonic() - started < 2.5
 
 
+async def test_a_client_gone_mid_body_is_refused_without_a_traceback(
+    server: tuple[int, list[str]], connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader, writer = await connect(ATTACKER)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+    await writer.drain()
+    writer.close()  # hangs up before the other 90 bytes
+    await writer.wait_closed()
+    assert await get(server[0]) == (200, "hello 0\n")  # served on; the gone one left no trace
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp") and r.exc_info]
+
+
 async def test_event_streams_capped_and_non_readers_cut(
     server: tuple[int, list[str]], connect: Connect
 ) -> None:

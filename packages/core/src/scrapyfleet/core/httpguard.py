@@ -109,7 +109,8 @@ class HttpGuard:
     # -- requests ------------------------------------------------------------------------------
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Read a request's body within `body_timeout` (408 otherwise) before its handler."""
+        """Read a request's body within `body_timeout` (408 otherwise) before its handler; a
+        client that hangs up mid-body is logged refused (400 to nobody), never a traceback."""
         if request.can_read_body:
             try:
                 await asyncio.wait_for(request.read(), self.limits.body_timeout)
@@ -119,6 +120,11 @@ class HttpGuard:
                 late = web.HTTPRequestTimeout(text=reason + "\n")
                 late.force_close()
                 raise late from None
+            except ConnectionResetError:
+                self.refused(client(request), "connection closed before the body was read")
+                gone = web.HTTPBadRequest(text="connection closed mid-body\n")
+                gone.force_close()
+                raise gone from None
         return await handler(request)
 
     @contextlib.asynccontextmanager

