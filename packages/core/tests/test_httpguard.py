@@ -146,7 +146,7 @@ async def test_body_has_a_deadline(connect: Connect) -> None:
 async def test_a_client_gone_mid_body_is_refused_without_a_traceback(
     server: tuple[int, list[str]], connect: Connect, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reader, writer = await connect(ATTACKER)
+    _, writer = await connect(ATTACKER)
     writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
     await writer.drain()
     writer.close()  # hangs up before the other 90 bytes
