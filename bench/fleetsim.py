@@ -61,7 +61,7 @@ def master_command(args: argparse.Namespace, run_dir: Path) -> list[str]:
         "--feed-uri", "file:///nonexistent/fleetsim/%(batch)s.jl",  # nobody stores to it
         "--node-timeout", str(args.node_timeout),
         "--progress", "off",
-        "--format", "json",
+        "--log-format", "json",
         *args.master_arg,
     ]  # fmt: skip
 
