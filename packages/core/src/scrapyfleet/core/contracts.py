@@ -161,6 +161,8 @@ class Events:
     # crawl-master
     PROGRESS: Final = "progress"
     RUN_SUMMARY: Final = "run_summary"
+    SITE_SLOWED: Final = "site_slowed"  # and SITE_DOWN, SITE_UP below, each with `domain`
+    SITE_GIVEN_UP: Final = "site_given_up"
     # monitor
     NODE_STATUS: Final = "node_status"
     NODE_UNREACHABLE: Final = "node_unreachable"

@@ -17,6 +17,7 @@ from aioftp.common import Connection, ThrottleStreamIO
 from aioftp.server import ConnectionConditions, worker
 
 from scrapyfleet.core import receipts
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.ftpsink import replies
 from scrapyfleet.ftpsink.ftps import FtpsServer
 from scrapyfleet.ftpsink.paths import PathRefused, landing_target
@@ -132,7 +133,7 @@ class UploadServer(FtpsServer):
         size, lines, key = staged.size, staged.lines, self.config.receipt_key
         if exc is None:
             seconds = round(time.monotonic() - started, 6)
-            log.info("landed", name=upload.name, bytes=size, lines=lines, seconds=seconds,
+            log.info(Events.LANDED, name=upload.name, bytes=size, lines=lines, seconds=seconds,
                      client=upload.client, receipt=key is not None)  # fmt: skip
             self.metrics.landed(size)
             receipt = receipts.sign(key, upload.name, size, lines) if key else None

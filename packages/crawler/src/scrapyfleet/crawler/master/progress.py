@@ -15,6 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.crawler.master.screen import screen
 
 log = structlog.get_logger("scrapyfleet.crawler.master.progress")
@@ -72,7 +73,7 @@ class ProgressReporter:
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
-            log.info("progress", **figures)
+            log.info(Events.PROGRESS, **figures)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -29,10 +29,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.crawler.outcomes import OUTCOMES
 
 PREFIX = "scrapyfleet_crawl"
-SITE_EVENTS = ("site_down", "site_up", "site_slowed", "site_given_up")
+SITE_EVENTS = (Events.SITE_DOWN, Events.SITE_UP, Events.SITE_SLOWED, Events.SITE_GIVEN_UP)
 
 
 @dataclass(slots=True)

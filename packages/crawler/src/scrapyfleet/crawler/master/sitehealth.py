@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.crawler.outcomes import RETRY_AFTER_CAP
 from scrapyfleet.crawler.sitewire import SiteCounts
 
@@ -95,7 +96,9 @@ class SiteHealth:
         if counts.retry_after:
             until = now + min(counts.retry_after, RETRY_AFTER_CAP)
             if until > c.quiet_until + 1.0:
-                self._event("site_slowed", domain, seconds=round(until - now, 1), holder=holder)
+                self._event(
+                    Events.SITE_SLOWED, domain, seconds=round(until - now, 1), holder=holder
+                )
             c.quiet_until = max(c.quiet_until, until)
         c.held[holder] = counts.held
         if c.prober == holder:
@@ -114,7 +117,7 @@ class SiteHealth:
             c.down_since, c.pause, c.next_probe = now, FIRST_PAUSE, now + FIRST_PAUSE
             c.samples.clear()
             c.up_since = None
-            self._event("site_down", domain, failed=failed, answered=ok + failed)
+            self._event(Events.SITE_DOWN, domain, failed=failed, answered=ok + failed)
 
     def _probed(self, domain: str, c: Circuit, counts: SiteCounts, now: float) -> None:
         if counts.probe == "pending":
@@ -124,7 +127,7 @@ class SiteHealth:
         if counts.probe == "ok" and c.down_since is not None:
             down = now - c.down_since
             c.down_since, c.up_since = None, now
-            self._event("site_up", domain, down_seconds=round(down, 1), probes=c.probes)
+            self._event(Events.SITE_UP, domain, down_seconds=round(down, 1), probes=c.probes)
         elif counts.probe == "failed" and c.down_since is not None:
             c.pause = min(PAUSE_CAP, c.pause * 2)
             c.next_probe = now + c.pause
@@ -171,7 +174,7 @@ class SiteHealth:
             down = None if c.down_since is None or c.given_up else now - c.down_since
             if down is not None and down > self.give_up_after:
                 c.given_up = True
-                self._event("site_given_up", domain, down_seconds=round(down))
+                self._event(Events.SITE_GIVEN_UP, domain, down_seconds=round(down))
 
     def down(self) -> list[str]:
         """Domains whose circuit is open now."""

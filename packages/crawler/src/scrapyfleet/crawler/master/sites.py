@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import structlog
 from scrapy.settings import BaseSettings
 
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.crawler.master.sitebudget import DomainBudget
 from scrapyfleet.crawler.master.sitehealth import SiteHealth
 from scrapyfleet.crawler.sitegate import GateState
@@ -46,7 +47,7 @@ class Sites:
 
     @staticmethod
     def _logged(event: str, domain: str, details: dict[str, Any]) -> None:
-        level = log.info if event in ("site_up", "site_slowed") else log.error
+        level = log.info if event in (Events.SITE_UP, Events.SITE_SLOWED) else log.error
         level(event, domain=domain, **details)
 
     def exchange(self, holder: str, counts: dict[str, SiteCounts]) -> dict[str, SiteOrder]:

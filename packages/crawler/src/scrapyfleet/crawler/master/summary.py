@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from scrapyfleet.core.contracts import LISTINGS_PER_PAGE
+from scrapyfleet.core.contracts import LISTINGS_PER_PAGE, Events
 from scrapyfleet.core.files import PRIVATE, write_json_atomic, write_text_atomic
 from scrapyfleet.crawler.outcomes import OUTCOMES, SETTLED_OK
 
@@ -96,5 +96,5 @@ def write_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
     except OSError as exc:
         log.error("summary_unwritten", path=str(path), reason=str(exc))
     fields = {k: v for k, v in summary.items() if k != "failed_attempts"}
-    log.info("run_summary", path=str(path), **fields)
+    log.info(Events.RUN_SUMMARY, path=str(path), **fields)
     return summary
