@@ -21,79 +21,28 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from e2e import HOST, run_plain
+from crawlstack import start_crawl_stack
+from e2e import run_plain
 
-from scrapyfleet.core.procs import free_port, free_port_block, script, url_ok
+from scrapyfleet.core.procs import script
 from scrapyfleet.demo.procs import Supervisor
-from scrapyfleet.demo.stack import Plan, node_pids
-from scrapyfleet.demo.tail import JsonTail
 
 
 def run_distributed(args: argparse.Namespace, latency: float, out: Path) -> dict[str, Any]:
     run_dir = out / f"crawl-latency-{latency}"
-    plan = Plan(run_dir=run_dir, nodes=args.nodes)
-    cluster_dir = plan.cluster_dir
-    cluster_dir.mkdir(parents=True, exist_ok=True)
     sup = Supervisor(run_dir)
-    site_port, ftp_port, base_port = free_port(), free_port(), free_port_block(args.nodes)
-    site_url = f"http://{HOST}:{site_port}"
     index_pages = math.ceil(args.total / 30)
     try:
-        site = sup.start(
-            "site",
-            [
-                script("demosite"),
-                "--host",
-                HOST,
-                "--port",
-                str(site_port),
-                "--total",
-                str(args.total),
-                "--latency",
-                str(latency),
-            ],
-        )
-        sink = sup.start(
-            "ftpsink",
-            [
-                script("ftpsink"),
-                "--port",
-                str(ftp_port),
-                "--root",
-                str(run_dir / "items"),
-                "--passive-ports",
-                "0",
-            ],
-        )
-        cluster = sup.start(
-            "cluster",
-            [
-                script("cluster"),
-                "run",
-                "--dir",
-                str(cluster_dir),
-                "--nodes",
-                str(args.nodes),
-                "--base-port",
-                str(base_port),
-                "--slots",
-                str(args.slots),
-            ],
-        )
-        sup.wait_ready(site, lambda: url_ok(site_url + "/health"), 60)
-        cluster_log = JsonTail(cluster.log_path)
-        sup.wait_ready(cluster, lambda: cluster_log.seen("cluster_ready"), 60)
-        sup.add_pids(node_pids(plan))
-        feed = f"ftp://anonymous:x@{HOST}:{ftp_port}/%(batch)s_%(name)s_%(time)s.jl"
+        stack = start_crawl_stack(sup, run_dir, args.total, latency, args.nodes, args.slots)
         started = time.monotonic()
         master = sup.start(
             "crawl-master",
             [
                 script("crawl-master"),
                 "--config",
-                str(cluster_dir / "scrapy.cfg"),
+                str(stack.config),
                 "--site",
-                site_url,
+                stack.site_url,
                 "--index-pages",
                 str(index_pages),
                 "--batch-size",
@@ -103,7 +52,7 @@ def run_distributed(args: argparse.Namespace, latency: float, out: Path) -> dict
                 "--concurrency",
                 str(args.concurrency),
                 "--feed-uri",
-                feed,
+                stack.feed,
                 "--run-dir",
                 str(run_dir / "master"),
                 "--log-format",
@@ -119,10 +68,10 @@ def run_distributed(args: argparse.Namespace, latency: float, out: Path) -> dict
     summary = json.loads((run_dir / "master" / "summary.json").read_text())
     pages = summary["pages"]
     cpu = {
-        "site": site.cpu_seconds,
+        "site": stack.site.cpu_seconds,
         "master": master.cpu_seconds,
-        "workers": cluster.cpu_seconds,
-        "ftpsink": sink.cpu_seconds,
+        "workers": stack.cluster.cpu_seconds,
+        "ftpsink": stack.sink.cpu_seconds,
     }
     return {
         "exit_code": code,

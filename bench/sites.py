@@ -22,85 +22,34 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "crawler" / "tests"))
+from crawlstack import start_crawl_stack
 from siteproxy import Fault, SiteProxy
 
-from scrapyfleet.core.procs import free_port, free_port_block, script, url_ok
+from scrapyfleet.core.procs import script
 from scrapyfleet.demo.procs import Supervisor
-from scrapyfleet.demo.stack import Plan, node_pids
-from scrapyfleet.demo.tail import JsonTail
-
-HOST = "127.0.0.1"
 
 
 def crawl(args: argparse.Namespace, name: str, fault: Fault | None, *extra: str) -> dict[str, Any]:
     run_dir = args.out.resolve() / name
-    plan = Plan(run_dir=run_dir, nodes=args.nodes)
-    plan.cluster_dir.mkdir(parents=True, exist_ok=True)
     sup = Supervisor(run_dir)
-    site_port, ftp_port, base_port = free_port(), free_port(), free_port_block(args.nodes)
-    site_url = f"http://{HOST}:{site_port}"
-    proxy = SiteProxy(site_url, fault)
+    proxy: SiteProxy | None = None
     try:
-        site = sup.start(
-            "site",
-            [
-                script("demosite"),
-                "--host",
-                HOST,
-                "--port",
-                str(site_port),
-                "--total",
-                str(args.total),
-                "--latency",
-                str(args.latency),
-            ],
-        )
-        sup.start(
-            "ftpsink",
-            [
-                script("ftpsink"),
-                "--port",
-                str(ftp_port),
-                "--root",
-                str(run_dir / "items"),
-                "--passive-ports",
-                "0",
-            ],
-        )
-        cluster = sup.start(
-            "cluster",
-            [
-                script("cluster"),
-                "run",
-                "--dir",
-                str(plan.cluster_dir),
-                "--nodes",
-                str(args.nodes),
-                "--base-port",
-                str(base_port),
-                "--slots",
-                str(args.slots),
-            ],
-        )
-        sup.wait_ready(site, lambda: url_ok(site_url + "/health"), 60)
-        cluster_log = JsonTail(cluster.log_path)
-        sup.wait_ready(cluster, lambda: cluster_log.seen("cluster_ready"), 60)
-        sup.add_pids(node_pids(plan))
+        stack = start_crawl_stack(sup, run_dir, args.total, args.latency, args.nodes, args.slots)
+        proxy = SiteProxy(stack.site_url, fault)
         proxy.start()
-        feed = f"ftp://anonymous:x@{HOST}:{ftp_port}/%(batch)s_%(name)s_%(time)s.jl"
         started = time.monotonic()
         master = sup.start(
             "crawl-master",
             [
                 script("crawl-master"),
                 "--config",
-                str(plan.cluster_dir / "scrapy.cfg"),
+                str(stack.config),
                 "--site",
                 proxy.url,
                 "--index-pages",
                 str(math.ceil(args.total / 30)),
                 "--feed-uri",
-                feed,
+                stack.feed,
                 "--run-dir",
                 str(run_dir / "master"),
                 "--log-format",
@@ -113,8 +62,10 @@ def crawl(args: argparse.Namespace, name: str, fault: Fault | None, *extra: str)
         code = master.wait(args.timeout)
         wall = time.monotonic() - started
     finally:
-        proxy.stop()
+        if proxy is not None:
+            proxy.stop()
         sup.stop_all()
+    assert proxy is not None  # the stack started, or the exception went on from `finally`
     summary = json.loads((run_dir / "master" / "summary.json").read_text())
     figures: dict[str, Any] = {
         "run": name,
