@@ -149,7 +149,8 @@ class ScrapydNode:
 
     def _request(self, request: urllib.request.Request) -> dict[str, object]:
         if self.spec.auth is not None:
-            request.add_header("Authorization", self.spec.auth.header())
+            for name, value in self.spec.auth.header().items():
+                request.add_header(name, value)
         with urllib.request.urlopen(request, timeout=30) as response:
             return dict(json.load(response))
 
