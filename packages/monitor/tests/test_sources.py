@@ -14,22 +14,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from scrapyfleet.core.contracts import ALERT_EVENTS
 from scrapyfleet.core.credentials import Credentials
 from scrapyfleet.core.procs import free_port
-from scrapyfleet.monitor.sources import (
-    Reading,
-    SourceError,
-    SourceOptions,
-    Sources,
-    crawl_from,
-    parse_samples,
-    read_analysis,
-    scan_landed,
-    uploads_from,
-)
+from scrapyfleet.monitor.outputs import read_analysis, scan_landed
+from scrapyfleet.monitor.peermetrics import crawl_from, parse_samples, uploads_from
+from scrapyfleet.monitor.readings import Reading, SourceError
+from scrapyfleet.monitor.sources import SourceOptions, Sources
 from scrapyfleet.monitor.watch import SitesDown
 
 
 def crawl_registry(outcome: str | None = None, sites_down: int = 0) -> CollectorRegistry:
-    """What crawl-master is expected to serve (sources.py's table), from a real registry."""
+    """What crawl-master is expected to serve (peermetrics.py's table), from a real registry."""
     r = CollectorRegistry()
     batches = Gauge("scrapyfleet_crawl_batches", "b", ["state"], registry=r)
     for state, n in {"queued": 3, "running": 2, "done": 5, "failed": 1}.items():

@@ -1,6 +1,7 @@
 """The monitor's web console, metrics and alerts end to end: a real `monitor` process, real
 scrapyd nodes, real HTTP. crawl-master does not serve metrics yet: a small aiohttp server with a
-real prometheus_client registry stands in for it (the names of `scrapyfleet.monitor.sources`)."""
+real prometheus_client registry stands in for it (the names of
+`scrapyfleet.monitor.peermetrics`)."""
 
 from __future__ import annotations
 

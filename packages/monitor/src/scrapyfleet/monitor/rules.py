@@ -7,7 +7,7 @@ set to, stops the crawl (SIGTERM, resumable).
 | `failed_urls` | a live run's failed URLs >= threshold | run |
 | `error_rate` | failed / settled URLs of a live run >= threshold (0-1) | run |
 | `pages_floor` | a live run's pages/s < threshold, WARMUP seconds after its start | run |
-| `node_down` | a scrapyd node is down (threshold unused) | outage |
+| `node_down` | a scrapyd node failed the last poll (threshold unused) | outage |
 | `timer_missed` | a timer of the definition was skipped or failed to start its run | event |
 
 A rule names a definition, or none for every definition.

@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from scrapyfleet.monitor.sources import Crawl, SourceError, Sources, crawl_from
+from scrapyfleet.monitor.peermetrics import crawl_from
+from scrapyfleet.monitor.readings import Crawl, SourceError
+from scrapyfleet.monitor.sources import Sources
 from scrapyfleet.monitor.store import Store
 
 SAMPLE_EVERY = 2.0  # seconds between stored samples of one run

@@ -19,7 +19,7 @@ from scrapyfleet.core.scrapyd import Job
 from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.daemon import NodeReport, PollReport
 from scrapyfleet.monitor.logproxy import log_path
-from scrapyfleet.monitor.sources import Analysis, Crawl, Reading, Readings
+from scrapyfleet.monitor.readings import Analysis, Crawl, Reading, Readings
 
 HISTORY = 720  # points per chart series
 RATE_WINDOW = 30.0  # seconds over which pages/s and the ETA's URL rate are measured

@@ -12,8 +12,9 @@ from scrapyfleet.core.safejson import finite
 from scrapyfleet.monitor.alerts import Alerts
 from scrapyfleet.monitor.daemon import Event, Monitor, PollReport
 from scrapyfleet.monitor.metrics import MonitorMetrics
+from scrapyfleet.monitor.readings import Crawl, Reading
 from scrapyfleet.monitor.snapshot import FleetState
-from scrapyfleet.monitor.sources import Crawl, Reading, Sources
+from scrapyfleet.monitor.sources import Sources
 
 
 class CrawlEnd:
