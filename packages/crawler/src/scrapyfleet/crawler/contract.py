@@ -6,7 +6,7 @@ did not yield an item, with why (`outcomes.UrlFailure`); the URLs it does not na
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,9 +32,9 @@ class BatchGrant:
     sites: dict[str, SiteOrder] | None = None  # orders for the batch's domains (sitewire.py)
 
     def to_json(self) -> dict[str, Any]:
-        # Field by field, not `asdict`: that deep-copies the URL list (24 ms for 1,000 URLs)
-        names = ("batch", "attempt", "urls", "feed", "lease_timeout", "credential")
-        answer = {k: v for k in names if (v := getattr(self, k)) is not None}
+        # Field by field, not `asdict`: that deep-copies the URL list
+        answer = {f.name: v for f in fields(self)
+                  if f.name != "sites" and (v := getattr(self, f.name)) is not None}  # fmt: skip
         if self.sites is not None:
             answer["sites"] = {name: order.to_json() for name, order in self.sites.items()}
         return answer

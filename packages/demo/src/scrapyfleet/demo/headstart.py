@@ -13,10 +13,11 @@ or `kernel.sched_autogroup_enabled=0`) nothing changes and the demo says so.
 from __future__ import annotations
 
 import errno
-import time
 from pathlib import Path
 
 import structlog
+
+from scrapyfleet.core.waits import wait_until
 
 log = structlog.get_logger("scrapyfleet.demo")
 
@@ -32,15 +33,15 @@ def autogroup_path(pid: int) -> Path:
 
 def set_group_nice(pid: int, nice: int) -> bool:
     """Set the nice value of `pid`'s autogroup; False if the process or autogroups are gone."""
-    deadline = time.monotonic() + RATE_WAIT
-    while True:
+
+    def attempt() -> str:  # "set", "gone", or "" to try again (the kernel's rate limit)
         try:
             autogroup_path(pid).write_text(f"{nice}\n")
-            return True
         except OSError as exc:
-            if exc.errno != errno.EAGAIN or time.monotonic() > deadline:
-                return False
-        time.sleep(RETRY)
+            return "" if exc.errno == errno.EAGAIN else "gone"
+        return "set"
+
+    return wait_until(attempt, RATE_WAIT, interval=RETRY) == "set"
 
 
 def autogroups_enabled() -> bool:
