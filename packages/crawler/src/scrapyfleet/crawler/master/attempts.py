@@ -3,7 +3,6 @@ fault counted; for a retry, when it may run and which node it should avoid (`rul
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -71,7 +70,7 @@ class Attempts:
             log.error("batch_failed", batch=batch.id, attempts=batch.attempts, reason=reason)
         else:
             retry = rules.retry(batch, node_fault)
-            self._retries[batch.id] = (time.monotonic() + retry.delay, retry.avoid)
+            self._retries[batch.id] = (self.nodes.clock() + retry.delay, retry.avoid)
             log.warning("batch_retry", batch=batch.id, attempt=batch.attempts, node=batch.node,
                         reason=reason, delay=retry.delay)  # fmt: skip
         self._wake()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import Callable
 
 import structlog
@@ -59,6 +58,7 @@ class Dispatcher:
         self.leases = Leases(ledger, self.attempts, config.lease_timeout, self, nodes)
         self.scheduler = Scheduler(config, ledger, nodes, self.attempts, self.leases)
         self._no_node_since: float | None = None
+        self._polled = -math.inf  # when the nodes were last polled, on the run's clock
         self._stopping = False
         self._wake = asyncio.Event()
 
@@ -84,25 +84,29 @@ class Dispatcher:
         """Tick until stopped or until intake is closed and every batch and URL is settled;
         attempt N of batch B gets the Scrapy settings `job_settings(B, N)`."""
         self.scheduler.job_settings = job_settings
-        polled = -math.inf
-        while True:
-            now = time.monotonic()
-            if now - polled >= self.config.poll_interval:
-                await self.nodes.poll(self.config.project)
-                now = polled = time.monotonic()
-                self._check_usable(now)
-                self._reconcile(now)
-                after_tick()
-            self.attempts.retry_urls(self._new_batch, self.config.batch_size)
-            await self.scheduler.place(now)
-            if self._stopping or self._settled():
-                after_tick()  # the views see the end
-                self.leases.close()
-                return
+        while (until_poll := await self.tick(after_tick)) is not None:
             self._wake.clear()
-            until_poll = max(0.0, polled + self.config.poll_interval - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), until_poll)
+
+    async def tick(self, after_tick: Callable[[], None]) -> float | None:
+        """One step on the run's clock: poll the nodes if a poll interval has passed (then
+        reconcile and tell the views), retry due URLs, place queued batches. None when the run is
+        over; else the seconds until the next poll is due."""
+        now = self.nodes.clock()
+        if now - self._polled >= self.config.poll_interval:
+            await self.nodes.poll(self.config.project)
+            now = self._polled = self.nodes.clock()
+            self._check_usable(now)
+            self._reconcile(now)
+            after_tick()
+        self.attempts.retry_urls(self._new_batch, self.config.batch_size)
+        await self.scheduler.place(now)
+        if self._stopping or self._settled():
+            after_tick()  # the views see the end
+            self.leases.close()
+            return None
+        return max(0.0, self._polled + self.config.poll_interval - self.nodes.clock())
 
     def _settled(self) -> bool:
         counts = self.ledger.counts()

@@ -59,7 +59,7 @@ class Leases:
 
     def heard(self, batch_id: str) -> None:
         """The batch's job (or scrapyd, holding it pending) just spoke of the lease."""
-        self._heard[batch_id] = time.monotonic()
+        self._heard[batch_id] = self.nodes.clock()
 
     def silent_since(self, batch_id: str, now: float) -> float:
         """Since when the batch's job is silent (a master restart starts the clock again)."""
@@ -88,7 +88,7 @@ class Leases:
 
     def grant(self, job: str, node: str) -> Batch | None:
         """The first queued batch that may run now on `node`, leased to `job`."""
-        now = time.monotonic()
+        now = self.nodes.clock()
         queued = self._candidates()
         for batch in list(queued):
             not_before, avoid = self.attempts.retry_of(batch.id)
@@ -114,7 +114,7 @@ class Leases:
     async def next(self, job: str, node: str, secret: str, feed: str) -> dict[str, Any]:
         """`{"lease": ...}` (the batch, attempt, credential, URLs, feed destination), or
         `{"wait": seconds}` (ask again) after LEASE_WAIT, or `{"done": reason}`."""
-        deadline = time.monotonic() + LEASE_WAIT
+        deadline = time.monotonic() + LEASE_WAIT  # a real wait: asyncio's clock, not the run's
         while True:
             batch = self.grant(job, node)
             if batch is not None:

@@ -1,20 +1,39 @@
 """The run's scrapyd nodes with their clients: the start-up check, the poll of every node, and
-the record of troubled nodes for the summary."""
+the record of troubled nodes for the summary; also the run's clock (monotonic seconds), which the
+dispatch rules read, so tests can drive them with an in-memory node and a clock of their own."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
 import aiohttp
 import structlog
 
-from scrapyfleet.core.scrapyd import ScrapydClient, ScrapydError
+from scrapyfleet.core.scrapyd import DaemonStatus, JobList, ScrapydClient, ScrapydError
 from scrapyfleet.core.targets import Target
 from scrapyfleet.crawler.master.nodes import Node
 
 log = structlog.get_logger("scrapyfleet.crawler.master.nodepool")
+
+
+class NodeApi(Protocol):
+    """The scrapyd calls the dispatcher makes (`ScrapydClient` is one); each raises ScrapydError."""
+
+    async def listprojects(self) -> list[str]: ...
+    async def daemonstatus(self) -> DaemonStatus: ...
+    async def listjobs(self, project: str) -> JobList: ...
+    async def schedule(
+        self,
+        project: str,
+        spider: str,
+        *,
+        settings: Mapping[str, str] | None = None,
+        args: Mapping[str, str] | None = None,
+        jobid: str | None = None,
+    ) -> str: ...
 
 
 class NodePool:
@@ -27,16 +46,22 @@ class NodePool:
         default_slots: int,
         node_timeout: float,
         troubled: dict[str, str],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._nodes = {t.name: Node(t, t.slots or default_slots) for t in targets}
-        self._clients: dict[str, ScrapydClient] = {}
+        self._clients: dict[str, NodeApi] = {}
         self.node_timeout = node_timeout
         self.troubled = troubled
+        self.clock = clock
 
     def connect(self, session: aiohttp.ClientSession, timeout: float) -> None:
         """A scrapyd client per node, on `session`, each call bounded by `timeout` seconds."""
         for name, node in self._nodes.items():
-            self._clients[name] = ScrapydClient(node.target, session, timeout=timeout)
+            self.attach(name, ScrapydClient(node.target, session, timeout=timeout))
+
+    def attach(self, name: str, client: NodeApi) -> None:
+        """Node `name` is reached through `client`."""
+        self._clients[name] = client
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self._nodes.values())
@@ -44,7 +69,7 @@ class NodePool:
     def get(self, name: str | None) -> Node | None:
         return self._nodes.get(name or "")
 
-    def client(self, node: Node) -> ScrapydClient:
+    def client(self, node: Node) -> NodeApi:
         return self._clients[node.name]
 
     def usable(self) -> list[Node]:
@@ -80,7 +105,7 @@ class NodePool:
         node.polled(status, jobs)
 
     def unreachable(self, node: Node, reason: str) -> None:
-        if node.unreachable(reason, time.monotonic(), self.node_timeout):
+        if node.unreachable(reason, self.clock(), self.node_timeout):
             self.troubled[node.name] = f"unreachable: {reason}"
 
     def fault(self, node: Node, reason: str) -> None:
