@@ -1,5 +1,5 @@
 """Fixtures shared by every package's tests: free loopback ports, polling with a deadline, the
-events of JSON log lines and rows of a crawl-master ledger."""
+events of JSON log lines and rows of a crawl-master ledger; and the order files run in."""
 
 from __future__ import annotations
 
@@ -16,6 +16,19 @@ import pytest
 from scrapyfleet.core.procs import free_port
 
 T = TypeVar("T")
+SLOW_FIXTURES = {"cluster_factory"}  # a real scrapyd cluster: tens of seconds per test
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests (marked `slow`, or on a real scrapyd cluster) first, in their own
+    order: under `--dist=worksteal` the long tests start at once and the short ones fill in
+    behind, instead of one long test running alone at the end."""
+    slow = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+    }
+    items.sort(key=lambda item: item.path not in slow)
 
 
 def wait_for(
