@@ -19,7 +19,7 @@ from pathlib import Path
 
 import structlog
 
-from scrapyfleet.core.contracts import SITE_TOTAL, index_pages
+from scrapyfleet.core.contracts import SITE_TOTAL, Events, index_pages
 from scrapyfleet.core.procs import free_port, free_port_block, port_open, script, url_ok
 from scrapyfleet.demo.headstart import HeadStart
 from scrapyfleet.demo.procs import Child, ComponentError, Supervisor
@@ -155,7 +155,7 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
 def wait_monitor(plan: Plan, sup: Supervisor, stack: Stack) -> None:
     """Wait until the monitor has reported the cluster's status once."""
     monitor_log = JsonTail(plan.monitor_log)
-    sup.wait_ready(stack.monitor, lambda: monitor_log.seen("cluster_status"), STARTUP_TIMEOUT)
+    sup.wait_ready(stack.monitor, lambda: monitor_log.seen(Events.CLUSTER_STATUS), STARTUP_TIMEOUT)
 
 
 class SparkStart:

@@ -64,7 +64,7 @@ class DemoState:
 
     def _master_event(self, event: dict[str, Any]) -> None:
         name = event.get("event")
-        if name == "progress":
+        if name == Events.PROGRESS:
             self.batches_done = int(event.get("batches_done", self.batches_done))
             if event.get("batches_final"):
                 self.batches_total = int(event["batches_total"])
@@ -72,7 +72,7 @@ class DemoState:
             self.pages_per_second = float(event.get("pages_per_second", 0.0))
             eta = event.get("eta_seconds")
             self.eta_seconds = float(eta) if eta is not None else None
-        elif name == "run_summary":
+        elif name == Events.RUN_SUMMARY:
             self.batches_done = int(event.get("batches_done", self.batches_done))
             self.batches_total = int(event.get("batches", self.batches_done))
             self.items = int(event.get("items", self.items))
@@ -86,12 +86,12 @@ class DemoState:
         if not isinstance(node, str):
             return
         view = self.nodes.setdefault(node, NodeView())
-        if name == "node_status":
+        if name == Events.NODE_STATUS:
             view.up, view.reason = True, ""
             view.pending = int(event.get("pending", 0))
             view.running = int(event.get("running", 0))
             view.finished = int(event.get("finished", 0))
-        elif name == "node_unreachable":
+        elif name == Events.NODE_UNREACHABLE:
             view.up, view.reason = False, str(event.get("reason", ""))
 
     def _read_table(self) -> None:

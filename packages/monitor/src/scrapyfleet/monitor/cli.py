@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import aiohttp
 import structlog
 
-from scrapyfleet.core.contracts import PROJECT
+from scrapyfleet.core.contracts import PROJECT, Events
 from scrapyfleet.core.exposed import warn_inline_passwords
 from scrapyfleet.core.logs import configure_logging, default_format
 from scrapyfleet.core.metrics import Address, start_exporter
@@ -108,7 +108,7 @@ async def _monitor(
                 raise _bound("--web", args.web, e) from None
             stack.push_async_callback(runner.cleanup)
             stack.callback(hub.close)
-            log.info("web_console", url=url, auth=credentials is not None)
+            log.info(Events.WEB_CONSOLE, url=url, auth=credentials is not None)
         publish = hub.publish if args.web is not None else None
         watch = Watch(monitor, sources, state, publish, metrics, alerts)
         return await run(watch, args.interval, show, stop, once=args.once)

@@ -6,18 +6,19 @@ from collections import deque
 from datetime import datetime
 from typing import TextIO
 
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.monitor.daemon import Event, PollReport
 
 HEADER = ("node", "pending", "running", "finished", "started", "completed", "state")
-NOTABLE = frozenset({"node_unreachable", "node_recovered", "job_vanished"})
+NOTABLE = frozenset({Events.NODE_UNREACHABLE, Events.NODE_RECOVERED, Events.JOB_VANISHED})
 CURSOR_UP_AND_CLEAR = "\x1b[{n}F\x1b[J"  # to the start of the line n lines up, clear below
 
 
 def _describe(event: Event) -> str:
     f = event.fields
-    if event.name == "job_vanished":
+    if event.name == Events.JOB_VANISHED:
         return f"job {f['job']} ({f['spider']}) vanished from {f['node']}"
-    if event.name == "node_unreachable":
+    if event.name == Events.NODE_UNREACHABLE:
         return f"{f['node']} unreachable: {f['reason']}"
     return f"{f['node']} recovered"
 

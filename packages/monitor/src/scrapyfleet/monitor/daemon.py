@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.core.scrapyd import DaemonStatus, JobList, ScrapydClient, ScrapydError
 from scrapyfleet.core.targets import Target
 from scrapyfleet.monitor.poll import JobChanges, JobTracker
@@ -100,18 +101,20 @@ class Monitor:
         target, state = report.target, self.states[report.target.url]
         where = {"node": target.name, "url": target.url}
         if report.status is None or report.changes is None:
-            events = [Event("node_unreachable", "warning", {**where, "reason": report.reason})]
+            events = [Event(Events.NODE_UNREACHABLE, "warning", {**where, "reason": report.reason})]
             if not state.down:  # once per outage
                 state.down = True
-                events.append(Event("node_down", "warning", {**where, "reason": report.reason}))
+                events.append(
+                    Event(Events.NODE_DOWN, "warning", {**where, "reason": report.reason})
+                )
             return events
         events = []
         if state.down:
             state.down = False
-            events.append(Event("node_recovered", "info", where))
+            events.append(Event(Events.NODE_RECOVERED, "info", where))
         events += [
             Event(
-                "job_vanished",
+                Events.JOB_VANISHED,
                 "warning",
                 {"node": target.name, "job": job.id, "spider": job.spider},
             )
@@ -122,7 +125,7 @@ class Monitor:
         started, completed = report.changes.started, report.changes.completed
         events.append(
             Event(
-                "node_status",
+                Events.NODE_STATUS,
                 "info",
                 {**where, **counts, "started": started, "completed": completed},
             )
@@ -141,7 +144,7 @@ class Monitor:
             "running": sum(s.running for s in up),
             "finished": sum(s.finished for s in up),
         }
-        events.append(Event("cluster_status", "info", totals))
+        events.append(Event(Events.CLUSTER_STATUS, "info", totals))
         return PollReport(list(nodes), events)
 
 

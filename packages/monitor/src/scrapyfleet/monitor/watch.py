@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from scrapyfleet.core.contracts import Events
 from scrapyfleet.core.safejson import finite
 from scrapyfleet.monitor.alerts import Alerts
 from scrapyfleet.monitor.daemon import Event, Monitor, PollReport
@@ -42,8 +43,8 @@ class CrawlEnd:
             }
         )
         if failed:
-            return [Event("crawl_failed", "error", fields)]
-        return [Event("crawl_finished", "info", fields)]
+            return [Event(Events.CRAWL_FAILED, "error", fields)]
+        return [Event(Events.CRAWL_FINISHED, "info", fields)]
 
 
 class SitesDown:
@@ -62,9 +63,9 @@ class SitesDown:
         self.down = now
         fields = {"crawl_metrics": self.url, "sites_down": now}
         if now > before:
-            return [Event("site_down", "error", fields)]
+            return [Event(Events.SITE_DOWN, "error", fields)]
         if before and not now:
-            return [Event("site_up", "info", fields)]
+            return [Event(Events.SITE_UP, "info", fields)]
         return []
 
 
