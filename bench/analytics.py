@@ -11,6 +11,8 @@ the current/baseline ratios. Target: Spark <= 0.3 ms CPU per listing.
 `--state`: 500,000 distinct urls (`Catalog(total=500_000)`) in files of 10,000 lines, landed one
 after another; prints the state store's size (RocksDB files and memory, from the query's
 progress) and the micro-batch times of the first and second half (flat or not).
+
+Over 250 lines on purpose: a script run by hand, kept whole (its two modes share one harness).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 and a ledger that bad,
 stale, forged or misdirected requests leave untouched (real HTTP through aiohttp's test server);
 leases: a job takes its next batch only after its report, a report for a lease that expired or
-went to another job is refused (409) and changes nothing, and the expiry rule."""
+went to another job is refused (409) and changes nothing, and the expiry rule.
+
+Over 250 lines on purpose: one case per refusal of the endpoint, on one shared test server.
+"""
 
 from __future__ import annotations
 

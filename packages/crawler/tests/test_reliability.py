@@ -1,4 +1,7 @@
-"""No batch is lost: dead nodes, restarted nodes, a stopped FTP sink, a killed master."""
+"""No batch is lost: dead nodes, restarted nodes, a stopped FTP sink, a killed master.
+
+Over 250 lines on purpose: one real-process case per way a run can break, sharing one harness.
+"""
 
 from __future__ import annotations
 

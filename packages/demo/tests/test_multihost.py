@@ -9,6 +9,8 @@ every component configured by address, credentials on, nothing on a shared loopb
 
 Spark runs `boostwords --available-now` on the landed files after the crawl (cheaper on two
 cores than a streaming job competing with the crawl; same job, same code path per micro-batch).
+
+Over 250 lines on purpose: the five hosts' set-up is the test; its cases share it.
 """
 
 from __future__ import annotations

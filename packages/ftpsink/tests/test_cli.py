@@ -1,4 +1,7 @@
-"""The `ftpsink` console script as a real process: options, env vars, logs, signals."""
+"""The `ftpsink` console script as a real process: options, env vars, logs, signals.
+
+Over 250 lines on purpose: one case per option, variable and signal of one console script.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ named by its `release` argument exists, or a file `all` next to it, or after `ti
 Tests drive each job's pending -> running -> finished steps by creating files instead of sleeping.
 Also: scrapy.cfg writing, and small aiohttp servers in threads (webhook receivers, Prometheus
 endpoints standing in for crawl-master and ftpsink).
+
+Over 250 lines on purpose: the monitor tests' real parts, each a fixture every test file shares
+(pytest finds fixtures only in conftest.py).
 """
 
 from __future__ import annotations

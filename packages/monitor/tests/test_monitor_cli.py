@@ -1,4 +1,7 @@
-"""The `monitor` CLI end to end: real scrapyd nodes, JSON-line events, faults and signals."""
+"""The `monitor` CLI end to end: real scrapyd nodes, JSON-line events, faults and signals.
+
+Over 250 lines on purpose: one case per option, fault and signal of one console script.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """The monitor's web console, metrics and alerts end to end: a real `monitor` process, real
 scrapyd nodes, real HTTP. crawl-master does not serve metrics yet: a small aiohttp server with a
 real prometheus_client registry stands in for it (the names of
-`scrapyfleet.monitor.peermetrics`)."""
+`scrapyfleet.monitor.peermetrics`).
+
+Over 250 lines on purpose: the console's cases share one real monitor process and its stand-ins.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Starts the demo site, ftpsink, a scrapyd cluster, the Spark job, the monitor and
 processes on loopback; shows one live view; ends when Spark's table counts every listing; prints
 the top and bottom title words beside the planted effects; writes report.json and chart.png into
 the run directory; stops everything it started.
+
+Over 250 lines on purpose: the order in which six components start, hand each other addresses and
+are stopped is the demo's one concern and reads top to bottom here.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ Everything else (the index crawl) passes through, with failed pages tried again
 (`indexkeeper.py`). On spider close the partial batch is flushed; after a finished crawl the
 master waits for every batch and URL to be settled and writes the run summary. `--resume` of a run
 whose index crawl had finished crawls only its failed index pages and retries its failed URLs.
+
+Over 250 lines on purpose: one Scrapy middleware's life cycle (divert, flush, close, wait for the
+fleet, summary) kept in one object; its parts with a concern of their own are already outside it.
 """
 
 from __future__ import annotations

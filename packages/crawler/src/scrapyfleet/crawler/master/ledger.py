@@ -6,6 +6,9 @@ job; a long-lived job holds one attempt after another (`leases.py`). The ledger 
 batch payloads (so workers can fetch them after a master restart; `urlbook.py` keeps them with
 what became of each URL) and the run's metadata (token, batch-server port).
 docs/architecture.md, "Batch endpoint" and "Run directory".
+
+Over 250 lines on purpose: each batch transition is one SQLite transaction here, so every state
+change of a batch (and what it does to its URLs' counts) reads in one file.
 """
 
 from __future__ import annotations
