@@ -101,23 +101,23 @@ class Fleet:
     def batches(self, count: int) -> list[str]:
         return [self.ledger.add_batch("r", [f"u{i}"]).id for i in range(count)]
 
-    async def run(self, seconds: float, step: float = 1.0) -> bool:
-        """Tick every `step` seconds of the clock for `seconds`; True once the run is over."""
+    async def run(self, seconds: float) -> bool:
+        """Tick every second of the clock for `seconds`; True once the run is over."""
         end = self.clock.now + seconds
         while self.clock.now < end:
             if await self.dispatcher.tick(lambda: None) is None:
                 return True
-            self.clock.now += step
+            self.clock.now += 1
         return False
 
     def where(self, batch_id: str) -> tuple[str | None, int, str]:
         batch = self.ledger.batch(batch_id)
         return batch.node, batch.attempts, batch.state
 
-    def reason(self, batch_id: str, attempt: int = 1) -> object:
-        """Why that attempt of the batch ended, as the ledger has it."""
+    def reason(self, batch_id: str) -> object:
+        """Why the batch's first attempt ended, as the ledger has it."""
         [row] = [r for r in self.ledger.attempt_history()
-                 if r["batch"] == batch_id and r["attempt"] == attempt]  # fmt: skip
+                 if r["batch"] == batch_id and r["attempt"] == 1]  # fmt: skip
         return row["reason"]
 
     def done(self) -> set[str]:
