@@ -152,10 +152,15 @@ async def test_a_node_unreachable_past_the_node_timeout_has_its_batches_moved(
     fleet.nodes["a"].up = False
     await fleet.run(NODE_TIMEOUT - 2)
     assert fleet.where(batch) == ("a", 1, "running"), "unreachable, not yet down: it waits"
+    assert fleet.outcome.troubled_nodes == {}, "not down yet"
+    assert fleet.pool.unanswered() == {
+        "a": f"unreachable: connection refused (for {NODE_TIMEOUT - 2:.1f} s)"
+    }
     await fleet.run(3 + rules.MAX_BACKOFF)
     moved = fleet.ledger.batch(batch)
     assert (moved.node, moved.attempts) == ("b", 2)
     assert fleet.outcome.troubled_nodes == {"a": "unreachable: connection refused"}
+    assert fleet.pool.unanswered() == {}, "named once"
 
 
 async def test_a_running_job_silent_past_the_lease_timeout_loses_its_batch(

@@ -8,12 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from scrapyfleet.monitor.definitions import DefinitionError, parse
 from scrapyfleet.monitor.jobstats import parse_log
 from scrapyfleet.monitor.roles import loopback_host, parse_user
 from scrapyfleet.monitor.rules import measure
+from scrapyfleet.monitor.runstats import RunStats
+from scrapyfleet.monitor.sources import SourceOptions, Sources
+from scrapyfleet.monitor.store import Store
 from scrapyfleet.monitor.timers import next_due
 
 
@@ -38,6 +42,19 @@ def test_due_times_follow_cron_interval_and_the_window() -> None:
     assert next_due(timer(end_at=at("2026-12-01 10:00:30")), at("2026-12-01 10:00:00")) is None
     every = timer(kind="interval", spec="7", anchor=100.0)
     assert [next_due(every, t) for t in (100.0, 106.9, 107.0, 1000.0)] == [107, 107, 114, 1003]
+
+
+async def test_a_run_that_ends_has_its_summary_as_the_last_sample(tmp_path: Path) -> None:
+    clock = iter([10.0, 20.0]).__next__
+    async with aiohttp.ClientSession() as session:
+        stats = RunStats(Store(tmp_path), Sources(SourceOptions(), session, 1.0), clock)
+        stats.ended("r1", {"pages": 330, "items": 300, "urls": {"landed": 300, "failed": 0}})
+        stats.ended("r2", None)  # no summary.json: nothing to add
+        stats.ended("r1", {"pages": 331, "items": 300, "urls": {"landed": 300}})
+    assert stats.series("r2") == []
+    assert [(p["t"], p["pages"], p["landed"], p["failed"]) for p in stats.series("r1")] == [
+        (10.0, 330, 300, 0), (20.0, 331, 300, None),
+    ]  # fmt: skip
 
 
 def test_definitions_are_checked_and_written_as_options(tmp_path: Path) -> None:

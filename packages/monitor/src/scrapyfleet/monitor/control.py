@@ -58,6 +58,7 @@ class Control:
         self.runs = Runs(self.store, self.events, options.crawl_master, clock)
         sources = Sources(SourceOptions(), session, timeout)
         self.stats = RunStats(self.store, sources, clock)
+        self.runs.on_end = self.stats.ended
         self.timers = Timers(self.store, self.definitions, self.runs, self.events, clock)
         self.rules = Rules(
             self.store, self.definitions, self.runs, self.events, self.audit, notify, clock

@@ -82,6 +82,8 @@ class Runs:
         self.clock = clock
         self.root = store.directory / RUNS_DIR
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # called with (run id, its summary or None) when `refresh` finds a run's process gone
+        self.on_end: Callable[[str, dict[str, Any] | None], None] = lambda _run, _summary: None
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         return self.store.row("SELECT * FROM runs WHERE id = ?", (run_id,))
@@ -190,6 +192,7 @@ class Runs:
             self.processes.pop(run["id"], None)
             state, reason = outcome(Path(run["run_dir"]), code)
             self._end(run["id"], state, reason, code)
+            self.on_end(run["id"], self.summary(run["id"]))
             level = "info" if state == "finished" else "warning"
             self.events.emit(f"run_{state}", level, run=run["id"], definition=run["definition"],
                              reason=reason, exit_code=code)  # fmt: skip

@@ -1,6 +1,6 @@
 """A run's figures over time: crawl-master's metrics scraped every control tick while it runs,
 kept as samples (pages, items, URLs landed, failed, pending) every SAMPLE_EVERY seconds, with
-pages/s over the latest RATE_WINDOW. What a run has after it ends is its summary.json."""
+pages/s over the latest RATE_WINDOW; the run's summary.json is its last sample."""
 
 from __future__ import annotations
 
@@ -51,15 +51,24 @@ class RunStats:
             self.latest[run["id"]] = figures
             if now - self._last.get(run["id"], 0.0) >= SAMPLE_EVERY:
                 self._last[run["id"]] = now
-                urls = crawl.urls
-                self.store.write(
-                    "INSERT INTO samples (run, t, pages, items, landed, failed, pending) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run["id"], now, crawl.pages, crawl.items, urls.get("landed"),
-                     urls.get("failed"), urls.get("pending")),
-                )  # fmt: skip
+                self._store(run["id"], now, crawl.pages, crawl.items, crawl.urls)
         for gone in set(self.latest) - {r["id"] for r in runs}:
             del self.latest[gone]
+
+    def ended(self, run_id: str, summary: dict[str, Any] | None) -> None:
+        """The run's process has gone: its summary's figures are the series' last sample (a run
+        shorter than SAMPLE_EVERY would otherwise have a single point)."""
+        self._last.pop(run_id, None)
+        if summary is not None:
+            urls = summary.get("urls", {})
+            self._store(run_id, self.clock(), summary.get("pages"), summary.get("items"), urls)
+
+    def _store(self, run_id: str, t: float, pages: Any, items: Any, urls: dict[str, Any]) -> None:
+        self.store.write(
+            "INSERT INTO samples (run, t, pages, items, landed, failed, pending) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, t, pages, items, urls.get("landed"), urls.get("failed"), urls.get("pending")),
+        )
 
     def _rate(self, run_id: str, now: float, pages: float | None) -> float | None:
         row = self.store.row(

@@ -197,6 +197,11 @@ class Fleet:
         self._dispatcher.wake()
         return batch
 
+    def troubled_nodes(self) -> dict[str, str]:
+        """What went wrong with which node, for the summary: the record, plus nodes not
+        answering at the end."""
+        return {**self.outcome.troubled_nodes, **self._nodes.unanswered()}
+
     def snapshot(self) -> dict[str, Any]:
         """Batch and URL counts, items and per-node state, for progress views."""
         counts = self.ledger.counts()

@@ -112,6 +112,16 @@ class NodePool:
         if node.fault(reason):
             self.troubled[node.name] = f"set aside: {reason}"
 
+    def unanswered(self) -> dict[str, str]:
+        """Nodes not answering now that the run has not yet called down (the run may end before
+        `node_timeout` passes): the summary names them too."""
+        now = self.clock()
+        return {
+            node.name: f"unreachable: {node.reason} (for {now - node.unreachable_since:.1f} s)"
+            for node in self
+            if node.unreachable_since is not None and node.name not in self.troubled
+        }
+
     def snapshot(self) -> dict[str, dict[str, object]]:
         """Per-node state for progress views."""
         return {

@@ -74,7 +74,7 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
         "pages": pages,
         "pages_per_second": round(pages / wall, 1) if wall > 0 else None,
         "nodes": dict(nodes),
-        "troubled_nodes": fleet.outcome.troubled_nodes,
+        "troubled_nodes": fleet.troubled_nodes(),
         "retried_batches": retried,
         "failed_batches": failed,
         "unsettled_batches": unsettled,
