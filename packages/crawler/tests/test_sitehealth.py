@@ -68,6 +68,31 @@ def test_an_outage_after_many_good_answers_is_seen_at_once() -> None:
     assert events == [f"site_down {SITE}"]
 
 
+def test_broken_pages_retried_again_and_again_are_no_site_down() -> None:
+    """At a crawl's end only its broken pages are crawled: their retry batches' failures are
+    not judged (they would open the circuit, and their probes would fail for ever)."""
+    h, clock, events = health()
+    h.leased("job1", retried=True)
+    for _ in range(5):
+        h.observe("job1", SITE, SiteCounts(failed=MIN_REQUESTS))
+        clock.now += 1
+    assert events == [] and h.verdict("job1", SITE).hold == 0
+    h.leased("job1", retried=False)  # its next lease is of fresh URLs: a witness again
+    h.observe("job1", SITE, SiteCounts(failed=MIN_REQUESTS))
+    assert events == [f"site_down {SITE}"]
+
+
+def test_a_retrying_holder_probes_only_when_no_other_can() -> None:
+    h, clock, _ = health()
+    down(h)
+    h.leased("job2", retried=True)
+    clock.now += FIRST_PAUSE
+    assert not h.verdict("job2", SITE).probe, "job1 and job3 hold fresh requests"
+    h.observe("job1", SITE, SiteCounts())
+    h.observe("job3", SITE, SiteCounts())
+    assert h.verdict("job2", SITE).probe, "nobody else holds one"
+
+
 def test_a_holder_holding_nothing_is_never_granted_the_probe() -> None:
     h, clock, _ = health()
     down(h)

@@ -45,7 +45,11 @@ async def get_batch(request: web.Request) -> web.Response:
     timeout = endpoint.leases.lease_timeout if endpoint.leases else None
     payload = endpoint.ledger.payload(batch.id)
     credential = attempt_credential(endpoint.secret, batch.id, attempt)
-    sites = endpoint.sites.grant(batch.job, payload) if endpoint.sites is not None else None
+    sites = None
+    if endpoint.sites is not None:
+        sites = endpoint.sites.grant(
+            batch.job, payload, endpoint.ledger.urls.retried_only(batch.id)
+        )
     grant = BatchGrant(batch.id, attempt, payload, endpoint.feed_destination, timeout, credential,
                        sites)  # fmt: skip
     return web.json_response(grant.to_json())

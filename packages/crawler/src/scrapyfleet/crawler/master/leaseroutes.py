@@ -56,6 +56,7 @@ async def next_lease(request: web.Request) -> web.Response:
         lease = answer["lease"]
         endpoint.claimed.add((lease["batch"], lease["attempt"]))
         if endpoint.sites is not None:  # the job starts within its share
-            orders = endpoint.sites.grant(job, lease["urls"])
+            retried = endpoint.ledger.urls.retried_only(lease["batch"])
+            orders = endpoint.sites.grant(job, lease["urls"], retried)
             lease["sites"] = {name: order.to_json() for name, order in orders.items()}
     return web.json_response(answer)

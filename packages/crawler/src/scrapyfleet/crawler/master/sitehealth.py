@@ -11,7 +11,9 @@ closes the circuit (`site_up`) and the fleet ramps back up: each holder may keep
 flight, doubling every RAMP_STEP seconds until RAMP_FULL. A `Retry-After` (429/503) holds the
 domain fleet-wide that long (`site_slowed`). A domain down longer than `give_up_after` (the
 retry window) is given up (`site_given_up`): its held requests fail with the reason "site
-down". Pure logic, clock injected.
+down". A holder crawling a retry batch (URLs that failed before) is no witness against its
+site: a few broken pages failing again and again are not a site down, so its failures are not
+judged, and it probes only when no other holder can. Pure logic, clock injected.
 """
 
 from __future__ import annotations
@@ -82,12 +84,20 @@ class SiteHealth:
     ) -> None:
         self.give_up_after, self.on_event, self.clock = give_up_after, on_event, clock
         self.circuits: dict[str, Circuit] = {}
+        self.retrying: set[str] = set()  # holders crawling a retry batch now
         self.events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
 
     def _event(self, name: str, domain: str, **details: Any) -> None:
         self.events.append({"event": name, "domain": domain, "at": time.time(), **details})
         if self.on_event is not None:
             self.on_event(name, domain, details)
+
+    def leased(self, holder: str, retried: bool) -> None:
+        """`holder` starts a batch: one of URLs that failed before (`retried`), or not."""
+        if retried:
+            self.retrying.add(holder)
+        else:
+            self.retrying.discard(holder)
 
     def observe(self, holder: str, domain: str, counts: SiteCounts) -> None:
         """`holder`'s answers from `domain` since its last word."""
@@ -105,7 +115,7 @@ class SiteHealth:
             self._probed(domain, c, counts, now)
         if c.down_since is not None:
             return  # only a probe tells whether it is back
-        c.samples.append((now, counts.ok, counts.failed))
+        c.samples.append((now, counts.ok, 0 if holder in self.retrying else counts.failed))
         while c.samples and c.samples[0][0] < now - WINDOW:
             c.samples.popleft()
         ok = failed = 0
@@ -141,7 +151,7 @@ class SiteHealth:
         if c.down_since is not None:
             stale = c.prober is not None and now - c.probe_since > PROBE_TIMEOUT
             due = (c.prober is None or stale) and now >= c.next_probe
-            if due and c.held.get(holder, 0) > 0:  # only a holder with a request can probe
+            if due and c.held.get(holder, 0) > 0 and self._may_probe(c, holder):
                 c.prober, c.probe_since = holder, now
                 c.probes += 1
                 log.info("site_probe", domain=domain, holder=holder, probe=c.probes,
@@ -155,8 +165,16 @@ class SiteHealth:
                 c.up_since, ramp = None, None
         return Verdict(hold=max(0.0, c.quiet_until - now), ramp=ramp)
 
+    def _may_probe(self, c: Circuit, holder: str) -> bool:
+        """A retrying holder probes only when no other holds a request (its URLs may fail whether
+        the site is back or not)."""
+        return holder not in self.retrying or not any(
+            n > 0 for other, n in c.held.items() if other not in self.retrying
+        )
+
     def forget(self, holder: str) -> None:
         """`holder` crawls nothing now."""
+        self.retrying.discard(holder)
         for c in self.circuits.values():
             c.held.pop(holder, None)
 

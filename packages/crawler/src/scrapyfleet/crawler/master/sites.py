@@ -60,8 +60,9 @@ class Sites:
         wanted = set(counts) | set(self.health.troubled()) | set(self.budget.domains_of(holder))
         return {domain: self.order(holder, domain) for domain in sorted(wanted)}
 
-    def grant(self, holder: str, urls: Iterable[str]) -> dict[str, SiteOrder]:
-        """The orders a job starts its batch of `urls` with."""
+    def grant(self, holder: str, urls: Iterable[str], retried: bool) -> dict[str, SiteOrder]:
+        """The orders a job starts its batch of `urls` (`retried`: all failed before) with."""
+        self.health.leased(holder, retried)
         return self.exchange(holder, {d: SiteCounts() for d in domains(urls)})
 
     def order(self, holder: str, domain: str) -> SiteOrder:

@@ -83,6 +83,11 @@ class UrlBook(IndexPages):
             raise KeyError(batch)
         return unpack(row[0])
 
+    def retried_only(self, batch: str) -> bool:
+        """Whether the batch holds only URLs that failed before (a retry batch)."""
+        row = self._db.execute("SELECT fresh FROM payloads WHERE batch = ?", (batch,)).fetchone()
+        return row is not None and not row[0]
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         """The caller's open transaction, or one of its own (committed at the end)."""
