@@ -21,7 +21,7 @@ SLOW_FIXTURES = {"cluster_factory"}  # a real scrapyd cluster: tens of seconds p
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with slow tests (marked `slow`, or on a real scrapyd cluster) first, in their own
-    order: under `-n 2 --dist=worksteal` the long tests start at once and the short ones fill in
+    order: under `--dist=worksteal` the long tests start at once and the short ones fill in
     behind, instead of one long test running alone at the end."""
     slow = {
         item.path
