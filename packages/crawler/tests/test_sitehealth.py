@@ -246,8 +246,9 @@ def test_site_events_reach_the_metrics() -> None:
     down(h)
     metrics = CrawlMetrics()
     metrics({"batches": {}, "urls": {}, "pages": 0, "items": 0, "nodes": {},
-             "attempts": {"scheduled": 0, "retries": 0},
+             "attempts": {"scheduled": 0, "retries": 0}, "intake_open": False,
              "sites": {"down": h.down(), "events": list(h.events)}})  # fmt: skip
     text = generate_latest(metrics.registry).decode()
     assert "scrapyfleet_crawl_sites_down 1.0" in text
+    assert "scrapyfleet_crawl_intake_open 0.0" in text
     assert 'scrapyfleet_crawl_site_events_total{event="site_down"} 1.0' in text

@@ -1,16 +1,23 @@
-"""The demo's pure pieces: log tailing, state from events, truth comparison, latency, the chart."""
+"""The demo's pure pieces: log tailing, state from the monitor's snapshot (the monitor's own
+FleetState, served over real HTTP), truth comparison, latency, the chart."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
+from scrapyfleet.core.scrapyd import DaemonStatus, Job, JobList
+from scrapyfleet.core.targets import Target
 from scrapyfleet.demo.report import (
     accuracy,
     landed_files,
@@ -23,6 +30,9 @@ from scrapyfleet.demo.state import DemoState, NodeView, extremes
 from scrapyfleet.demo.tail import JsonTail
 from scrapyfleet.demo.view import render
 from scrapyfleet.demosite.catalog import Catalog
+from scrapyfleet.monitor.daemon import NodeReport, PollReport
+from scrapyfleet.monitor.readings import Crawl, Reading, Readings
+from scrapyfleet.monitor.snapshot import FleetState
 
 
 def iso(seconds: float) -> str:
@@ -43,27 +53,84 @@ def test_tail_returns_complete_lines_once_and_counts_other_lines(tmp_path: Path)
     assert tail.read() == []
 
 
-def test_state_follows_master_monitor_and_table(tmp_path: Path) -> None:
-    master, monitor, out = tmp_path / "m.log", tmp_path / "mon.log", tmp_path / "analytics"
+def snapshots(*states: tuple[PollReport, Crawl | None]) -> list[dict[str, Any]]:
+    """What the monitor's `/snapshot.json` says after each poll (its own FleetState)."""
+    targets = [report.target for report in states[0][0].nodes]
+    fleet = FleetState(targets, "fleetdemo", 1.0)
+    return [
+        fleet.update(poll, Readings(crawl=Reading(crawl, None if crawl else "refused")), t)
+        for t, (poll, crawl) in enumerate(states, start=1_700_000_000)
+    ]
+
+
+@pytest.fixture
+def monitor_web() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A web server answering `/snapshot.json` with the last of its list: (its URL, the list)."""
+    served: list[dict[str, Any]] = []
+
+    class Snapshot(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(served[-1]).encode() if served else b"{}"
+            self.send_response(200 if served and self.path == "/snapshot.json" else 503)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Snapshot)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", served
+    server.shutdown()
+    server.server_close()
+
+
+def test_state_follows_the_monitors_snapshot_and_the_table(
+    tmp_path: Path, monitor_web: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, served = monitor_web
+    out = tmp_path / "analytics"
     out.mkdir()
-    state = DemoState(100, time.time(), JsonTail(master), JsonTail(monitor), out)
-    events = [
-        {"event": "progress", "batches_done": 1, "batches_total": 4, "batches_final": True,
-         "items": 25, "pages_per_second": 12.5, "eta_seconds": 6.0},
-    ]  # fmt: skip
-    master.write_text("".join(json.dumps(e) + "\n" for e in events))
-    monitor.write_text(
-        json.dumps({"event": "node_status", "node": "scrapyd1", "pending": 2, "running": 1,
-                    "finished": 3}) + "\n"
-        + json.dumps({"event": "node_unreachable", "node": "scrapyd2", "reason": "refused"})
-        + "\n"
-    )  # fmt: skip
+    state = DemoState(100, time.time(), out, console_url=url)
+    state.refresh()  # the monitor has no snapshot yet
+    assert (state.batches_done, state.batches_total, state.nodes) == (0, None, {})
+
+    one = Target("scrapyd1", "http://127.0.0.1:6801")
+    two = Target("scrapyd2", "http://127.0.0.1:6802")
+    jobs = JobList([], [Job("j1", "distr", "running")],
+                   [Job(f"f{i}", "distr", "finished") for i in range(3)])  # fmt: skip
+    busy = NodeReport(one, DaemonStatus("n1", 0, 1, 3), jobs=jobs)
+    idle = NodeReport(two, DaemonStatus("n2", 0, 0, 0), jobs=JobList([], [], []))
+    both_up = PollReport([busy, idle], [])
+    one_down = PollReport([busy, NodeReport(two, reason="refused")], [])
+
+    def crawl(done: int, total: int, items: int, *, open_: bool, outcome: str | None) -> Crawl:
+        batches = {"done": done, "running": total - done}
+        return Crawl(batches, {"landed": items, "pending": 100 - items}, items * 1.1, items,
+                     total, 0, {"usable": 2}, 1_700_000_000.0, outcome,
+                     intake_open=1.0 if open_ else 0.0)  # fmt: skip
+
+    served += snapshots(
+        (both_up, crawl(1, 4, 25, open_=True, outcome=None)),
+        (one_down, crawl(2, 4, 50, open_=False, outcome=None)),
+    )
+    state.refresh()
+    assert (state.batches_done, state.batches_total, state.items) == (2, 4, 50)
+    assert state.pages_per_second == pytest.approx(27.5) and state.eta_seconds == 2.0
+    assert state.nodes["scrapyd1"] == NodeView(True, 0, 1, 3)
+    assert state.nodes["scrapyd2"] == NodeView(False, reason="refused")
+
+    served[:] = snapshots((both_up, crawl(1, 2, 1, open_=True, outcome=None)))
+    state.refresh()
+    assert state.batches_total is None, "crawl-master still makes batches: no total yet"
+    served[:] = snapshots((both_up, None))  # crawl-master gone: its last figures stay
+    state.refresh()
+    assert (state.batches_done, state.items) == (1, 1)
+    served[:] = snapshots((both_up, crawl(4, 4, 100, open_=False, outcome="ok")))
     (out / "shifts.json").write_text(json.dumps({"listings": 100, "words": []}))
     state.refresh()
-    assert (state.batches_done, state.batches_total, state.items) == (1, 4, 25)
-    assert state.eta_seconds == 6.0
-    assert state.nodes["scrapyd1"].running == 1 and state.nodes["scrapyd1"].up
-    assert not state.nodes["scrapyd2"].up and state.nodes["scrapyd2"].reason == "refused"
+    assert (state.batches_done, state.batches_total, state.eta_seconds) == (4, 4, 0.0)
     assert state.complete and state.listings == 100
 
 
@@ -134,7 +201,7 @@ def test_chart_is_a_png(tmp_path: Path) -> None:
 def test_live_view_shows_progress_nodes_and_words(tmp_path: Path) -> None:
     out = tmp_path / "analytics"
     out.mkdir()
-    state = DemoState(100, time.time(), JsonTail(tmp_path / "m"), JsonTail(tmp_path / "n"), out)
+    state = DemoState(100, time.time(), out)
     state.nodes["scrapyd1"] = NodeView(up=False, reason="connection refused")
     state.table = {"listings": 40, "words": [
         {"word": "penthouse", "shift": 0.4, "count": 9},

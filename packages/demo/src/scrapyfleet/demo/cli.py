@@ -39,7 +39,6 @@ from scrapyfleet.demo.report import (
 )
 from scrapyfleet.demo.stack import Plan, SparkStart, start_master, start_stack, wait_monitor
 from scrapyfleet.demo.state import DemoState, extremes, progress_history
-from scrapyfleet.demo.tail import JsonTail
 from scrapyfleet.demo.view import LiveView
 from scrapyfleet.demosite.catalog import Catalog
 
@@ -193,19 +192,14 @@ def run(plan: Plan, timeout: float, keep_running: bool, console: Console) -> int
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     sup = Supervisor(plan.run_dir)
     catalog = Catalog(plan.total, plan.seed)
-    state = DemoState(
-        plan.total,
-        started_wall,
-        JsonTail(plan.run_dir / "logs" / "crawl-master.log"),
-        JsonTail(plan.monitor_log),
-        plan.analytics_dir,
-    )
+    state = DemoState(plan.total, started_wall, plan.analytics_dir)
     report: dict[str, Any] = {}
     code = 1
     try:
         with LiveView(state, catalog.planted_effects(), console) as view:
             view.update("starting")
             stack = start_stack(plan, sup)
+            state.console_url = stack.console_url
             start_master(plan, sup, stack)
             wait_monitor(plan, sup, stack)
             follow(plan, sup, state, view, timeout, stack.spark)

@@ -88,6 +88,7 @@ class Stack:
     master_metrics: int  # crawl-master's Prometheus port (the console reads it)
     spark: SparkStart  # the crawl does not wait for it
     monitor: Child  # nor for the monitor: `wait_monitor` after crawl-master has started
+    console_url: str  # the monitor's web console (its `/snapshot.json`: the demo's view)
 
 
 def start_stack(plan: Plan, sup: Supervisor) -> Stack:
@@ -149,7 +150,10 @@ def start_stack(plan: Plan, sup: Supervisor) -> Stack:
          "--analytics-output", str(plan.analytics_dir)],
         log_name=plan.monitor_log.name,
     )  # fmt: skip
-    return Stack(site_url, ftp_port, master_metrics, SparkStart(spark, head_start), monitor)
+    console_url = f"http://{HOST}:{web_port}/"
+    return Stack(
+        site_url, ftp_port, master_metrics, SparkStart(spark, head_start), monitor, console_url
+    )
 
 
 def wait_monitor(plan: Plan, sup: Supervisor, stack: Stack) -> None:

@@ -1,16 +1,19 @@
-"""What the demo knows while it runs, gathered from the components' logs and Spark's output."""
+"""What the demo knows while it runs: the monitor's snapshot (`/snapshot.json`: the crawl's
+progress from crawl-master's metrics, each node's from the monitor's polls) and Spark's output."""
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE, Events
-from scrapyfleet.demo.tail import JsonTail
+from scrapyfleet.core.contracts import PROGRESS_FILE, SHIFTS_FILE
+
+SNAPSHOT_TIMEOUT = 2.0  # seconds a read of the monitor's snapshot may take
 
 
 @dataclass(slots=True)
@@ -24,33 +27,40 @@ class NodeView:
     reason: str = ""
 
 
+def read_snapshot(console_url: str) -> dict[str, Any] | None:
+    """The monitor's latest snapshot; None while it has none (or does not answer)."""
+    try:
+        with urllib.request.urlopen(console_url + "snapshot.json", timeout=SNAPSHOT_TIMEOUT) as r:
+            snapshot = json.load(r)
+    except (OSError, ValueError):
+        return None
+    return snapshot if isinstance(snapshot, dict) else None
+
+
 @dataclass
 class DemoState:
-    """Crawl progress (master log), node status (monitor log) and the latest shift table."""
+    """Crawl progress and node status (the monitor's snapshot) and the latest shift table."""
 
     total: int
     started_wall: float  # time.time() at the demo's start
-    master_log: JsonTail
-    monitor_log: JsonTail
     analytics_dir: Path
+    console_url: str | None = None  # the monitor's web console, once it is started
     batches_done: int = 0
-    batches_total: int | None = None
+    batches_total: int | None = None  # None while crawl-master still makes batches
     items: int = 0
     pages_per_second: float = 0.0
     eta_seconds: float | None = None
     nodes: dict[str, NodeView] = field(default_factory=dict)
     table: dict[str, Any] | None = None
     crawled: list[tuple[float, int]] = field(default_factory=list)  # (seconds, items) samples
-    console_url: str | None = None  # the monitor's web console
     _table_mtime: float = 0.0
 
     def refresh(self) -> None:
-        """Read whatever the components wrote since the last refresh."""
-        for event in self.master_log.read():
-            self._master_event(event)
+        """Read the monitor's snapshot and whatever Spark wrote since the last refresh."""
+        snapshot = read_snapshot(self.console_url) if self.console_url else None
+        if snapshot is not None:
+            self.follow(snapshot)
         self.crawled.append((time.time() - self.started_wall, self.items))
-        for event in self.monitor_log.read():
-            self._monitor_event(event)
         self._read_table()
 
     @property
@@ -62,37 +72,26 @@ class DemoState:
     def complete(self) -> bool:
         return self.listings >= self.total
 
-    def _master_event(self, event: dict[str, Any]) -> None:
-        name = event.get("event")
-        if name == Events.PROGRESS:
-            self.batches_done = int(event.get("batches_done", self.batches_done))
-            if event.get("batches_final"):
-                self.batches_total = int(event["batches_total"])
-            self.items = int(event.get("items", self.items))
-            self.pages_per_second = float(event.get("pages_per_second", 0.0))
-            eta = event.get("eta_seconds")
+    def follow(self, snapshot: dict[str, Any]) -> None:
+        """Take one snapshot's figures. A crawl panel without them (crawl-master not started
+        yet, or gone) keeps the last ones, and a node that does not answer its last counts."""
+        crawl = snapshot.get("crawl") or {}
+        batches = crawl.get("batches")
+        if isinstance(batches, dict):
+            ended = crawl.get("outcome") is not None
+            self.batches_done = int(batches.get("done", 0))
+            final = ended or crawl.get("intake_open") == 0
+            self.batches_total = int(sum(batches.values())) if final else None
+            self.items = int(crawl.get("items") or 0)
+            self.pages_per_second = float(crawl.get("pages_per_second") or 0.0)
+            eta = 0.0 if ended else crawl.get("eta_seconds")
             self.eta_seconds = float(eta) if eta is not None else None
-        elif name == Events.RUN_SUMMARY:
-            self.batches_done = int(event.get("batches_done", self.batches_done))
-            self.batches_total = int(event.get("batches", self.batches_done))
-            self.items = int(event.get("items", self.items))
-            self.pages_per_second = float(event.get("pages_per_second") or 0.0)
-            self.eta_seconds = 0.0
-
-    def _monitor_event(self, event: dict[str, Any]) -> None:
-        name, node = event.get("event"), event.get("node")
-        if name == Events.WEB_CONSOLE:
-            self.console_url = str(event.get("url"))
-        if not isinstance(node, str):
-            return
-        view = self.nodes.setdefault(node, NodeView())
-        if name == Events.NODE_STATUS:
-            view.up, view.reason = True, ""
-            view.pending = int(event.get("pending", 0))
-            view.running = int(event.get("running", 0))
-            view.finished = int(event.get("finished", 0))
-        elif name == Events.NODE_UNREACHABLE:
-            view.up, view.reason = False, str(event.get("reason", ""))
+        for node in snapshot.get("nodes") or []:
+            view = self.nodes.setdefault(str(node["name"]), NodeView())
+            view.up, view.reason = bool(node["up"]), str(node.get("reason") or "")
+            if view.up:
+                view.pending, view.running = int(node["pending"]), int(node["running"])
+                view.finished = int(node["finished"])
 
     def _read_table(self) -> None:
         path = self.analytics_dir / SHIFTS_FILE

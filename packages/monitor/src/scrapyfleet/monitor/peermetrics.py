@@ -69,6 +69,7 @@ def crawl_from(samples: Samples) -> Crawl:
         started=_one(samples, "scrapyfleet_crawl_started_timestamp_seconds"),
         outcome=outcome,
         sites_down=_one(samples, "scrapyfleet_crawl_sites_down"),
+        intake_open=_one(samples, "scrapyfleet_crawl_intake_open"),
     )
 
 

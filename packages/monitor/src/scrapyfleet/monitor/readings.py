@@ -45,6 +45,7 @@ class Crawl:
     started: float | None  # Unix time
     outcome: str | None  # None while the run goes on; "ok", "failed" (or "unknown") once ended
     sites_down: float | None = None  # sites whose circuit is open (crawl-master's site health)
+    intake_open: float | None = None  # 1 while batches are still being made, 0 once all are
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ families on each scrape; the loop thread only swaps a reference, the exporter's 
 | `scrapyfleet_crawl_nodes` | gauge | `state` = usable, set_aside |
 | `scrapyfleet_crawl_started_timestamp_seconds` | gauge | |
 | `scrapyfleet_crawl_finished` | gauge | `outcome` = ok, failed (1 at the end) |
+| `scrapyfleet_crawl_intake_open` | gauge | 1 while batches are still being made |
 | `scrapyfleet_crawl_sites_down` | gauge | domains whose circuit is open (`sitehealth.py`) |
 | `scrapyfleet_crawl_site_events_total` | counter | `event` = site_down, _up, _slowed, _given_up |
 """
@@ -48,6 +49,7 @@ class Figures:
     retries: int = 0
     nodes: dict[str, int] = field(default_factory=dict)
     finished: str | None = None  # "ok" or "failed" once the run has ended
+    intake_open: bool = True
     sites_down: int = 0
     site_events: dict[str, int] = field(default_factory=dict)
 
@@ -75,6 +77,7 @@ class CrawlMetrics(Collector):
                 "usable": sum(1 for n in nodes if n["up"] and not n["set_aside"]),
                 "set_aside": sum(1 for n in nodes if n["set_aside"]),
             },
+            intake_open=bool(snap["intake_open"]),
             sites_down=len(snap.get("sites", {}).get("down", [])),
             site_events=Counter(e["event"] for e in snap.get("sites", {}).get("events", [])),
         )
@@ -116,6 +119,9 @@ class CrawlMetrics(Collector):
         for end in ("ok", "failed"):
             finished.add_metric([end], 1.0 if f.finished == end else 0.0)
         yield finished
+        yield GaugeMetricFamily(
+            f"{PREFIX}_intake_open", "1 while batches are still being made", float(f.intake_open)
+        )
         yield GaugeMetricFamily(f"{PREFIX}_sites_down", "Domains held fleet-wide", f.sites_down)
         events = CounterMetricFamily(f"{PREFIX}_site_events", "Site events", labels=["event"])
         for event in SITE_EVENTS:
