@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -21,46 +20,24 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from crawlstack import start_crawl_stack
+from crawlstack import master_args, start_crawl_stack
 from e2e import run_plain
 
-from scrapyfleet.core.procs import script
 from scrapyfleet.demo.procs import Supervisor
 
 
 def run_distributed(args: argparse.Namespace, latency: float, out: Path) -> dict[str, Any]:
     run_dir = out / f"crawl-latency-{latency}"
     sup = Supervisor(run_dir)
-    index_pages = math.ceil(args.total / 30)
     try:
         stack = start_crawl_stack(sup, run_dir, args.total, latency, args.nodes, args.slots)
         started = time.monotonic()
         master = sup.start(
             "crawl-master",
-            [
-                script("crawl-master"),
-                "--config",
-                str(stack.config),
-                "--site",
-                stack.site_url,
-                "--index-pages",
-                str(index_pages),
-                "--batch-size",
-                str(args.batch_size),
-                "--first-batch-size",
-                str(args.first_batch_size),
-                "--concurrency",
-                str(args.concurrency),
-                "--feed-uri",
-                stack.feed,
-                "--run-dir",
-                str(run_dir / "master"),
-                "--log-format",
-                "json",
-                "--progress",
-                "log",
-            ],
-        )
+            master_args(stack, run_dir, stack.site_url, args.total,
+                        "--batch-size", str(args.batch_size), "--first-batch-size",
+                        str(args.first_batch_size), "--concurrency", str(args.concurrency)),
+        )  # fmt: skip
         code = master.wait(args.timeout)
         wall = time.monotonic() - started
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from scrapyfleet.core.contracts import index_pages
 from scrapyfleet.core.procs import free_port, free_port_block, script, url_ok
 from scrapyfleet.demo.procs import Child, Supervisor
 from scrapyfleet.demo.stack import Plan, node_pids
@@ -46,3 +47,14 @@ def start_crawl_stack(
     sup.add_pids(node_pids(plan))
     feed = f"ftp://anonymous:x@{HOST}:{ftp_port}/%(batch)s_%(name)s_%(time)s.jl"
     return CrawlStack(site_url, feed, plan.cluster_dir / "scrapy.cfg", site, sink, cluster)
+
+
+def master_args(
+    stack: CrawlStack, run_dir: Path, site_url: str, total: int, *extra: str
+) -> list[str]:
+    """crawl-master's command line over `stack`: `site_url`'s `total` listings into the run's
+    `items/`, its run directory `run_dir/master`, JSON logs; then `extra`."""
+    return [script("crawl-master"), "--config", str(stack.config), "--site", site_url,
+            "--index-pages", str(index_pages(total)), "--feed-uri", stack.feed,
+            "--run-dir", str(run_dir / "master"), "--log-format", "json", "--progress", "log",
+            *extra]  # fmt: skip

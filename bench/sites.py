@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -22,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "crawler" / "tests"))
-from crawlstack import start_crawl_stack
+from crawlstack import master_args, start_crawl_stack
 from siteproxy import Fault, SiteProxy
 
-from scrapyfleet.core.procs import script
 from scrapyfleet.demo.procs import Supervisor
 
 
@@ -39,25 +37,7 @@ def crawl(args: argparse.Namespace, name: str, fault: Fault | None, *extra: str)
         proxy.start()
         started = time.monotonic()
         master = sup.start(
-            "crawl-master",
-            [
-                script("crawl-master"),
-                "--config",
-                str(stack.config),
-                "--site",
-                proxy.url,
-                "--index-pages",
-                str(math.ceil(args.total / 30)),
-                "--feed-uri",
-                stack.feed,
-                "--run-dir",
-                str(run_dir / "master"),
-                "--log-format",
-                "json",
-                "--progress",
-                "log",
-                *extra,
-            ],
+            "crawl-master", master_args(stack, run_dir, proxy.url, args.total, *extra)
         )
         code = master.wait(args.timeout)
         wall = time.monotonic() - started
