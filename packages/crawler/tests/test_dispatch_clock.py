@@ -151,8 +151,8 @@ async def test_a_node_unreachable_past_the_node_timeout_has_its_batches_moved(
     batch = await fleet.one_batch_on("a")
     fleet.nodes["a"].up = False
     await fleet.run(NODE_TIMEOUT - 2)
-    assert fleet.where(batch) == ("a", 1, "running"), "unreachable, not yet down: it waits"
-    assert fleet.outcome.troubled_nodes == {}, "not down yet"
+    assert fleet.where(batch) == ("a", 1, "running"), "unreachable, not yet timed out: it waits"
+    assert fleet.outcome.troubled_nodes == {}, "not timed out yet"
     assert fleet.pool.unanswered() == {
         "a": f"unreachable: connection refused (for {NODE_TIMEOUT - 2:.1f} s)"
     }

@@ -81,7 +81,7 @@ def test_node_killed_mid_run_its_batches_move(
             assert node != victim.name
 
 
-def test_node_down_from_the_start_is_skipped(
+def test_node_unreachable_from_the_start_is_skipped(
     tmp_path: Path, site_factory, sink, cluster_factory, free_port, ledger_rows: Callable[..., Any]
 ) -> None:
     site = site_factory(total=900)

@@ -87,13 +87,13 @@ def test_finished_without_report_fails_after_the_grace() -> None:
 
 
 # -- node health ---------------------------------------------------------------------------------
-def test_unreachable_node_keeps_its_batches_until_it_is_down() -> None:
+def test_unreachable_node_keeps_its_batches_until_it_times_out() -> None:
     n = node()
     assert not n.unreachable("connection refused", now=10.0, node_timeout=TIMEOUT)
     assert not n.usable and rules.judge(batch(), n, None, 10.0) == rules.KEEP
     assert not n.unreachable("connection refused", now=10.0 + TIMEOUT, node_timeout=TIMEOUT)
     assert n.unreachable("connection refused", now=10.1 + TIMEOUT, node_timeout=TIMEOUT)
-    assert not n.unreachable("connection refused", now=99.0, node_timeout=TIMEOUT), "down once"
+    assert not n.unreachable("connection refused", now=99.0, node_timeout=TIMEOUT), "times out once"
     assert rules.judge(batch(), n, None, 50.0) == rules.fail(
         "node a unreachable: connection refused"
     )
@@ -104,7 +104,7 @@ def test_a_node_that_answers_again_has_recovered() -> None:
     n.unreachable("timeout after 5.0s", now=0.0, node_timeout=1.0)
     n.unreachable("timeout after 5.0s", now=2.0, node_timeout=1.0)
     polled(n, running=1)
-    assert (n.reachable, n.down, n.reason, n.usable) == (True, False, "", True)
+    assert (n.reachable, n.timed_out, n.reason, n.usable) == (True, False, "", True)
     assert n.free() == 1
 
 

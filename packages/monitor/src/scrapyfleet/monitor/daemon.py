@@ -1,7 +1,7 @@
 """The monitor loop: poll every node concurrently, turn answers into events, repeat.
 
 A node that fails a poll is `node_unreachable` (every such poll) and `node_down` at the first of
-an outage (no timeout: crawl-master's `node_down` waits for `--node-timeout`), `node_recovered`
+an outage (no timeout: crawl-master's `node_timed_out` waits for `--node-timeout`), `node_recovered`
 at the first answer after.
 """
 

@@ -113,7 +113,7 @@ class NodePool:
             self.troubled[node.name] = f"set aside: {reason}"
 
     def unanswered(self) -> dict[str, str]:
-        """Nodes not answering now that the run has not yet called down (the run may end before
+        """Nodes not answering now that have not yet timed out (the run may end before
         `node_timeout` passes): the summary names them too."""
         now = self.clock()
         return {

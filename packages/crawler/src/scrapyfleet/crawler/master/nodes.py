@@ -1,5 +1,5 @@
-"""One scrapyd node as the dispatcher sees it: its last poll and its health (unreachable, down,
-recovered, set aside), by the rules in `rules.py`. No I/O: `nodepool.py` polls."""
+"""One scrapyd node as the dispatcher sees it: its last poll and its health (unreachable, timed
+out, recovered, set aside), by the rules in `rules.py`. No I/O: `nodepool.py` polls."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Node:
     jobs: dict[str, Job] = field(default_factory=dict)
     unreachable_since: float | None = None
     reason: str = ""
-    down: bool = False  # unreachable for longer than the node timeout
+    timed_out: bool = False  # unreachable for longer than the node timeout: its batches move
     set_aside: bool = False
     failures: int = 0  # consecutive failed attempts
     placed: int = 0  # batches placed since the last poll
@@ -52,20 +52,20 @@ class Node:
         """The node answered: it is up again, with these jobs."""
         if not self.reachable:
             log.info("node_recovered", node=self.name, url=self.target.url)
-        self.unreachable_since, self.down, self.reason = None, False, ""
+        self.unreachable_since, self.timed_out, self.reason = None, False, ""
         self.status, self.placed = status, 0
         self.jobs = jobs.by_id()
 
     def unreachable(self, reason: str, now: float, node_timeout: float) -> bool:
-        """The node did not answer; True when this makes it down."""
+        """The node did not answer; True when this makes it time out."""
         if self.unreachable_since is None:
             self.unreachable_since = now
             log.warning("node_unreachable", node=self.name, url=self.target.url, reason=reason)
         self.reason = reason
-        if self.down or not rules.node_down(self.unreachable_since, now, node_timeout):
+        if self.timed_out or not rules.node_timed_out(self.unreachable_since, now, node_timeout):
             return False
-        self.down = True
-        log.error("node_down", node=self.name, url=self.target.url, reason=reason,
+        self.timed_out = True
+        log.error("node_timed_out", node=self.name, url=self.target.url, reason=reason,
                   seconds=round(now - self.unreachable_since, 1))  # fmt: skip
         return True
 

@@ -56,7 +56,7 @@ class NodeHealth(Protocol):
     @property
     def reachable(self) -> bool: ...  # answered the last poll
     @property
-    def down(self) -> bool: ...  # unreachable for longer than the node timeout
+    def timed_out(self) -> bool: ...  # unreachable for longer than the node timeout
     @property
     def reason(self) -> str: ...  # why it is unreachable
 
@@ -69,12 +69,12 @@ def judge(
     silent_since: float | None = None,
     lease_timeout: float = math.inf,
 ) -> Verdict:
-    """An active batch against its node: fail it if the node is gone or down, keep it while the
-    node is unreachable but not yet down, else judge its job by `sighting` (and how long the job
-    has been silent about this lease)."""
+    """An active batch against its node: fail it if the node is gone or timed out, keep it while
+    the node is unreachable but not yet timed out, else judge its job by `sighting` (and how long
+    the job has been silent about this lease)."""
     if node is None or batch.job is None:
         return fail(f"node {batch.node} is not a target of this run")
-    if node.down:
+    if node.timed_out:
         return fail(f"node {node.name} unreachable: {node.reason}")
     if not node.reachable or sighting is None:
         return KEEP
@@ -114,8 +114,8 @@ def overdue(since: float | None, now: float, limit: float) -> bool:
     return since is not None and now - since > limit
 
 
-def node_down(unreachable_since: float | None, now: float, node_timeout: float) -> bool:
-    """A node unreachable for longer than the node timeout is down: its batches move."""
+def node_timed_out(unreachable_since: float | None, now: float, node_timeout: float) -> bool:
+    """A node unreachable for longer than the node timeout has timed out: its batches move."""
     return overdue(unreachable_since, now, node_timeout)
 
 
