@@ -1,5 +1,7 @@
 """A worker's calls to the master's batch endpoint, each retried with backoff on connection errors
-and 5xx; a 4xx (403 forged, 409 stale, 400 malformed) is raised at once. An answer is read
+and 5xx (a 503, the master busy at its connection caps, for BUSY_PATIENCE seconds: a busy
+master must not cost the node its batch); a 4xx (403 forged, 409 stale, 400 malformed) is raised
+at once. An answer is read
 within bounds (`core.httpread.MAX_ANSWER` bytes, `core.safejson.MAX_DEPTH` levels, finite
 numbers): beyond them, ValueError. docs/architecture.md, "Batch endpoint"."""
 
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from typing import Any
 
 import aiohttp
@@ -19,7 +22,8 @@ from scrapyfleet.core.waits import Backoff
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
 TRIES = 5
-RETRY = Backoff(first=0.5, cap=4.0)  # seconds between tries: 0.5, 1, 2, 4
+RETRY = Backoff(first=0.5, cap=4.0)  # seconds between tries: 0.5, 1, 2, 4, then 4
+BUSY_PATIENCE = 120.0  # seconds a call keeps trying while the master answers 503
 CALL_TIMEOUT = 30.0  # seconds per call (a `next` call waits up to leases.LEASE_WAIT)
 
 
@@ -53,7 +57,10 @@ class MasterClient:
         the JSON answer."""
         url = self.base + batch + route
         headers = {"Authorization": f"Bearer {credential}"} if credential else {}
-        for attempt in range(1, TRIES + 1):
+        busy_until = time.monotonic() + BUSY_PATIENCE
+        attempt = 0
+        while True:
+            attempt, busy = attempt + 1, False
             try:
                 async with self._http().request(
                     method, url, headers=headers, ssl=self.tls or True, **kwargs
@@ -61,13 +68,13 @@ class MasterClient:
                     if resp.status < 500:
                         resp.raise_for_status()
                         return safejson.loads(await read_capped(resp))
-                    reason = f"HTTP {resp.status}"
+                    reason, busy = f"HTTP {resp.status}", resp.status == 503
             except aiohttp.ClientResponseError:
                 raise
             except (aiohttp.ClientError, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             log.warning("master_call_failed", method=method, url=url, attempt=attempt,
                         reason=reason)  # fmt: skip
-            if attempt < TRIES:
-                await asyncio.sleep(RETRY.delay(attempt))
-        raise ConnectionError(reason)
+            if attempt >= TRIES and not (busy and time.monotonic() < busy_until):
+                raise ConnectionError(reason)
+            await asyncio.sleep(RETRY.delay(attempt))
