@@ -81,6 +81,32 @@ def test_node_killed_mid_run_its_batches_move(
             assert node != victim.name
 
 
+def test_the_only_node_dies_the_run_aborts_without_crawling_on(
+    tmp_path: Path,
+    site_factory,
+    sink,
+    cluster_factory,
+    wait_for: Callable[..., Any],
+    ledger_rows: Callable[..., Any],
+) -> None:
+    """With no usable node left past --node-timeout the run aborts, and the master's own crawl
+    stops with it (it crawled on for the rest of the index before): exit 1, named, resumable."""
+    site = site_factory(total=30_000, latency=0.3)  # an index crawl of 1,000 pages: ~20 s
+    cluster = cluster_factory([2])
+    run_dir = tmp_path / "run"
+    master = master_process(
+        [*base_args(cluster, site, sink, run_dir), "--node-timeout", "3"], tmp_path / "m.log"
+    )
+    wait_for(lambda: ledger_rows(run_dir, "SELECT id FROM batches WHERE state = 'running'"),
+             timeout=120, what="a batch running on the node")  # fmt: skip
+    os.killpg(int(cluster.nodes[0].pidfile.read_text()), signal.SIGKILL)
+    assert finish(master) == 1, (tmp_path / "m.log").read_text()[-3000:]
+    result = summary(run_dir)
+    assert "no usable scrapyd node" in (result["fatal"] or ""), result["fatal"]
+    assert result["urls_total"] < site.total, "the index crawl stopped with the fleet"
+    assert "crawl-master --resume" in (tmp_path / "m.log").read_text()
+
+
 def test_node_unreachable_from_the_start_is_skipped(
     tmp_path: Path, site_factory, sink, cluster_factory, free_port, ledger_rows: Callable[..., Any]
 ) -> None:

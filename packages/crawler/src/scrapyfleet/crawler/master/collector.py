@@ -124,12 +124,13 @@ class MasterSide:
             self.fleet.outcome.fatal = f"start-up failed: {type(exc).__name__}: {exc}"
             log.error("startup_failed", reason=self.fleet.outcome.fatal)
             return
-        self._watch = asyncio.ensure_future(self._stop_when_unwritable())
+        self._watch = asyncio.ensure_future(self._stop_when_the_fleet_ends())
 
-    async def _stop_when_unwritable(self) -> None:
-        """A fleet that could not write its run directory stops the master's crawl too."""
+    async def _stop_when_the_fleet_ends(self) -> None:
+        """A fleet that ended while the master still crawls (aborted: no usable node, or its run
+        directory took no more) stops the master's crawl too: nothing would take its batches."""
         await self.fleet.wait()
-        if self.fleet.unwritable:
+        if not self._closing:
             self.interrupt()
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
