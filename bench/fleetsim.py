@@ -6,7 +6,9 @@ that feeds the master's collector as fast as it takes them (`simproject.py`: `da
 pages). crawl-master runs as a subprocess in the generated project; `--kill` stops that share of
 the nodes when half the URLs are settled. Prints (and with `--out`, writes to fleetsim.json)
 URLs/s through the master, its CPU ms per URL, report-to-ledger latency, ledger bytes per URL,
-its RSS at 10/50/100% of the run, and whether every URL ended in exactly one outcome. Run by hand:
+its RSS at 10/50/100% of the run, and whether every URL ended in exactly one outcome; with
+`--out`, every sample too (samples.csv: seconds, URLs settled, RSS MiB, CPU s; bench/fleetplot.py
+draws runs of several N against each other). Run by hand:
 
     .venv/bin/python bench/fleetsim.py --nodes 100 --slots 4 --urls 200000
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import logging
 import os
@@ -32,12 +35,14 @@ import structlog
 sys.path.insert(0, str(Path(__file__).parent))
 from simnodes import SimNode
 from simproject import PROJECT, SPIDER, write_project
-from simverdict import Sample, figures
+from simverdict import MIB, Sample, figures
 from simworker import SimWorkers, parse_faults
 
 from scrapyfleet.core.procs import script
 
 SAMPLE_EVERY = 0.25  # seconds between samples of the master's RSS and CPU
+SAMPLES_FILE = "samples.csv"
+SAMPLE_COLUMNS = ("seconds", "urls_settled", "rss_mib", "cpu_seconds")
 # cProfile of the master's CPU time (not wall time: the machine may be shared), to argv[1].
 PROFILER = """import cProfile, runpy, sys, time
 out, sys.argv = sys.argv[1], sys.argv[2:]
@@ -87,6 +92,16 @@ async def sample(pid: int, workers: SimWorkers, total: int, samples: list[Sample
         await asyncio.sleep(SAMPLE_EVERY)
 
 
+def write_samples(path: Path, samples: list[Sample], total: int) -> None:
+    """Every sample as CSV (bench/fleetplot.py draws them)."""
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(SAMPLE_COLUMNS)
+        for s in samples:
+            out.writerow([round(s.seconds, 3), round(s.progress * total), round(s.rss / MIB, 2),
+                          round(s.cpu, 3)])  # fmt: skip
+
+
 async def kill_midway(args: argparse.Namespace, nodes: list[SimNode], workers: SimWorkers) -> None:
     """Kill `--kill` of the nodes once half the URLs are settled."""
     await workers.halfway.wait()
@@ -128,6 +143,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*(node.kill() for node in nodes if not node.dead))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = figures(args.urls, run_dir, workers.stats, samples, wall, cpu)
+    write_samples(out / SAMPLES_FILE, samples, args.urls)
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     return {"exit_code": code, **result, "simulator_cpu_seconds": round(sim_cpu, 2),
             "config": config, "cpus": psutil.cpu_count()}  # fmt: skip

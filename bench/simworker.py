@@ -92,6 +92,12 @@ class SimWorkers:
     async def run_job(self, node: SimNode, job: SimJob) -> None:
         """One scrapyd job: its first attempt, then lease after lease."""
         client = MasterClient(job.settings["DISTRIBUTED_MASTER_URL"], None)
+        try:
+            await self._leases(client, node, job)
+        finally:
+            await client.close()
+
+    async def _leases(self, client: MasterClient, node: SimNode, job: SimJob) -> None:
         batch, attempt = job.args["batch"], int(job.args["attempt"])
         proof = job_proof(node.password, batch, attempt, job.id)
         try:
