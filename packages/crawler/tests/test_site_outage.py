@@ -22,7 +22,7 @@ from .siteproxy import Fault, SiteProxy
 TOTAL = 900
 CATALOG = Catalog(TOTAL)
 MASTER = ["--index-pages", "30", "--shards", "3", "--batch-size", "150"]
-OUTAGE = 30.0  # seconds the whole site is down
+OUTAGE = 15.0  # seconds the whole site is down: past 3 probes (their pauses double from 1 s)
 NODES = [2, 2, 2]
 
 
