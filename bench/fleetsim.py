@@ -33,7 +33,7 @@ import psutil
 import structlog
 
 sys.path.insert(0, str(Path(__file__).parent))
-from simnodes import SimNode
+from simnodes import SimNode, node_host
 from simproject import PROJECT, SPIDER, write_project
 from simverdict import MIB, Sample, figures
 from simworker import SimWorkers, parse_faults
@@ -115,7 +115,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     workers = SimWorkers(args.url_seconds, args.job_concurrency, parse_faults(args.faults),
                          args.urls, args.seed)  # fmt: skip
     nodes = [SimNode(f"sim{i:03d}", secrets.token_hex(8), args.slots, PROJECT, SPIDER,
-                     workers.run_job) for i in range(args.nodes)]  # fmt: skip
+                     workers.run_job, node_host(i)) for i in range(args.nodes)]  # fmt: skip
     await asyncio.gather(*(node.start() for node in nodes))
     project = write_project(out / "project", args.urls, args.per_page, nodes)
     run_dir = out / "master"

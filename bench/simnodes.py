@@ -19,7 +19,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-HOST = "127.0.0.1"
+
+def node_host(index: int) -> str:
+    """Node `index`'s own loopback address (127.0.0.2 on; Linux routes all of 127/8 to `lo`): a
+    real node is a host of its own, and the endpoint caps connections per client address."""
+    return f"127.0.{1 + (index + 1) // 254}.{1 + (index + 1) % 254}"
+
+
 FINISHED_TO_KEEP = 100  # scrapyd's `finished_to_keep` default
 
 
@@ -57,6 +63,7 @@ class SimNode:
     project: str
     spider: str
     run_job: Runner
+    host: str = "127.0.0.1"  # where it serves, and where its jobs connect from
     username: str = "sim"
     port: int = 0
     dead: bool = False
@@ -67,7 +74,7 @@ class SimNode:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self._auth])
@@ -79,7 +86,7 @@ class SimNode:
         app.router.add_post("/cancel.json", self._cancel)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, 0).start()  # a free port, no race for it
+        await web.TCPSite(self._runner, self.host, 0).start()  # a free port, no race for it
         self.port = int(self._runner.addresses[0][1])
 
     async def kill(self) -> None:

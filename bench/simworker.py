@@ -26,7 +26,7 @@ from scrapyfleet.crawler.outcomes import Outcome, UrlFailure
 from scrapyfleet.crawler.sitegate import GateState
 from scrapyfleet.crawler.worker.batchreport import Lease
 from scrapyfleet.crawler.worker.leaseclient import next_lease, renew
-from scrapyfleet.crawler.worker.masterclient import MasterClient
+from scrapyfleet.crawler.worker.masterclient import CALL_TIMEOUT, MasterClient
 
 FAULT_KINDS: dict[str, tuple[Outcome, str, int, bool]] = {  # outcome, reason, status, transient
     "gone": ("gone", "HTTP 404", 404, False),
@@ -48,6 +48,22 @@ def parse_faults(text: str) -> dict[str, float]:
     if sum(mix.values()) > 1:
         raise ValueError("the fault shares add up to more than 1")
     return mix
+
+
+class NodeClient(MasterClient):
+    """The worker's master client, connecting from its node's own address (`node_host`)."""
+
+    def __init__(self, master: str, address: str) -> None:
+        super().__init__(master, None)
+        self.address = address
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None and not self._closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(local_addr=(self.address, 0)),
+                timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT),
+            )
+        return super()._http()
 
 
 @dataclass(slots=True)
@@ -91,7 +107,7 @@ class SimWorkers:
 
     async def run_job(self, node: SimNode, job: SimJob) -> None:
         """One scrapyd job: its first attempt, then lease after lease."""
-        client = MasterClient(job.settings["DISTRIBUTED_MASTER_URL"], None)
+        client = NodeClient(job.settings["DISTRIBUTED_MASTER_URL"], node.host)
         try:
             await self._leases(client, node, job)
         finally:

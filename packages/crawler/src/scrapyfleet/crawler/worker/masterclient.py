@@ -18,12 +18,15 @@ import structlog
 from scrapyfleet.core import safejson
 from scrapyfleet.core.httpread import read_capped
 from scrapyfleet.core.waits import Backoff
+from scrapyfleet.crawler.defaults import DEFAULTS
 
 log = structlog.get_logger("scrapyfleet.crawler.worker")
 
 TRIES = 5
 RETRY = Backoff(first=0.5, cap=4.0)  # seconds between tries: 0.5, 1, 2, 4, then 4
-BUSY_PATIENCE = 120.0  # seconds a call keeps trying while the master answers 503
+# Seconds a call keeps trying while the master answers 503: within the default lease timeout,
+# past which the master gives the attempt's batch to another job anyway.
+BUSY_PATIENCE = 0.75 * DEFAULTS["DISTRIBUTED_LEASE_TIMEOUT"]
 CALL_TIMEOUT = 30.0  # seconds per call (a `next` call waits up to leases.LEASE_WAIT)
 
 
