@@ -21,7 +21,7 @@ from aiohttp import web
 
 
 def node_host(index: int) -> str:
-    """Node `index`'s own loopback address (127.0.0.2 on; Linux routes all of 127/8 to `lo`): a
+    """Node `index`'s own loopback address (127.0.1.2 on; Linux routes all of 127/8 to `lo`): a
     real node is a host of its own, and the endpoint caps connections per client address."""
     return f"127.0.{1 + (index + 1) // 254}.{1 + (index + 1) % 254}"
 

@@ -90,11 +90,13 @@ def test_timers_fire_across_a_restart_and_skip_an_overlap(
     ops.post("crawls", {**definition("brief", site, 30), "targets": ["nosuchnode"]})
     ops.post("crawls", definition("long", site, 120, concurrency=1))
     ops.post("rules", {"kind": "timer_missed", "definition": "long"})
-    timer = ops.post("timers", {"definition": "brief", "kind": "cron", "spec": "*/15 * * * * *"})
-    assert timer["next_due"] % 15 == 0 and timer["state"] == "waiting"
+    every = 10  # seconds: longer than a brief run (an overlap would skip a firing)
+    spec = f"*/{every} * * * * *"
+    timer = ops.post("timers", {"definition": "brief", "kind": "cron", "spec": spec})
+    assert timer["next_due"] % every == 0 and timer["state"] == "waiting"
     wait_for(lambda: len(events(ops, "timer_fired")) >= 2, 90, what="two firings")
     first, second = events(ops, "timer_fired")[:2]
-    assert second["due"] - first["due"] == 15  # in a row: no due time left out
+    assert second["due"] - first["due"] == every  # in a row: no due time left out
     assert not events(ops, "timer_skipped")
     wait_for(lambda: events(ops, "run_failed"), 30, what="the brief run's end")
     assert "nosuchnode" in events(ops, "run_failed")[0]["reason"]
