@@ -104,6 +104,7 @@ def test_the_only_node_dies_the_run_aborts_without_crawling_on(
     result = summary(run_dir)
     assert "no usable scrapyd node" in (result["fatal"] or ""), result["fatal"]
     assert result["urls_total"] < site.total, "the index crawl stopped with the fleet"
+    assert result["index"]["crawled"] is False and result["index"]["complete"] is False
     assert "crawl-master --resume" in (tmp_path / "m.log").read_text()
 
 

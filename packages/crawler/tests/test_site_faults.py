@@ -73,7 +73,7 @@ def test_transient_faults_are_retried_until_everything_lands(
     assert summary["urls"] == {"landed": TOTAL - 2, "gone": 2, "no_item": 0, "failed": 0,
                                "pending": 0}  # fmt: skip
     assert summary["urls_retried"] >= len(flaky) + len(resets) + len(hangs)
-    assert summary["index"] == {"complete": True, "failed_pages": [],
+    assert summary["index"] == {"crawled": True, "complete": True, "failed_pages": [],
                                 "missing_listings_at_least": 0}  # fmt: skip
     assert {(r["url"], r["outcome"], r["reason"]) for r in failed_list(tmp_path)} == {
         (url, "gone", "HTTP 404") for url in gone_urls

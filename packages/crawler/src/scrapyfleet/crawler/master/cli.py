@@ -83,7 +83,10 @@ def report(summary: dict[str, Any], run_dir: Path) -> None:
     index = summary["index"]
     for page in index["failed_pages"]:
         print(f"crawl-master: index page {page['url']} failed: {page['reason']}", file=sys.stderr)
-    if not index["complete"]:
+    if not index["crawled"]:
+        print("crawl-master: the index crawl did not run to its end: listings may be missing",
+              file=sys.stderr)  # fmt: skip
+    elif not index["complete"]:
         print(f"crawl-master: the index is incomplete: at least "
               f"{index['missing_listings_at_least']:,} listings may be missing",
               file=sys.stderr)  # fmt: skip

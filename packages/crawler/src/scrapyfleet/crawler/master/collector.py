@@ -29,7 +29,7 @@ from scrapyfleet.crawler.diversion import Diversion, route
 from scrapyfleet.crawler.master.fleet import UNWRITABLE, Fleet
 from scrapyfleet.crawler.master.fleetconfig import distributed_settings, fleet_config
 from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
-from scrapyfleet.crawler.master.ledger import LEDGER_NAME, Ledger
+from scrapyfleet.crawler.master.ledger import INDEX_DONE, LEDGER_NAME, Ledger
 from scrapyfleet.crawler.master.progress import ProgressReporter
 from scrapyfleet.crawler.master.prometheus import CrawlMetrics
 from scrapyfleet.crawler.master.sites import Sites
@@ -42,7 +42,6 @@ log = structlog.get_logger("scrapyfleet.crawler.master.collector")
 # workers) and write the summary, so the run can be resumed.
 interrupt = object()
 
-INDEX_DONE = "index_done"  # ledger meta: the master's index crawl ran to its end
 ROUTE = "route"  # ledger meta: how workers parse the diverted requests (`diversion.route`)
 
 

@@ -29,6 +29,7 @@ from scrapyfleet.crawler.retrywindow import RetryRule
 State = Literal["queued", "scheduled", "running", "done", "failed"]
 ACTIVE: tuple[State, ...] = ("scheduled", "running")
 LEDGER_NAME = "ledger.sqlite"  # in the run directory
+INDEX_DONE = "index_done"  # meta: the master's index crawl ran to its end
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

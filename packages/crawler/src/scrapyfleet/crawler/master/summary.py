@@ -10,6 +10,7 @@ import structlog
 
 from scrapyfleet.core.contracts import LISTINGS_PER_PAGE, Events
 from scrapyfleet.core.files import PRIVATE, write_json_atomic, write_text_atomic
+from scrapyfleet.crawler.master.ledger import INDEX_DONE
 from scrapyfleet.crawler.outcomes import OUTCOMES, SETTLED_OK
 
 if TYPE_CHECKING:
@@ -39,8 +40,10 @@ def build_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
     book = fleet.ledger.urls
     urls = book.counts()
     failed_pages = book.failed_index_pages()
+    crawled = fleet.ledger.get_meta(INDEX_DONE) == "1"
     index = {
-        "complete": not failed_pages,
+        "crawled": crawled,  # the index crawl ran to its end (not interrupted, not aborted)
+        "complete": crawled and not failed_pages,
         "failed_pages": [{"url": url, "reason": why} for url, why in failed_pages],
         # Each failed page hid its own listings and the rest of its shard's `next` chain.
         "missing_listings_at_least": len(failed_pages) * LISTINGS_PER_PAGE,

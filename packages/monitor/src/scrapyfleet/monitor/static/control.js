@@ -82,7 +82,7 @@ async function renderRun() {
     ["outcome", "outcome", s.ok ? "ok" : `not ok (${s.reason})`],
     ["landed", "URLs landed", num(s.urls.landed)], ["gone", "gone", num(s.urls.gone)],
     ["no_item", "no item", num(s.urls.no_item)], ["failed", "failed", num(s.urls.failed)],
-    ["index", "index complete", s.index.complete ? "yes" : `no (${s.index.failed_pages.length} pages failed)`],
+    ["index", "index complete", s.index.complete ? "yes" : s.index.crawled === false ? "no (the index crawl did not run to its end)" : `no (${s.index.failed_pages.length} pages failed)`],
     ["pages", "pages", num(s.pages)], ["pages_per_second", "pages/s", num(s.pages_per_second, 1)],
     ["wall", "wall time", duration(s.wall_seconds)], ["items", "items", num(s.items)],
   ] : [["outcome", "summary", "none yet (the run writes summary.json when it ends)"]];
