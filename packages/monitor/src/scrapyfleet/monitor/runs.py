@@ -44,11 +44,19 @@ def _alive(pid: int, run_dir: str) -> bool:
     return pid_alive(pid) and run_dir.encode() in cmdline(pid)
 
 
-def outcome(run_dir: Path, exit_code: int | None) -> tuple[str, str]:
-    """(state, reason) of an ended run from its summary.json, or from its output without one."""
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The run's summary.json; None without one (or an unreadable one)."""
     try:
-        summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return dict(json.loads((run_dir / SUMMARY).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def outcome(
+    run_dir: Path, summary: dict[str, Any] | None, exit_code: int | None
+) -> tuple[str, str]:
+    """(state, reason) of an ended run from its summary.json, or from its output without one."""
+    if summary is None:
         try:
             tail = (run_dir / OUTPUT).read_text(encoding="utf-8", errors="replace")[-TAIL:]
         except OSError:
@@ -190,9 +198,10 @@ class Runs:
                 live.append(run["id"])
                 continue
             self.processes.pop(run["id"], None)
-            state, reason = outcome(Path(run["run_dir"]), code)
+            summary = read_summary(Path(run["run_dir"]))
+            state, reason = outcome(Path(run["run_dir"]), summary, code)
             self._end(run["id"], state, reason, code)
-            self.on_end(run["id"], self.summary(run["id"]))
+            self.on_end(run["id"], summary)
             level = "info" if state == "finished" else "warning"
             self.events.emit(f"run_{state}", level, run=run["id"], definition=run["definition"],
                              reason=reason, exit_code=code)  # fmt: skip
@@ -200,10 +209,7 @@ class Runs:
 
     def summary(self, run_id: str) -> dict[str, Any] | None:
         run = self.get(run_id)
-        try:
-            return dict(json.loads((Path(run["run_dir"]) / SUMMARY).read_text())) if run else None
-        except (OSError, ValueError):
-            return None
+        return read_summary(Path(run["run_dir"])) if run else None
 
     def failed_list(self, run_id: str) -> Path | None:
         run = self.get(run_id)

@@ -1,9 +1,9 @@
 """A worker's calls to the master's batch endpoint, each retried with backoff on connection errors
 and 5xx (a 503, the master busy at its connection caps, for BUSY_PATIENCE seconds: a busy
 master must not cost the node its batch); a 4xx (403 forged, 409 stale, 400 malformed) is raised
-at once. An answer is read
-within bounds (`core.httpread.MAX_ANSWER` bytes, `core.safejson.MAX_DEPTH` levels, finite
-numbers): beyond them, ValueError. docs/architecture.md, "Batch endpoint"."""
+at once. An answer is read within bounds (`core.httpread.MAX_ANSWER` bytes,
+`core.safejson.MAX_DEPTH` levels, finite numbers): beyond them, ValueError.
+docs/architecture.md, "Batch endpoint"."""
 
 from __future__ import annotations
 
