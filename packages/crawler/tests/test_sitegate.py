@@ -67,6 +67,39 @@ async def test_a_burst_of_failures_holds_at_once_and_asks_early() -> None:
     assert late.done()
 
 
+async def test_failures_in_a_row_after_many_answers_hold_at_once_and_are_told_alone() -> None:
+    """A fast job has many good answers since its last renewal when the site goes down: a burst
+    of failures in a row holds at once, and its report does not drown them in those answers."""
+    state = GateState()
+    gate = state.domain(SITE)
+    for failed in [False] * (5 * BURST) + [True] * BURST:
+        await gate.enter()
+        gate.leave(failed=failed, probe=False)
+    assert state.urgent.is_set()
+    late = asyncio.ensure_future(gate.enter())
+    await settle()
+    assert not late.done()
+    counts = state.report()[SITE]
+    assert (counts.ok, counts.failed) == (0, BURST)
+
+
+async def test_an_answer_to_a_report_sent_before_a_burst_does_not_lift_it() -> None:
+    state = GateState()
+    gate = state.domain(SITE)
+    state.report()  # a renewal goes out; its answer comes back after the burst
+    for _ in range(BURST):
+        await gate.enter()
+        gate.leave(failed=True, probe=False)
+    state.obey({SITE: SiteOrder(hold=0)})
+    late = asyncio.ensure_future(gate.enter())
+    await settle()
+    assert not late.done(), "that answer knew nothing of the burst"
+    assert state.report()[SITE].failed == BURST
+    state.obey({SITE: SiteOrder(hold=0)})  # the master's word on the burst: go
+    await settle()
+    assert late.done()
+
+
 async def test_retry_after_holds_the_domain_and_giving_up_fails_what_waits() -> None:
     state = GateState()
     gate = state.domain(SITE)

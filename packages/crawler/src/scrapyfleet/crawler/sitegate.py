@@ -7,10 +7,11 @@ or asked for a pause with `Retry-After`), while the domain's share of the fleet'
 flight, or until its share of the fleet-wide delay has passed; a held request is not failed and
 burns no attempt. It counts what each domain answered (ok, or a transient failure) for the next
 renewal (`GateState.report`), and asks for that renewal early (`urgent`) when it sees a
-`Retry-After`, a probe's answer, or a burst of failures (it then holds the domain itself until
-the master's word). Once the master gave a share, a domain new to the job waits for its own (the
-renewal is sent at once). Given a probe, it lets one held request through. Told to give up (the site
-was down longer than the retry window), it fails the domain's requests with `SiteDown`.
+`Retry-After`, a probe's answer, or a burst of failures (BURST in a row, or most answers since
+the last renewal: it then holds the domain itself until the master's word on that burst). Once
+the master gave a share, a domain new to the job waits for its own (the renewal is sent at once).
+Given a probe, it lets one held request through. Told to give up (the site was down longer than
+the retry window), it fails the domain's requests with `SiteDown`.
 robots.txt requests pass untouched (ROBOTSTXT_OBEY).
 """
 
@@ -31,7 +32,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapyfleet.crawler.outcomes import RETRY_AFTER_CAP, TRANSIENT_STATUSES, parse_retry_after
 from scrapyfleet.crawler.sitewire import Probe, SiteCounts, SiteOrder
 
-BURST = 20  # failures since the last renewal that hold a domain at once (at FAILING share)
+BURST = 20  # failures in a row (or since the last renewal, at FAILING share) that hold at once
 FAILING = 0.8
 BURST_HOLD = 5.0  # seconds a burst holds the domain if the master says nothing
 SITE_DOWN = "site down"
@@ -47,6 +48,8 @@ class DomainGate:
     def __init__(self, state: GateState) -> None:
         self.state = state
         self.hold_until = 0.0  # the master's hold (or a burst's, until its word)
+        self.streak = 0  # transient failures in a row
+        self.burst_until: float | None = None  # a burst's hold, until a report carries it
         self.quiet_until = 0.0  # a Retry-After this gate saw itself
         self.limit: int | None = None
         self.interval = 0.0
@@ -107,6 +110,7 @@ class DomainGate:
         self.inflight -= 1
         if failed is not None:
             self.ok, self.failed = self.ok + (not failed), self.failed + failed
+            self.streak = self.streak + 1 if failed else 0
         now = asyncio.get_running_loop().time()
         if retry_after:
             seconds = min(retry_after, RETRY_AFTER_CAP)
@@ -116,12 +120,21 @@ class DomainGate:
         if probe:
             self.probe = "failed" if failed in (True, None) else "ok"
             self.state.urgent.set()
-        elif self.failed >= max(BURST, FAILING * (self.ok + self.failed)) > 0 and (
-            self.hold_until < now
+        elif self.hold_until < now and (
+            self.streak >= BURST or self.failed >= max(BURST, FAILING * (self.ok + self.failed))
         ):
-            self.hold_until = now + BURST_HOLD
-            self.state.urgent.set()
+            self._burst(now)
         self._wake(1)
+
+    def _burst(self, now: float) -> None:
+        """Hold the domain until the master's word on a report that carries the burst. The
+        answers before the streak are not told: on a fast job they would outnumber it, and the
+        master judges a site on what it answers now."""
+        self.hold_until = self.burst_until = now + BURST_HOLD
+        if self.streak >= BURST:
+            self.ok = 0
+        self.streak = 0  # should the master disagree, the next burst is another BURST
+        self.state.urgent.set()
 
     def counts(self) -> SiteCounts:
         """What to tell the master, and start counting afresh."""
@@ -130,13 +143,14 @@ class DomainGate:
                             self.held)  # fmt: skip
         self.ok = self.failed = 0
         self.retry_after = None
+        self.burst_until = None  # told: the answer to this report is the master's word on it
         if probe != "pending":
             self.granted, self.probe = False, None
         return counts
 
     def obey(self, order: SiteOrder) -> None:
         now = asyncio.get_running_loop().time()
-        self.hold_until = now + order.hold
+        self.hold_until = max(now + order.hold, self.burst_until or 0.0)  # not on an older word
         self.limit, self.interval, self.give_up = order.concurrency, order.interval, order.give_up
         if order.probe and not self.granted:
             self.granted, self.probe = True, None
