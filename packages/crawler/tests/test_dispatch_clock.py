@@ -1,13 +1,16 @@
 """The dispatcher's timing rules on an in-memory fleet and a clock the test turns: node timeout,
-lease timeout, vanished jobs, the abort with no usable node, retry backoff, and placement by free
-slots. Each case covers minutes of run time in milliseconds; the real-process tests
-(test_reliability.py, test_site_outage.py) keep the same rules end to end on real scrapyd nodes.
+lease timeout, vanished jobs, the abort with no usable node, retry backoff, placement by free
+slots, quiet nodes polled less often, and which waiting jobs a new batch wakes. Each case covers
+minutes of run time in milliseconds; the real-process tests (test_reliability.py,
+test_site_outage.py) keep the same rules end to end on real scrapyd nodes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from scrapyfleet.core.scrapyd import DaemonStatus, Job, JobList, JobState, ScrapydError
 from scrapyfleet.core.targets import Target
@@ -41,6 +44,7 @@ class FakeScrapyd:
         self.name, self.up = name, True
         self.jobs: dict[str, JobState] = {}
         self.scheduled: list[str] = []
+        self.polls = 0
 
     def _answer(self, endpoint: str) -> None:
         if not self.up:
@@ -57,6 +61,7 @@ class FakeScrapyd:
 
     async def listjobs(self, project: str) -> JobList:
         self._answer("listjobs.json")
+        self.polls += 1
         lists: dict[str, list[Job]] = {"pending": [], "running": [], "finished": []}
         for job, state in self.jobs.items():
             lists[state].append(Job(job, SPIDER, state))
@@ -150,7 +155,10 @@ async def test_a_node_unreachable_past_the_node_timeout_has_its_batches_moved(
     fleet = Fleet(tmp_path, {"a": 1, "b": 1})
     batch = await fleet.one_batch_on("a")
     fleet.nodes["a"].up = False
-    await fleet.run(NODE_TIMEOUT - 2)
+    await fleet.run(rules.QUIET_POLLS)  # its slot busy, nothing queued: a quiet node
+    node = fleet.pool.get("a")
+    assert node is not None and node.unreachable_since is not None, "its next poll saw it down"
+    await fleet.run(NODE_TIMEOUT - 2 - (fleet.clock.now - node.unreachable_since))
     assert fleet.where(batch) == ("a", 1, "running"), "unreachable, not yet timed out: it waits"
     assert fleet.outcome.troubled_nodes == {}, "not timed out yet"
     assert fleet.pool.unanswered() == {
@@ -161,6 +169,36 @@ async def test_a_node_unreachable_past_the_node_timeout_has_its_batches_moved(
     assert (moved.node, moved.attempts) == ("b", 2)
     assert fleet.outcome.troubled_nodes == {"a": "unreachable: connection refused"}
     assert fleet.pool.unanswered() == {}, "named once"
+
+
+async def test_a_quiet_node_is_polled_less_often_until_a_batch_waits(tmp_path: Path) -> None:
+    """Its job seen running and nothing queued, a poll would seldom tell anything: the node is
+    polled every QUIET_POLLS intervals; with a batch waiting for a slot, every interval."""
+    fleet = Fleet(tmp_path, {"a": 1})
+    await fleet.one_batch_on("a")
+    polls = fleet.nodes["a"].polls
+    await fleet.run(4 * rules.QUIET_POLLS)
+    assert fleet.nodes["a"].polls - polls == 4
+    fleet.batches(1)
+    polls = fleet.nodes["a"].polls
+    await fleet.run(rules.QUIET_POLLS)
+    assert fleet.nodes["a"].polls - polls >= rules.QUIET_POLLS - 1
+
+
+async def test_a_job_placed_on_a_quiet_node_between_polls_is_seen_at_the_next(
+    tmp_path: Path,
+) -> None:
+    fleet = Fleet(tmp_path, {"a": 2})
+    await fleet.one_batch_on("a")
+    await fleet.dispatcher.tick(lambda: None)  # a poll: its job runs, nothing queued
+    [batch] = fleet.batches(1)
+    polls = fleet.nodes["a"].polls
+    await fleet.dispatcher.tick(lambda: None)  # woken by the new batch, no poll due: placed
+    assert fleet.where(batch)[0] == "a" and fleet.nodes["a"].polls == polls
+    fleet.clock.now += 1
+    await fleet.run(1)
+    assert fleet.nodes["a"].polls == polls + 1
+    assert fleet.where(batch) == ("a", 1, "running")
 
 
 async def test_a_running_job_silent_past_the_lease_timeout_loses_its_batch(
@@ -231,3 +269,61 @@ async def test_a_node_with_fewer_slots_gets_fewer_batches(tmp_path: Path) -> Non
     placed = Counter({name: len(fake.scheduled) for name, fake in fleet.nodes.items()})
     assert sum(placed.values()) == 16
     assert 0 < placed["a"] < placed["b"] and placed["a"] <= 16 * 0.4, placed
+
+
+class Waiting:
+    """Jobs waiting in `next` on the fleet's leases, counting each look at the queue."""
+
+    def __init__(self, fleet: Fleet, jobs: dict[str, str]) -> None:
+        self.leases = fleet.dispatcher.leases
+        self.looks: Counter[str] = Counter()
+        grant = self.leases.grant
+
+        def counted(job: str, node: str) -> Any:
+            self.looks[job] += 1
+            return grant(job, node)
+
+        self.leases.grant = counted  # type: ignore[method-assign]
+        self.tasks = {job: asyncio.create_task(self.leases.next(job, node, "00" * 32, "f"))
+                      for job, node in jobs.items()}  # fmt: skip
+
+    async def settle(self) -> None:
+        """Let every woken job look (a few turns of the loop; nothing here waits on time)."""
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    def answered(self) -> dict[str, dict[str, Any]]:
+        return {job: task.result() for job, task in self.tasks.items() if task.done()}
+
+    def cancel(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+
+
+async def test_a_new_batch_wakes_one_waiting_job_not_every_one(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path, {"a": 4})
+    waiting = Waiting(fleet, {f"j{i}": "a" for i in range(4)})
+    await waiting.settle()
+    assert sum(waiting.looks.values()) == 4 and not waiting.answered()
+    fleet.batches(1)
+    fleet.dispatcher.wake()
+    await waiting.settle()
+    assert [("lease" in answer) for answer in waiting.answered().values()] == [True]
+    assert sum(waiting.looks.values()) == 5, "one job looked again, not all four"
+    waiting.leases.close()
+    await waiting.settle()
+    assert len(waiting.answered()) == 4, "the end of the run answers every waiting job"
+    assert sum("done" in answer for answer in waiting.answered().values()) == 3
+
+
+async def test_a_batch_the_first_waiting_job_may_not_take_goes_to_another(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path, {"a": 1, "b": 1})
+    waiting = Waiting(fleet, {"on-a": "a", "on-b": "b"})
+    await waiting.settle()
+    [batch] = fleet.batches(1)
+    fleet.dispatcher.attempts.avoid(batch, "a")  # a retry of what failed on node a
+    fleet.dispatcher.wake()
+    answer = await asyncio.wait_for(waiting.tasks["on-b"], 2)  # a lease wait is 10 s
+    assert answer["lease"]["batch"] == batch
+    assert not waiting.tasks["on-a"].done()
+    waiting.cancel()

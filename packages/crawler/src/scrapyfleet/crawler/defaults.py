@@ -70,7 +70,8 @@ TABLE: tuple[Setting, ...] = (
     Setting("DISTRIBUTED_NODE_TIMEOUT", 30.0, "--node-timeout",
             "seconds a node may stay silent before its batches move elsewhere", float),
     Setting("DISTRIBUTED_POLL_INTERVAL", 1.0, "--poll-interval",
-            "seconds between polls of the nodes (a worker's report wakes it at once)", float),
+            "seconds between polls of the nodes (a quiet node, its jobs all seen running and "
+            "nothing queued, less often; a worker's report wakes the dispatcher at once)", float),
     Setting("DISTRIBUTED_KEEP_WORKERS", True, "--keep-workers", "each job leases batch after "
             "batch in one Scrapy process (--no-keep-workers: a process per batch)", bool),
     Setting("DISTRIBUTED_LEASE_TIMEOUT", 60.0, "--lease-timeout",

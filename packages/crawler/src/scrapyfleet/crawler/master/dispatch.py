@@ -1,12 +1,13 @@
 """The dispatch loop: poll the nodes, reconcile their batches, place and schedule queued ones.
 
-Every poll interval a tick polls every node, applies the rules (`rules.py`) to every active batch
-(a failed attempt is queued again, up to `max_attempts`, see `attempts.py`) and tells the progress
-views; every tick places queued batches on nodes with free slots as new jobs; jobs that finished a
-batch lease the next queued one themselves (`leases.py`). A worker's report, a new batch or the end
-of intake wakes the loop (and waiting jobs) at once, to place and settle without polling again:
-at 100 nodes a poll is 200 scrapyd calls, and reports come many times a second. With no usable
-node for longer than the node timeout the run aborts.
+Every poll interval a tick polls the nodes (a quiet one, its jobs all seen running and nothing
+queued, only every `rules.QUIET_POLLS` intervals), applies the rules (`rules.py`) to every active
+batch (a failed attempt is queued again, up to `max_attempts`, see `attempts.py`) and tells the
+progress views; every tick places queued batches on nodes with free slots as new jobs; jobs that
+finished a batch lease the next queued one themselves (`leases.py`). A worker's report, a new
+batch or the end of intake wakes the loop (and waiting jobs) at once, to place and settle without
+polling again: at 100 nodes a poll is 200 scrapyd calls, and reports come many times a
+second. With no usable node for longer than the node timeout the run aborts.
 """
 
 from __future__ import annotations
@@ -95,10 +96,10 @@ class Dispatcher:
         over; else the seconds until the next poll is due."""
         now = self.nodes.clock()
         if now - self._polled >= self.config.poll_interval:
-            await self.nodes.poll(self.config.project)
+            await self.nodes.poll(self.config.project, self.config.poll_interval)
             now = self._polled = self.nodes.clock()
             self._check_usable(now)
-            self._reconcile(now)
+            self._mark_quiet(self._reconcile(now))
             after_tick()
         self.attempts.retry_urls(self._new_batch, self.config.batch_size)
         await self.scheduler.place(now)
@@ -125,7 +126,10 @@ class Dispatcher:
                 f" the node timeout ({self.config.node_timeout:g}s)"
             )
 
-    def _reconcile(self, now: float) -> None:
+    def _reconcile(self, now: float) -> set[str]:
+        """Judge every active batch by its node's last poll; the nodes to watch (a job of theirs
+        not seen running, or failed now)."""
+        watched: set[str] = set()
         for batch in self.ledger.batches(*ACTIVE):
             node = self.nodes.get(batch.node)
             sighting = node.sight(batch.job, now) if node and node.reachable and batch.job else None
@@ -133,10 +137,19 @@ class Dispatcher:
                 self.leases.heard(batch.id)  # waiting for a scrapyd slot is not silence
             silent = self.leases.silent_since(batch.id, now)
             verdict = rules.judge(batch, node, sighting, now, silent, self.config.lease_timeout)
+            if verdict.action != "running" and batch.node is not None:
+                watched.add(batch.node)
             if verdict.action == "fail":
                 self.attempts.fail(batch, verdict.reason)
             elif verdict.action == "running" and batch.job is not None:
                 self.ledger.running(batch.id, batch.job)
+        return watched
+
+    def _mark_quiet(self, watched: set[str]) -> None:
+        """Which nodes the next polls may visit less often (`rules.quiet`)."""
+        queued = self.ledger.counts().get("queued", 0) > 0
+        for node in self.nodes:
+            node.quiet = node.usable and rules.quiet(node.name in watched, queued)
 
     def _abort(self, reason: str) -> None:
         if self.outcome.fatal is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from typing import Any, Protocol
 
 import structlog
@@ -51,7 +52,9 @@ class Leases:
         self.intake, self.nodes = intake, nodes
         self.placing: set[str] = set()  # batches the dispatcher is scheduling right now
         self._heard: dict[str, float] = {}  # batch -> monotonic time its job last spoke
-        self._changed = asyncio.Event()
+        self._waiting: deque[asyncio.Future[None]] = deque()  # `next` requests, first come first
+        self._changes = 0  # how often work came or went
+        self._all_looked = 0  # the change after which every waiting request looked
         self._closed = False
         # The queued batches as last read, shared by every asking job until work comes or goes
         # (`changed`): one read of the ledger per change, not one per waiting job.
@@ -66,10 +69,19 @@ class Leases:
         return self._heard.setdefault(batch_id, now)
 
     def changed(self) -> None:
-        """Work may have come or gone: waiting `next` requests look again."""
+        """Work may have come or gone: as many waiting `next` requests look again as batches
+        are queued (every one when the run is over), not each of a fleet's idle jobs at every
+        report."""
         self._queued = None
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changes += 1
+        self._wake(len(self._waiting) if self._finished() else len(self._candidates()))
+
+    def _wake(self, count: int) -> None:
+        while count > 0 and self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                count -= 1
 
     def placed(self, batch_id: str) -> None:
         """The dispatcher is done scheduling `batch_id`: it may be queued no more."""
@@ -121,12 +133,26 @@ class Leases:
                 return {"lease": self.describe(batch, secret, feed).to_json()}
             if self._finished():
                 return {"done": "no more batches"}
+            if self._candidates() and self._all_looked != self._changes:
+                self._all_looked = self._changes  # queued work this job may not take (it avoids
+                self._wake(len(self._waiting))  # the node, or waits out a retry): all look once
             left = deadline - time.monotonic()
             if left <= 0:
                 return {"wait": 0}
-            changed = self._changed
+            await self._wait(left)
+
+    async def _wait(self, seconds: float) -> None:
+        """Until a change wakes this request, or `seconds` pass."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
+                async with asyncio.timeout(seconds):
+                    await waiter
+        finally:
+            if waiter.cancelled():  # timed out, or the request went away: not woken
+                with contextlib.suppress(ValueError):  # a wake may have dropped it already
+                    self._waiting.remove(waiter)
 
     def describe(self, batch: Batch, secret: str, feed: str) -> BatchGrant:
         """What a job needs to crawl its lease of `batch`."""

@@ -14,6 +14,7 @@ import structlog
 
 from scrapyfleet.core.scrapyd import DaemonStatus, JobList, ScrapydClient, ScrapydError
 from scrapyfleet.core.targets import Target
+from scrapyfleet.crawler.master import rules
 from scrapyfleet.crawler.master.nodes import Node
 
 log = structlog.get_logger("scrapyfleet.crawler.master.nodepool")
@@ -91,9 +92,14 @@ class NodePool:
         else:
             log.info("node_ready", node=node.name, url=node.target.url, slots=node.slots)
 
-    async def poll(self, project: str) -> None:
-        """Every node's `daemonstatus.json` and `listjobs.json`, at once."""
-        await asyncio.gather(*(self._poll(node, project) for node in self))
+    async def poll(self, project: str, interval: float) -> None:
+        """`daemonstatus.json` and `listjobs.json` of every node due for a poll (`rules.poll_due`:
+        a quiet one is due less often), at once."""
+        now = self.clock()
+        due = [node for node in self if rules.poll_due(node.polled_at, now, interval, node.quiet)]
+        for node in due:
+            node.polled_at = now
+        await asyncio.gather(*(self._poll(node, project) for node in due))
 
     async def _poll(self, node: Node, project: str) -> None:
         client = self.client(node)

@@ -3,6 +3,7 @@ out, recovered, set aside), by the rules in `rules.py`. No I/O: `nodepool.py` po
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import structlog
@@ -30,6 +31,8 @@ class Node:
     placed: int = 0  # batches placed since the last poll
     missing: dict[str, int] = field(default_factory=dict)  # job -> polls it was in no list
     finished_seen: dict[str, float] = field(default_factory=dict)  # job -> first seen finished
+    polled_at: float = -math.inf  # when it was last polled, on the run's clock
+    quiet: bool = False  # polled less often (`rules.quiet`)
 
     @property
     def name(self) -> str:
@@ -58,6 +61,7 @@ class Node:
 
     def unreachable(self, reason: str, now: float, node_timeout: float) -> bool:
         """The node did not answer; True when this makes it time out."""
+        self.quiet = False
         if self.unreachable_since is None:
             self.unreachable_since = now
             log.warning("node_unreachable", node=self.name, url=self.target.url, reason=reason)

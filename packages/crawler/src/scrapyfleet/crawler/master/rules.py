@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 REPORT_GRACE = 3.0  # seconds a finished job may wait for its report before it counts as failed
 VANISHED_AFTER = 2  # polls in a row a job may be in none of its node's lists
 SET_ASIDE_AFTER = 3  # consecutive infrastructure failures that set a node aside for the run
+QUIET_POLLS = 5  # a quiet node is polled every this many poll intervals
 MAX_BACKOFF = 30.0  # seconds, the longest wait before a retry
 RETRY = Backoff(first=1.0, cap=MAX_BACKOFF)  # after a worker's own failure
 
@@ -112,6 +113,19 @@ def vanished(sighting: Sighting) -> bool:
 def overdue(since: float | None, now: float, limit: float) -> bool:
     """Whether a condition that holds `since` has lasted longer than `limit` seconds."""
     return since is not None and now - since > limit
+
+
+def poll_due(polled_at: float, now: float, interval: float, quiet: bool) -> bool:
+    """Whether a node is due for a poll: every `interval`, a quiet one every QUIET_POLLS."""
+    return now - polled_at >= interval * (QUIET_POLLS if quiet else 1)
+
+
+def quiet(watched: bool, work_queued: bool) -> bool:
+    """A node is quiet when a poll would seldom tell the dispatcher anything: each of the run's
+    jobs on it seen running (one that dies is found a few polls later, or by its lease's
+    silence), no batch waiting for a slot (the next tick polls every node again). At 100 nodes
+    and more the polls are most of the master's work that is not URLs (docs/performance.md)."""
+    return not watched and not work_queued
 
 
 def node_timed_out(unreachable_since: float | None, now: float, node_timeout: float) -> bool:

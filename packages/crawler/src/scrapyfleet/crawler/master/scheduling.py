@@ -85,6 +85,7 @@ class Scheduler:
                 return
             log.warning("schedule_uncertain", batch=batch.id, node=node.name, reason=exc.reason)
         node.placed += 1
+        node.quiet = False  # its new job is watched until a poll sees it
         self.ledger.scheduled(batch.id, node.name, job)
         self.leases.heard(batch.id)
         log.info("batch_scheduled", batch=batch.id, node=node.name, job=job, attempt=attempt)
