@@ -6,9 +6,9 @@ that feeds the master's collector as fast as it takes them (`simproject.py`: `da
 pages). crawl-master runs as a subprocess in the generated project; `--kill` stops that share of
 the nodes when half the URLs are settled. Prints (and with `--out`, writes to fleetsim.json)
 URLs/s through the master, its CPU ms per URL, report-to-ledger latency, ledger bytes per URL,
-its RSS at 10/50/100% of the run, and whether every URL ended in exactly one outcome; with
-`--out`, every sample too (samples.csv: seconds, URLs settled, RSS MiB, CPU s; bench/fleetplot.py
-draws runs of several N against each other). Run by hand:
+its RSS at 10/50/100% of the run, the scrapyd calls it made per second, and whether every URL
+ended in exactly one outcome; with `--out`, every sample too (samples.csv: seconds, URLs settled,
+RSS MiB, CPU s; bench/fleetplot.py draws runs of several N against each other). Run by hand:
 
     .venv/bin/python bench/fleetsim.py --nodes 100 --slots 4 --urls 200000
 """
@@ -26,6 +26,7 @@ import resource
 import secrets
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*(node.kill() for node in nodes if not node.dead))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = figures(args.urls, run_dir, workers.stats, samples, wall, cpu)
+    calls = sum((node.calls for node in nodes), Counter[str]())
+    result["scrapyd_calls_per_second"] = {k: round(n / wall, 1) for k, n in sorted(calls.items())}
     write_samples(out / SAMPLES_FILE, samples, args.urls)
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     return {"exit_code": code, **result, "simulator_cpu_seconds": round(sim_cpu, 2),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +70,7 @@ class SimNode:
     pending: deque[SimJob] = field(default_factory=deque)
     running: dict[str, SimJob] = field(default_factory=dict)
     finished: deque[SimJob] = field(default_factory=lambda: deque(maxlen=FINISHED_TO_KEEP))
+    calls: Counter[str] = field(default_factory=Counter)  # scrapyd endpoint -> calls answered
     _runner: web.AppRunner | None = None
 
     @property
@@ -105,6 +106,7 @@ class SimNode:
         expected = aiohttp.BasicAuth(self.username, self.password).encode()
         if request.headers.get("Authorization") != expected:
             raise web.HTTPUnauthorized()
+        self.calls[request.path.strip("/")] += 1
         return await handler(request)
 
     def _ok(self, **fields: object) -> web.Response:
