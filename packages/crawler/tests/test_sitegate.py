@@ -83,6 +83,18 @@ async def test_failures_in_a_row_after_many_answers_hold_at_once_and_are_told_al
     assert (counts.ok, counts.failed) == (0, BURST)
 
 
+async def test_a_few_broken_pages_retried_are_no_burst() -> None:
+    state = GateState()
+    gate = state.domain(SITE)
+    for _ in range(5 * BURST):
+        await gate.enter()
+        gate.leave(failed=False, probe=False)
+    for first in [True, False, False, False] * (BURST // 2):  # each page tried 4 times
+        await gate.enter()
+        gate.leave(failed=True, probe=False, first=first)
+    assert not state.urgent.is_set()
+
+
 async def test_an_answer_to_a_report_sent_before_a_burst_does_not_lift_it() -> None:
     state = GateState()
     gate = state.domain(SITE)

@@ -32,7 +32,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapyfleet.crawler.outcomes import RETRY_AFTER_CAP, TRANSIENT_STATUSES, parse_retry_after
 from scrapyfleet.crawler.sitewire import Probe, SiteCounts, SiteOrder
 
-BURST = 20  # failures in a row (or since the last renewal, at FAILING share) that hold at once
+BURST = 20  # failures in a row of first tries (or since the last renewal, at FAILING share)
 FAILING = 0.8
 BURST_HOLD = 5.0  # seconds a burst holds the domain if the master says nothing
 SITE_DOWN = "site down"
@@ -48,7 +48,7 @@ class DomainGate:
     def __init__(self, state: GateState) -> None:
         self.state = state
         self.hold_until = 0.0  # the master's hold (or a burst's, until its word)
-        self.streak = 0  # transient failures in a row
+        self.streak = 0  # first tries failed in a row (retries of a broken page add none)
         self.burst_until: float | None = None  # a burst's hold, until a report carries it
         self.quiet_until = 0.0  # a Retry-After this gate saw itself
         self.limit: int | None = None
@@ -105,12 +105,15 @@ class DomainGate:
                 self.inflight, self.last_start = self.inflight + 1, now
                 return False
 
-    def leave(self, failed: bool | None, probe: bool, retry_after: float | None = None) -> None:
-        """A request is done: answered (`failed`: transiently or not) or not (None)."""
+    def leave(
+        self, failed: bool | None, probe: bool, retry_after: float | None = None, first: bool = True
+    ) -> None:
+        """A request is done: answered (`failed`: transiently or not) or not (None); `first`:
+        its first try, not one of Scrapy's retries."""
         self.inflight -= 1
         if failed is not None:
             self.ok, self.failed = self.ok + (not failed), self.failed + failed
-            self.streak = self.streak + 1 if failed else 0
+            self.streak = (self.streak + first) if failed else 0
         now = asyncio.get_running_loop().time()
         if retry_after:
             seconds = min(retry_after, RETRY_AFTER_CAP)
@@ -234,11 +237,12 @@ class SiteGate:
             failed = response.status in TRANSIENT_STATUSES
             header = response.headers.get("Retry-After") if response.status in (429, 503) else None
             after = parse_retry_after(header.decode("latin-1")) if header else None
-            gate.leave(failed, probe, after)
+            gate.leave(failed, probe, after, first=not request.meta.get("retry_times"))
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         entry = self.inflight.pop(request, None)
         if entry is not None:
             gate, probe = entry
-            gate.leave(None if isinstance(exception, IgnoreRequest) else True, probe)
+            failed = None if isinstance(exception, IgnoreRequest) else True
+            gate.leave(failed, probe, first=not request.meta.get("retry_times"))
