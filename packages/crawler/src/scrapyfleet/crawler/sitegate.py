@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections import deque
 from typing import Self
 
 from scrapy import Request
@@ -29,6 +28,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from scrapyfleet.core.wakeups import Waiters
 from scrapyfleet.crawler.outcomes import RETRY_AFTER_CAP, TRANSIENT_STATUSES, parse_retry_after
 from scrapyfleet.crawler.sitewire import Probe, SiteCounts, SiteOrder
 
@@ -61,21 +61,7 @@ class DomainGate:
         self.probe: Probe | None = None  # the granted probe's state
         self.granted = False
         self.give_up = False
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def _wake(self, count: int | None = None) -> None:
-        woken = 0
-        while self._waiters and (count is None or woken < count):
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                woken += 1
-
-    async def _wait(self, seconds: float | None) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter, seconds)
+        self._waiters = Waiters()
 
     async def enter(self) -> bool:
         """Wait for this domain's turn; whether the request is the probe."""
@@ -96,11 +82,11 @@ class DomainGate:
                 if self.granted and self.probe is None and now >= self.quiet_until:
                     self.probe, self.inflight = "pending", self.inflight + 1
                     return True
-                await self._wait(held)
+                await self._waiters.wait(held)
             elif self.limit is not None and self.inflight >= self.limit:
-                await self._wait(None)
+                await self._waiters.wait(None)
             elif now < self.last_start + self.interval:
-                await self._wait(self.last_start + self.interval - now)
+                await self._waiters.wait(self.last_start + self.interval - now)
             else:
                 self.inflight, self.last_start = self.inflight + 1, now
                 return False
@@ -127,7 +113,7 @@ class DomainGate:
             self.streak >= BURST or self.failed >= max(BURST, FAILING * (self.ok + self.failed))
         ):
             self._burst(now)
-        self._wake(1)
+        self._waiters.wake(1)
 
     def _burst(self, now: float) -> None:
         """Hold the domain until the master's word on a report that carries the burst. The
@@ -157,7 +143,7 @@ class DomainGate:
         self.limit, self.interval, self.give_up = order.concurrency, order.interval, order.give_up
         if order.probe and not self.granted:
             self.granted, self.probe = True, None
-        self._wake()
+        self._waiters.wake()
 
 
 class GateState:

@@ -12,14 +12,12 @@ docs/architecture.md, "Batch endpoint".
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections import deque
 from typing import Any, Protocol
 
 import structlog
 
+from scrapyfleet.core.wakeups import Waiters
 from scrapyfleet.crawler.contract import BatchGrant
 from scrapyfleet.crawler.master.attempts import Attempts
 from scrapyfleet.crawler.master.credentials import attempt_credential
@@ -52,7 +50,7 @@ class Leases:
         self.intake, self.nodes = intake, nodes
         self.placing: set[str] = set()  # batches the dispatcher is scheduling right now
         self._heard: dict[str, float] = {}  # batch -> monotonic time its job last spoke
-        self._waiting: deque[asyncio.Future[None]] = deque()  # `next` requests, first come first
+        self._waiting = Waiters()  # `next` requests, first come first
         self._changes = 0  # how often work came or went
         self._all_looked = 0  # the change after which every waiting request looked
         self._closed = False
@@ -74,14 +72,7 @@ class Leases:
         report."""
         self._queued = None
         self._changes += 1
-        self._wake(len(self._waiting) if self._finished() else len(self._candidates()))
-
-    def _wake(self, count: int) -> None:
-        while count > 0 and self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                count -= 1
+        self._waiting.wake(None if self._finished() else len(self._candidates()))
 
     def placed(self, batch_id: str) -> None:
         """The dispatcher is done scheduling `batch_id`: it may be queued no more."""
@@ -135,24 +126,11 @@ class Leases:
                 return {"done": "no more batches"}
             if self._candidates() and self._all_looked != self._changes:
                 self._all_looked = self._changes  # queued work this job may not take (it avoids
-                self._wake(len(self._waiting))  # the node, or waits out a retry): all look once
+                self._waiting.wake()  # the node, or waits out a retry): all look once
             left = deadline - time.monotonic()
             if left <= 0:
                 return {"wait": 0}
-            await self._wait(left)
-
-    async def _wait(self, seconds: float) -> None:
-        """Until a change wakes this request, or `seconds` pass."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await waiter
-        finally:
-            if waiter.cancelled():  # timed out, or the request went away: not woken
-                with contextlib.suppress(ValueError):  # a wake may have dropped it already
-                    self._waiting.remove(waiter)
+            await self._waiting.wait(left)
 
     def describe(self, batch: Batch, secret: str, feed: str) -> BatchGrant:
         """What a job needs to crawl its lease of `batch`."""
