@@ -327,3 +327,19 @@ async def test_a_batch_the_first_waiting_job_may_not_take_goes_to_another(tmp_pa
     assert answer["lease"]["batch"] == batch
     assert not waiting.tasks["on-a"].done()
     waiting.cancel()
+
+
+async def test_the_last_urls_are_shared_among_the_idle_jobs(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path, {"a": 2, "b": 2})
+    waiting = Waiting(fleet, {f"j{i}": "ab"[i % 2] for i in range(4)})
+    await waiting.settle()
+    urls = [f"http://s/{n}" for n in range(1000)]
+    fleet.ledger.add_batch("r", urls)
+    fleet.dispatcher.close_intake()
+    await waiting.settle()
+    sizes = [len(answer["lease"]["urls"]) for answer in waiting.answered().values()]
+    assert sorted(sizes, reverse=True) == [250, 188, 141, 106], "what is left over 4 slots, each"
+    every = [url for batch in fleet.ledger.batches() for url in fleet.ledger.payload(batch.id)]
+    assert sorted(every) == sorted(urls), "every URL in exactly one batch"
+    assert [b.size for b in fleet.ledger.batches("queued")] == [315]
+    waiting.cancel()

@@ -12,6 +12,7 @@ from scrapyfleet.crawler.contract import WorkerReport
 from scrapyfleet.crawler.master.ledger import Ledger
 from scrapyfleet.crawler.master.options import load_options
 from scrapyfleet.crawler.master.urlschema import LedgerFormatError, file_problem
+from scrapyfleet.crawler.outcomes import status_failure
 from scrapyfleet.crawler.retrywindow import RetryRule
 
 
@@ -136,3 +137,39 @@ def test_a_report_settles_its_batch_and_urls_together_or_not_at_all(tmp_path: Pa
     }  # fmt: skip
     assert ledger.batch(batch.id).state == "done" and ledger.urls.counts()["landed"] == 2
     assert ledger.done_and_settled(report, batch.id, rule) is None, "done once"
+
+
+def test_a_split_batch_keeps_every_url_once_and_pending(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    urls = [f"http://a/{n}" for n in range(10)]
+    batch = ledger.add_batch("r", urls, [bytes([n]) * 20 for n in range(10)])
+    rest = ledger.split(batch.id, 4)
+    assert rest is not None and (rest.id, rest.state, rest.size) == ("r-00002", "queued", 6)
+    assert ledger.batch(batch.id).size == 4
+    assert ledger.payload(batch.id) + ledger.payload(rest.id) == urls
+    assert ledger.urls.counts()["pending"] == 10, "the counts did not change"
+    rule = RetryRule(3, 600.0)
+    for part in (batch.id, rest.id):
+        job = f"{part}-a1"
+        ledger.scheduled(part, "n1", job)
+        ledger.done_and_settled(WorkerReport(job, "n1", 1, 1, 1, "finished", True), part, rule)
+    assert ledger.urls.counts() == {"landed": 10, "gone": 0, "no_item": 0, "failed": 0,
+                                    "pending": 0}  # fmt: skip
+
+
+def test_only_a_queued_batch_of_new_urls_never_tried_is_split(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    small = ledger.add_batch("r", ["http://a/1", "http://a/2"])
+    assert ledger.split(small.id, 2) is None, "nothing beyond the share"
+    tried = ledger.add_batch("r", ["http://a/3", "http://a/4"])
+    ledger.scheduled(tried.id, "n1", "j1")
+    ledger.attempt_failed(tried.id, "j1", "vanished", max_attempts=3)
+    assert ledger.batch(tried.id).state == "queued"
+    assert ledger.split(tried.id, 1) is None, "its attempts belong to all of its URLs"
+    failures = [status_failure("http://a/1", 500), status_failure("http://a/2", 500)]
+    ledger.scheduled(small.id, "n1", "j2")
+    report = WorkerReport("j2", "n1", 1, 0, 2, "finished", True, failures=failures)
+    ledger.done_and_settled(report, small.id, RetryRule(3, 600.0))
+    retried = ledger.add_batch("r", [url for url, _ in ledger.urls.due(now=float("inf"))])
+    assert retried.size == 2 and ledger.split(retried.id, 1) is None, "retried URLs stay whole"
+    assert [b.size for b in ledger.batches()] == [2, 2, 2], "a refused split leaves no batch"

@@ -12,6 +12,7 @@ docs/architecture.md, "Batch endpoint".
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Protocol
 
@@ -27,6 +28,7 @@ from scrapyfleet.crawler.master.nodepool import NodePool
 log = structlog.get_logger("scrapyfleet.crawler.master.leases")
 
 LEASE_WAIT = 10.0  # seconds a `next` request waits for work before it answers `wait`
+SHARE_MIN = 100  # URLs: the smallest share of the run's last URLs that a lease is cut down to
 
 
 class Intake(Protocol):
@@ -102,12 +104,30 @@ class Leases:
             queued.remove(batch)  # leased now, or scheduled by the dispatcher since the read
             if self.ledger.batch(batch.id).state != "queued":
                 continue
+            if not self.intake.more_to_come():
+                self._share(batch, queued)
             attempt = self.ledger.scheduled(batch.id, node, job)
             self.ledger.running(batch.id, job)
             self.heard(batch.id)
             log.info("batch_leased", batch=batch.id, node=node, job=job, attempt=attempt)
             return self.ledger.batch(batch.id)
         return None
+
+    def _share(self, batch: Batch, queued: list[Batch]) -> None:
+        """Once no more batches come, a lease takes only its share of the URLs left (guided
+        self-scheduling: the queued URLs over the fleet's slots, at least SHARE_MIN); the rest of
+        its batch is queued as a new batch, so the run's last batches end together instead of
+        one big batch on one job while the others idle."""
+        slots = sum(node.slots for node in self.nodes.usable())
+        left = batch.size + sum(b.size for b in queued)
+        share = max(SHARE_MIN, math.ceil(left / max(slots, 1)))
+        if batch.size < share + SHARE_MIN:
+            return
+        rest = self.ledger.split(batch.id, share)
+        if rest is not None:
+            queued.append(rest)
+            self._waiting.wake(1)  # a waiting job may take the rest
+            log.info("batch_split", batch=batch.id, urls=share, rest=rest.id, rest_urls=rest.size)
 
     def _finished(self) -> bool:
         if self._closed:

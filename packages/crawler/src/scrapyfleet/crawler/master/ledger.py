@@ -126,16 +126,35 @@ class Ledger:
         new ones with their request fingerprints, or retried ones (`UrlBook.add`)."""
         with self._db:
             self._db.execute("BEGIN")
-            seq = int(
-                self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0]
-            )
-            batch_id = f"{prefix}-{seq:05d}"
-            self._db.execute(
-                "INSERT INTO batches (id, seq, size, state, created_at) VALUES (?, ?, ?, ?, ?)",
-                (batch_id, seq, len(urls), "queued", time.time()),
-            )
+            batch_id = self._insert(prefix, len(urls))
             self.urls.add(batch_id, urls, fingerprints)
         return self.batch(batch_id)
+
+    def _insert(self, prefix: str, size: int) -> str:
+        """A new queued batch `<prefix>-<seq>` of `size` URLs (in the caller's transaction)."""
+        seq = int(self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0])
+        batch_id = f"{prefix}-{seq:05d}"
+        self._db.execute(
+            "INSERT INTO batches (id, seq, size, state, created_at) VALUES (?, ?, ?, ?, ?)",
+            (batch_id, seq, size, "queued", time.time()),
+        )
+        return batch_id
+
+    def split(self, batch_id: str, keep: int) -> Batch | None:
+        """The URLs of a queued batch never tried, after its first `keep`, into a new queued
+        batch (returned), so that idle jobs share the run's last URLs; None when the batch is
+        not such a batch (tried, retried URLs, other state) or holds no more than `keep`."""
+        with self._db:
+            self._db.execute("BEGIN")
+            batch = self.batch(batch_id)
+            if batch.state != "queued" or batch.attempts or batch.size <= keep:
+                return None
+            into = self._insert(batch_id.rpartition("-")[0], batch.size - keep)
+            if not self.urls.split(batch_id, into, keep):
+                self._db.rollback()
+                return None
+            self._db.execute("UPDATE batches SET size = ? WHERE id = ?", (keep, batch_id))
+        return self.batch(into)
 
     def batch(self, batch_id: str) -> Batch:
         row = self._db.execute(

@@ -76,6 +76,27 @@ class UrlBook(IndexPages):
             )
             self._count(pending=len(urls), retry=-moved)
 
+    def split(self, batch: str, into: str, keep: int) -> int:
+        """The URLs of `batch` after its first `keep` into a new batch `into`, pending still (no
+        count changes): only for an unsettled batch of URLs new to the run. How many moved (0:
+        none; the batch is not such a batch, or holds no more than `keep`)."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT urls, fresh FROM payloads WHERE batch = ? AND settled = 0", (batch,)
+            ).fetchone()
+            urls = [] if row is None else unpack(row[0])
+            if len(urls) <= keep or row[1] != len(urls):
+                return 0
+            self._db.execute(
+                "UPDATE payloads SET urls = ?, fresh = ? WHERE batch = ?",
+                (pack(urls[:keep]), keep, batch),
+            )
+            self._db.execute(
+                "INSERT INTO payloads (batch, urls, fresh) VALUES (?, ?, ?)",
+                (into, pack(urls[keep:]), len(urls) - keep),
+            )
+        return len(urls) - keep
+
     def payload(self, batch: str) -> list[str]:
         """The batch's URLs."""
         row = self._db.execute("SELECT urls FROM payloads WHERE batch = ?", (batch,)).fetchone()
