@@ -229,6 +229,8 @@ def test_a_refused_claim_is_said_with_its_attempts_failure(leased: Ledger) -> No
 class NoMore:
     """Intake closed, no retries due."""
 
+    intake_open = False
+
     def more_to_come(self) -> bool:
         return False
 

@@ -32,7 +32,10 @@ SHARE_MIN = 100  # URLs: the smallest share of the run's last URLs that a lease 
 
 
 class Intake(Protocol):
-    """Whether more batches may still come (the dispatcher is one)."""
+    """Whether new URLs (`intake_open`) or batches of any kind (`more_to_come`: retries too)
+    may still come; the dispatcher is one."""
+
+    intake_open: bool
 
     def more_to_come(self) -> bool: ...
 
@@ -104,7 +107,7 @@ class Leases:
             queued.remove(batch)  # leased now, or scheduled by the dispatcher since the read
             if self.ledger.batch(batch.id).state != "queued":
                 continue
-            if not self.intake.more_to_come():
+            if not self.intake.intake_open:
                 self._share(batch, queued)
             attempt = self.ledger.scheduled(batch.id, node, job)
             self.ledger.running(batch.id, job)
@@ -114,7 +117,7 @@ class Leases:
         return None
 
     def _share(self, batch: Batch, queued: list[Batch]) -> None:
-        """Once no more batches come, a lease takes only its share of the URLs left (guided
+        """Once no new URLs come, a lease takes only its share of the URLs left (guided
         self-scheduling: the queued URLs over the fleet's slots, at least SHARE_MIN); the rest of
         its batch is queued as a new batch, so the run's last batches end together instead of
         one big batch on one job while the others idle."""
