@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,20 @@ def test_private_mode_and_indented_json(tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o777 == 0o600
     write_text_atomic(target, "x")
     assert target.read_text() == "x"
+
+
+def test_lines_are_written_as_they_come_and_a_failure_midway_keeps_the_old_file(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "failed.jl"
+    write_text_atomic(target, (f"{n}\n" for n in range(3)))
+    assert target.read_text() == "0\n1\n2\n"
+
+    def broken() -> Iterator[str]:
+        yield "half\n"
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_text_atomic(target, broken())
+    assert target.read_text() == "0\n1\n2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["failed.jl"]

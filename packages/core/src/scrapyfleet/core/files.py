@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +13,19 @@ READABLE = 0o644  # mkstemp creates 0600; readers (the demo, a web console) may 
 PRIVATE = 0o600
 
 
-def write_text_atomic(path: Path, text: str, mode: int = READABLE) -> None:
-    """Write `text` to a hidden temporary file beside `path`, fsync it, rename it over `path`.
+def write_text_atomic(path: Path, text: str | Iterable[str], mode: int = READABLE) -> None:
+    """Write `text` (or its pieces, each as it comes: a long file is never held whole) to a
+    hidden temporary file beside `path`, fsync it, rename it over `path`.
 
     The hidden name (`.NAME.*.tmp`) keeps Spark's file source and other readers off it.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            if isinstance(text, str):
+                f.write(text)
+            else:
+                f.writelines(text)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

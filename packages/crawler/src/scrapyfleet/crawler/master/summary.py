@@ -92,10 +92,10 @@ def write_summary(fleet: Fleet, reason: str, wall: float, master_pages: int) -> 
     takes no more (disk full) is logged, the summary still returned."""
     summary = build_summary(fleet, reason, wall, master_pages)
     path = fleet.config.run_dir / SUMMARY_NAME
-    lines = [json.dumps(r.to_json()) + "\n" for r in fleet.ledger.urls.not_landed()]
+    lines = (json.dumps(r.to_json()) + "\n" for r in fleet.ledger.urls.not_landed())
     try:
         write_json_atomic(path, summary, indent=2, mode=PRIVATE)
-        write_text_atomic(fleet.config.run_dir / FAILED_NAME, "".join(lines), PRIVATE)
+        write_text_atomic(fleet.config.run_dir / FAILED_NAME, lines, PRIVATE)
     except OSError as exc:
         log.error("summary_unwritten", path=str(path), reason=str(exc))
     fields = {k: v for k, v in summary.items() if k != "failed_attempts"}
