@@ -96,7 +96,7 @@ class Diversion:
 
 
 class Matcher:
-    """Whether a request of the running spider is diverted."""
+    """Which route a request of the running spider is diverted to, if it is diverted."""
 
     def __init__(self, diversion: Diversion) -> None:
         self.kind = diversion.kind
@@ -104,12 +104,14 @@ class Matcher:
         self.name = diversion.value
         self.pattern = re.compile(diversion.value) if diversion.kind == "urls" else None
 
-    def __call__(self, request: Request, spider: Spider) -> bool:
+    def __call__(self, request: Request, spider: Spider) -> str | None:
+        """The request's route (`route`) if it is diverted, else None."""
         if self.kind == "rule":
-            return request.meta.get("rule") == self.rule
+            return route(request, spider) if request.meta.get("rule") == self.rule else None
         if self.pattern is not None:
-            return self.pattern.search(request.url) is not None
-        return callback_name(request, spider) == self.name
+            return route(request, spider) if self.pattern.search(request.url) else None
+        name = callback_name(request, spider)
+        return None if name != self.name else route(request, spider, name)
 
 
 def callback_name(request: Request, spider: Spider) -> str:
@@ -123,9 +125,10 @@ def callback_name(request: Request, spider: Spider) -> str:
     return str(getattr(callback, "__name__", callback))
 
 
-def route(request: Request, spider: Spider) -> str:
-    """How a worker parses the response of a diverted request: `rule:N` or `callback:NAME`."""
+def route(request: Request, spider: Spider, name: str | None = None) -> str:
+    """How a worker parses the response of a diverted request: `rule:N` or `callback:NAME`
+    (`name`: its `callback_name`, when known)."""
     rule = request.meta.get("rule")
     if isinstance(spider, CrawlSpider) and rule is not None:
         return f"rule:{rule}"
-    return f"callback:{callback_name(request, spider)}"
+    return f"callback:{name or callback_name(request, spider)}"

@@ -25,7 +25,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 
 from scrapyfleet.core.metrics import Address, Exporter, parse_address, start_exporter
-from scrapyfleet.crawler.diversion import Diversion, route
+from scrapyfleet.crawler.diversion import Diversion
 from scrapyfleet.crawler.master.fleet import UNWRITABLE, Fleet
 from scrapyfleet.crawler.master.fleetconfig import distributed_settings, fleet_config
 from scrapyfleet.crawler.master.indexkeeper import IndexKeeper
@@ -156,7 +156,7 @@ class MasterSide:
         async for output in result:
             if not isinstance(output, Request):
                 yield output
-            elif self.diverted(output, spider) and self._routed(route(output, spider), output.url):
+            elif (taken := self.diverted(output, spider)) and self._routed(taken, output.url):
                 self._collect(output)
             else:
                 yield self.keeper.wrap(output)
