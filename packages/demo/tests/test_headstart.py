@@ -1,4 +1,5 @@
-"""Spark's head start: components in sessions of their own yield until it is lifted."""
+"""Spark's head start: components in sessions of their own yield until it is lifted, and give
+way to it after."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapyfleet.demo.headstart import YIELD_NICE, HeadStart, autogroups_enabled
+from scrapyfleet.demo.headstart import LEAD_NICE, YIELD_NICE, HeadStart, autogroups_enabled
 
 pytestmark = pytest.mark.skipif(not autogroups_enabled(), reason="no autogroups here")
 
@@ -30,7 +31,7 @@ def sessions() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait()
 
 
-def test_held_components_yield_until_lifted_and_later_ones_run_at_nice_0(
+def test_held_components_yield_until_lifted_then_give_way_and_later_ones_too(
     sessions: list[subprocess.Popen[bytes]],
 ) -> None:
     first, second = sessions
@@ -39,10 +40,10 @@ def test_held_components_yield_until_lifted_and_later_ones_run_at_nice_0(
     assert group_nice(first.pid) == YIELD_NICE
     assert group_nice(second.pid) == 0
     head_start.lift(1.0)
-    assert group_nice(first.pid) == 0
+    assert group_nice(first.pid) == LEAD_NICE
     head_start.hold("second", second.pid)  # started after Spark was ready
-    assert group_nice(second.pid) == 0
-    assert head_start.held == {"first": first.pid}
+    assert group_nice(second.pid) == LEAD_NICE
+    assert head_start.held == {"first": first.pid, "second": second.pid}
 
 
 def test_a_component_gone_before_it_is_held_is_skipped(

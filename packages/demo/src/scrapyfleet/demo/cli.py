@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-head-start",
         action="store_true",
         default=ENV("no-head-start", "").lower() in ("1", "true", "yes"),
-        help="start every component at the same priority (default: the others yield the CPU "
-        "to Spark until it is ready; on a machine busy with other work they yield to that too)",
+        help="run every component at the same priority (default: the others yield the CPU "
+        "to Spark until it is ready, then give way to its micro-batches; on a machine busy "
+        "with other work they yield to that too)",
     )
     option("run-dir", "runs/demo-<timestamp>", Path, "run directory")
     option("timeout", "900", seconds, "give up if the table is not complete after this long")

@@ -1,11 +1,15 @@
-"""Spark's head start: the other components yield the CPU while its JVM starts.
+"""Spark's head start and lead: the other components yield the CPU while its JVM starts, and
+give way to its micro-batches after.
 
 Linux puts each session's processes in one autogroup and shares the CPU between autogroups, not
 between processes (sched(7), "The autogroup feature"); every component runs in a session of its
 own (`procs.py`), so a plain `nice` on a worker would not make it yield to Spark. Until the Spark
 job is ready, the demo sets the autogroup nice value of the other busy components (site, ftpsink,
 the cluster and each scrapyd node with its jobs, crawl-master; not the light monitor, which the
-demo waits for) to YIELD_NICE, then back to 0.
+demo waits for) to YIELD_NICE, then to LEAD_NICE: at nice 0, seven busy groups against Spark's
+one left it an eighth of the CPU, less than its micro-batches need while the crawl runs at full
+speed, so landed files queued up behind the crawl (docs/performance.md). The crawl still takes
+all the CPU Spark does not use: a nice value is a weight, not a cap.
 Neither needs privilege (only a negative value does). Without autogroups (another kernel or OS,
 or `kernel.sched_autogroup_enabled=0`) nothing changes and the demo says so.
 """
@@ -22,6 +26,7 @@ from scrapyfleet.core.waits import wait_until
 log = structlog.get_logger("scrapyfleet.demo")
 
 YIELD_NICE = 10  # a nice-10 group weighs ~1/10 of a nice-0 one
+LEAD_NICE = 3  # ~1/2: Spark's one group weighs as much as two of the crawl's
 AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled")
 RATE_WAIT = 1.0  # without CAP_SYS_ADMIN the kernel takes one change per 100 ms (EAGAIN otherwise)
 RETRY = 0.02
@@ -52,7 +57,8 @@ def autogroups_enabled() -> bool:
 
 
 class HeadStart:
-    """Holds components at YIELD_NICE until `lift()`; a component held after it runs at 0."""
+    """Holds components at YIELD_NICE until `lift()`, at LEAD_NICE after (a component held
+    after it, at LEAD_NICE at once)."""
 
     def __init__(self, wanted: bool = True) -> None:
         self.active = wanted and autogroups_enabled()
@@ -60,18 +66,20 @@ class HeadStart:
         self.held: dict[str, int] = {}
         if not self.active:
             reason = "no autogroups" if wanted else "--no-head-start"
-            log.info("no_head_start", reason=f"{reason}: every component starts at once")
+            log.info("no_head_start", reason=f"{reason}: every component runs at one priority")
 
     def hold(self, name: str, pid: int) -> None:
-        """`pid` (a session leader: its autogroup is its own) yields until Spark is ready."""
-        if self.active and not self.lifted and set_group_nice(pid, YIELD_NICE):
+        """`pid` (a session leader: its autogroup is its own) gives way to Spark."""
+        nice = LEAD_NICE if self.lifted else YIELD_NICE
+        if self.active and set_group_nice(pid, nice):
             self.held[name] = pid
 
     def lift(self, seconds: float) -> None:
-        """Spark is ready after `seconds`: every held component runs at nice 0 again."""
+        """Spark is ready after `seconds`: every held component runs at LEAD_NICE."""
         if self.lifted:
             return
         self.lifted = True
-        back = [name for name, pid in self.held.items() if set_group_nice(pid, 0)]
+        back = [name for name, pid in self.held.items() if set_group_nice(pid, LEAD_NICE)]
         if self.active:
-            log.info("head_start_lifted", seconds=round(seconds, 2), components=back)
+            log.info("head_start_lifted", seconds=round(seconds, 2), components=back,
+                     nice=LEAD_NICE)  # fmt: skip

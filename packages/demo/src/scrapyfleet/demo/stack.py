@@ -3,10 +3,10 @@
 Order: demo site, ftpsink, the scrapyd cluster and the Spark job start together (none needs
 another); once the cluster is up, the monitor (it reads the cluster's scrapy.cfg) and then
 crawl-master, neither waiting for the other nor for the Spark JVM: its file source reads whatever
-landed before it was ready. Until Spark is ready the
-other components yield the CPU to it (`headstart.py`), so that it is ready when the first files
-land. ftpsink and crawl-master share a landing-receipt key made for the run (given through their
-environment, never a command line): a URL counts as landed only when the sink's receipt
+landed before it was ready. Until Spark is ready the other components yield the CPU to it
+(`headstart.py`), so that it is ready when the first files land, and then give way to its
+micro-batches. ftpsink and crawl-master share a landing-receipt key made for the run (given through
+their environment, never a command line): a URL counts as landed only when the sink's receipt
 confirms it.
 """
 
@@ -48,7 +48,7 @@ class Plan:
     # at most 4 x this many pages/s per job)
     concurrency: int = 128
     keep_workers: bool = True  # a job leases batch after batch (False: a process per batch)
-    head_start: bool = True  # the other components yield the CPU until Spark is ready
+    head_start: bool = True  # the other components yield the CPU to Spark (`headstart.py`)
     trigger: str = "1s"
     spark_master: str = "local[*]"  # or a standalone cluster's spark://HOST:PORT
     # ftpsink signs landing receipts with it, crawl-master checks them (core.receipts)
@@ -191,7 +191,7 @@ class SparkStart:
 
 def start_master(plan: Plan, sup: Supervisor, stack: Stack) -> Child:
     """Start crawl-master over the cluster; it exits 0 once every batch has landed."""
-    feed = f"ftp://anonymous:x@{HOST}:{stack.ftp_port}/%(batch)s_%(name)s_%(time)s.jl"
+    feed = f"ftp://anonymous@{HOST}:{stack.ftp_port}/%(batch)s_%(name)s_%(time)s.jl"
     master = sup.start(
         "crawl-master",
         [script("crawl-master"), "--config", str(plan.cluster_dir / "scrapy.cfg"), "--targets",
