@@ -49,7 +49,8 @@ class Plan:
     concurrency: int = 128
     keep_workers: bool = True  # a job leases batch after batch (False: a process per batch)
     head_start: bool = True  # the other components yield the CPU to Spark (`headstart.py`)
-    trigger: str = "1s"
+    trigger: str = "500ms"  # a landed file waits at most this for its micro-batch (a turn
+    # that finds no new file costs Spark next to nothing; docs/performance.md)
     spark_master: str = "local[*]"  # or a standalone cluster's spark://HOST:PORT
     # ftpsink signs landing receipts with it, crawl-master checks them (core.receipts)
     receipt_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
